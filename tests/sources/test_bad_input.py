@@ -1,0 +1,92 @@
+"""Bad MIMIC-IV layouts: each fails with one line naming the file and what is wrong, and exit code 2."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.mimic_tables import mini_mimic, write_table
+
+
+def _one_line_error(args: list[str], *expected: str) -> str:
+    result = run_cli("build", "mimic", *args, "--quiet")
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def hosp_copy(demo_root: Path, tmp_path: Path) -> Path:
+    """A writable copy of the demo's hosp tables."""
+    root = tmp_path / "mimic"
+    shutil.copytree(demo_root / "hosp", root / "hosp")
+    return root
+
+
+def test_missing_table(hosp_copy: Path, tmp_path: Path) -> None:
+    (hosp_copy / "hosp" / "d_labitems.csv.gz").unlink()
+    _one_line_error(["--root", str(hosp_copy), "--out", str(tmp_path / "o")], "table hosp/d_labitems not found",
+                    str(hosp_copy / "hosp"))  # fmt: skip
+    assert not (tmp_path / "o").exists()
+
+
+def test_renamed_column(hosp_copy: Path, tmp_path: Path) -> None:
+    path = hosp_copy / "hosp" / "labevents.csv.gz"
+    with gzip.open(path, "rt") as fh:
+        text = fh.read()
+    with gzip.open(path, "wt") as fh:
+        fh.write(text.replace("charttime", "chart_time", 1))
+    _one_line_error(["--root", str(hosp_copy), "--out", str(tmp_path / "o")], str(path), "missing column 'charttime'")
+
+
+def test_truncated_gzip(hosp_copy: Path, tmp_path: Path) -> None:
+    path = hosp_copy / "hosp" / "labevents.csv.gz"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    _one_line_error(["--root", str(hosp_copy), "--out", str(tmp_path / "o")], str(path), "truncated or corrupt gzip")
+
+
+def test_truncated_gzip_found_late(hosp_copy: Path, tmp_path: Path) -> None:
+    """A file whose head is intact (the column check passes) fails during the build, still naming the file."""
+    path = hosp_copy / "hosp" / "labevents.csv.gz"
+    with gzip.open(path, "rt") as fh:
+        text = fh.read()
+    big = text + "".join(text.splitlines(keepends=True)[1:]) * 30
+    path.write_bytes(gzip.compress(big.encode())[:-5000])
+    _one_line_error(["--root", str(hosp_copy), "--out", str(tmp_path / "o")], str(path), "truncated or corrupt gzip")
+
+
+def test_empty_note_table(tmp_path: Path) -> None:
+    root = mini_mimic(tmp_path / "mimic")
+    write_table(root, "note/discharge", [])
+    _one_line_error(["--root", str(root), "--out", str(tmp_path / "o")], "note/discharge", "is empty (0 rows)")
+
+
+def test_missing_folder_and_bad_options(tmp_path: Path) -> None:
+    _one_line_error(["--root", str(tmp_path / "nowhere")], "no such MIMIC-IV folder")
+    root = mini_mimic(tmp_path / "mimic")
+    _one_line_error(["--root", str(root), "--ratios", "0.8,0.1"], "--ratios")
+    _one_line_error(["--root", str(root), "--label-space", "top-ten"], "label space 'top-ten'")
+    _one_line_error(["--root", str(root), "--labs", "latest"], "--labs")
+
+
+def test_refuses_to_replace_a_different_build(tmp_path: Path) -> None:
+    root = mini_mimic(tmp_path / "mimic")
+    out = tmp_path / "cases"
+    assert (
+        run_cli("build", "mimic", "--root", str(root), "--out", str(out), "-q", "--label-space", "paper40").returncode
+        == 0
+    )
+    before = (out / "train.jsonl").read_bytes()
+    _one_line_error(["--root", str(root), "--out", str(out), "--seed", "1", "--label-space", "paper40"], "--force")
+    assert (out / "train.jsonl").read_bytes() == before
+    again = run_cli("build", "mimic", "--root", str(root), "--out", str(out), "-q", "--label-space", "paper40")
+    assert again.returncode == 0, again.stderr  # the same build may be repeated

@@ -172,7 +172,11 @@ def _assembly_query(source: MimicSource) -> str:
               GROUP BY hadm_id) lab ON lab.hadm_id = k.hadm_id
         LEFT JOIN case_micro mi ON mi.hadm_id = k.hadm_id
         LEFT JOIN patients pt ON pt.subject_id = k.subject_id
-        {"LEFT JOIN triage t ON t.stay_id = k.stay_id" if has_ed else ""}
+        {
+        "LEFT JOIN (SELECT DISTINCT ON (stay_id) * FROM triage ORDER BY ALL) t ON t.stay_id = k.stay_id"
+        if has_ed
+        else ""
+    }
         {"LEFT JOIN case_discharge dn ON dn.hadm_id = k.hadm_id" if has_note else ""}
         {"LEFT JOIN case_radiology rr ON rr.hadm_id = k.hadm_id" if has_note else ""}
         LEFT JOIN history h ON h.hadm_id = k.hadm_id

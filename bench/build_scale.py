@@ -53,6 +53,17 @@ def replicate(n: int, root: Path) -> int:
     return con.sql(f"SELECT count(*) FROM read_csv('{hosp / 'labevents'}.csv.gz')").fetchall()[0][0]
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the forking parent."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def one_build(root: Path, out: Path, threads: int, memory: str) -> None:
     """Child process: build, then print seconds and this process's peak RSS as JSON."""
     from medldr.build import BuildConfig, build_cases
@@ -61,7 +72,7 @@ def one_build(root: Path, out: Path, threads: int, memory: str) -> None:
     start = time.perf_counter()
     manifest = build_cases(open_mimic(root), out, BuildConfig(threads=threads, memory_limit=memory), force=True)
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_rss_mb()
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "cases": manifest.counts["cases"]}))
 
 

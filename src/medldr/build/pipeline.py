@@ -73,19 +73,18 @@ def _connect(config: BuildConfig, spill: Path) -> duckdb.DuckDBPyConnection:
     con.execute("SET memory_limit = ?", [config.memory_limit])
     con.execute("SET temp_directory = ?", [str(spill)])
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
 def _eligibility(con: duckdb.DuckDBPyConnection) -> Counter[str]:
-    """Table ``eligible``: cohort admissions with a valid window, a named ICD-9 primary and at least one lab.
-
-    Returns the count of admissions dropped for each reason (first failing reason only).
+    """Table ``screened``: every cohort admission with its primary code and name, and ``reason`` (NULL when eligible:
+    a valid window, a named ICD-9 primary and at least one lab). Returns the count of drops per (first) reason.
     """
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE screened AS
-        SELECT c.*, p.icd9 AS primary_code, p.icd_version AS primary_version, p.found AS has_primary,
-               n.name AS primary_name, l.hadm_id IS NOT NULL AS has_lab,
+        SELECT c.*, p.icd9 AS primary_code, n.name AS primary_name,
                CASE
                  WHEN c.window_end IS NULL OR c.window_start IS NULL OR c.window_end < c.window_start
                    THEN 'invalid admission window (no discharge time, or discharge before arrival)'
@@ -95,7 +94,7 @@ def _eligibility(con: duckdb.DuckDBPyConnection) -> Counter[str]:
                  WHEN l.hadm_id IS NULL THEN 'no numeric lab result with reference range in the window'
                END AS reason
         FROM cohort c
-        LEFT JOIN (SELECT hadm_id, min(icd9) AS icd9, min(icd_version) AS icd_version, true AS found
+        LEFT JOIN (SELECT hadm_id, min(icd9) AS icd9, true AS found
                    FROM dx WHERE seq_num = 1 GROUP BY hadm_id) p ON p.hadm_id = c.hadm_id
         LEFT JOIN icd9_names n ON n.code = p.icd9
         LEFT JOIN (SELECT DISTINCT hadm_id FROM case_lab) l ON l.hadm_id = c.hadm_id

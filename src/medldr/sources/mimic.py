@@ -96,7 +96,7 @@ def _reader(path: Path, types: dict[str, str] | None = None) -> str:
     """The DuckDB table function that reads ``path``; CSV columns named in ``types`` are parsed as those types."""
     if path.name.endswith(".parquet"):
         return f"read_parquet({_sql_str(path)})"
-    options = "header=true, delim=',', quote='\"', escape='\"', max_line_size=67108864"
+    options = "header=true, delim=',', quote='\"', escape='\"'"
     if types:
         options += ", types={" + ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t in types.items()) + "}"
     else:
@@ -127,6 +127,8 @@ def describe_error(err: duckdb.Error, paths: list[Path]) -> MedldrError:
     """Turn a DuckDB error into one line that names the file it came from."""
     text = " ".join(str(err).split())
     culprit = next((p for p in paths if str(p) in text), None)
+    if "out of memory" in text.lower():
+        return MedldrError(f"DuckDB ran out of memory; raise --memory-limit or lower --threads ({text})")
     if "gzip" in text.lower():
         where = culprit or "a .csv.gz source"
         return MedldrError(f"{where}: truncated or corrupt gzip file ({text})")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from medldr.schema import BuildManifest
+from medldr.schema import BuildManifest, Scores
 
 err_console = Console(stderr=True)
 
@@ -72,4 +73,50 @@ def build_summary(manifest: BuildManifest, out: str) -> Table:
         table.add_row("dropped", f"{drop.count} — {drop.reason}")
     unmapped = sum(manifest.unmapped_icd10.values())
     table.add_row("unmapped ICD-10", f"{unmapped} label codes ({len(manifest.unmapped_icd10)} distinct) had no ICD-9")
+    return table
+
+
+SUMMARY_KEYS = (
+    "primary_accuracy", "exact_match", "jaccard", "f1", "miss_rate", "overdiagnosis_rate", "recall_at_3",
+    "recall_at_5", "recall_at_10", "relevance_1", "relevance_2", "relevance_3", "relevance_4", "invalid_rate",
+)  # fmt: skip
+
+
+def scores_summary(scores: Scores, title: str) -> Table:
+    """The headline metrics: mean over rounds with the bootstrap interval, in percent."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("mean [95% CI], %", justify="right")
+    for key in SUMMARY_KEYS:
+        low, high = scores.ci.get(key, (float("nan"), float("nan")))
+        table.add_row(key, f"{100 * scores.mean[key]:.1f} [{100 * low:.1f}, {100 * high:.1f}]")
+    if scores.reliability is not None:
+        for key in ("topn_jaccard_1", "topn_jaccard_10", "consistency_top1", "consistency_all"):
+            table.add_row(f"reliability {key}", f"{100 * scores.reliability[key]:.1f}")
+    table.caption = (
+        f"{scores.n_cases} cases, {scores.n_patients} patients, rounds {scores.rounds}, extraction {scores.extraction}"
+    )
+    return table
+
+
+def comparison_table(result: dict[str, Any]) -> Table:
+    """Runs (and groups) with CIs, then the paired difference with its p-values."""
+    table = Table(title=f"{result['metric']} on {result['n_cases']} cases", title_justify="left")
+    table.add_column("run / group")
+    table.add_column("value [95% CI]", justify="right")
+    table.add_column("p", justify="right")
+
+    def cell(entry: dict[str, Any]) -> str:
+        return f"{entry['value']:.4f} [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]"
+
+    for name, entry in result["runs"].items():
+        table.add_row(name, cell(entry), "")
+    for name, entry in result.get("groups", {}).items():
+        table.add_row(f"group {name} (mean of {len(entry['runs'])})", cell(entry), "")
+    if "difference" in result:
+        diff = result["difference"]
+        table.add_row(f"difference {diff['of']}", cell(diff), f"bootstrap {diff['p_bootstrap']:.4g}")
+    if "mcnemar" in result:
+        test = result["mcnemar"]
+        table.add_row(f"McNemar ({test['only_first']} vs {test['only_second']} discordant)", "", f"{test['p']:.4g}")
     return table

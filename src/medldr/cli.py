@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,10 +12,13 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from medldr import __version__
-from medldr._console import StageProgress, build_summary, err_console
+from medldr._console import StageProgress, build_summary, comparison_table, err_console, scores_summary
+from medldr._files import atomic_write_text
 from medldr.build import BuildConfig, build_cases
 from medldr.errors import MedldrError
 from medldr.schema import BuildManifest
+from medldr.score.compare import compare_runs
+from medldr.score.files import run_inputs, score_files, write_scores
 from medldr.sources import open_demo, open_mimic
 from medldr.sources.mimic import MimicSource
 
@@ -116,6 +120,78 @@ def demo(
     cases = out / "cases"
     manifest = _build(open_demo(), cases, BuildConfig(), "mimic-iv-demo (bundled)", True, quiet)
     console.print(f"demo: {manifest.counts['cases']} cases in {cases}/ (inference subset: {cases / 'inference.jsonl'})")
+
+
+@app.command()
+def score(
+    run_dir: Annotated[Path | None, typer.Argument(help="A run folder (responses.jsonl + manifest.json).")] = None,
+    cases: Annotated[Path | None, typer.Option(help="Cases file (JSONL, or MedLDR's JSON list).")] = None,
+    responses: Annotated[Path | None, typer.Option(help="Responses JSONL: case_id, round, text per line.")] = None,
+    label_space: Annotated[
+        str | None, typer.Option(help="paper40, a code file, or topN (default: the build manifest's).")
+    ] = None,
+    extraction: Annotated[str, typer.Option(help="robust, or reference (the study's own parser).")] = "robust",
+    allow_missing: Annotated[bool, typer.Option(help="Score a missing (case, round) as invalid.")] = False,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    unit: Annotated[str, typer.Option(help="Bootstrap unit: patient or case.")] = "patient",
+    out: Annotated[Path | None, typer.Option(help="scores.json path (default: RUN_DIR/scores.json).")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Score a run: extract answers, compute every metric of the study with bootstrap CIs; writes scores.json."""
+    if extraction not in ("robust", "reference"):
+        raise MedldrError(f"--extraction {extraction!r}: expected robust or reference")
+    if unit not in ("patient", "case"):
+        raise MedldrError(f"--unit {unit!r}: expected patient or case")
+    cases_file, responses_file = run_inputs(run_dir, cases, responses)
+    target = out or (run_dir / "scores.json" if run_dir else None)
+    if target is None:
+        raise MedldrError("--out is required when no run folder is given")
+    scored = score_files(
+        cases_file,
+        responses_file,
+        label_space=label_space,
+        mode=extraction,  # type: ignore[arg-type]  # checked above
+        allow_missing=allow_missing,
+        n_resamples=resamples,
+        seed=seed,
+        unit=unit,  # type: ignore[arg-type]  # checked above
+    )
+    paths = write_scores(scored.scores, target)
+    if not quiet:
+        console.print(scores_summary(scored.scores, f"scores of {responses_file}"))
+        console.print("written: " + ", ".join(map(str, paths)))
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders scored on the same cases.")],
+    metric: Annotated[str, typer.Option(help="A scores.json key, e.g. primary_accuracy.")] = "primary_accuracy",
+    group: Annotated[
+        list[str] | None, typer.Option(help="NAME=RUN,RUN (repeatable): group means, e.g. rlm=runs/r1,runs/o3.")
+    ] = None,
+    extraction: Annotated[str, typer.Option(help="robust, or reference (the study's own parser).")] = "robust",
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    unit: Annotated[str, typer.Option(help="Bootstrap unit: patient or case.")] = "patient",
+    out: Annotated[Path | None, typer.Option(help="Also write the comparison as JSON here.")] = None,
+) -> None:
+    """Compare runs on the same cases: paired bootstrap difference (and exact McNemar for binary metrics), or
+    group means (mean over models) with their difference."""
+    scored = {
+        str(run): score_files(*run_inputs(run, None, None), mode=extraction, n_resamples=0, seed=seed)  # type: ignore[arg-type]
+        for run in runs
+    }
+    groups = {}
+    for spec in group or []:
+        name, _, members = spec.partition("=")
+        if not name or not members:
+            raise MedldrError(f"--group {spec!r}: expected NAME=RUN,RUN")
+        groups[name] = [str(Path(m)) for m in members.split(",")]
+    result = compare_runs(scored, metric, groups=groups or None, n_resamples=resamples, seed=seed, unit=unit)
+    console.print(comparison_table(result))
+    if out is not None:
+        atomic_write_text(out, json.dumps(result, indent=2))
 
 
 @app.command()

@@ -140,6 +140,62 @@ class BuildManifest(BaseModel):
     unmapped_icd10: dict[str, int]
 
 
+class ResponseRecord(BaseModel):
+    """One (case, round) answer: the interchange format ``medldr score`` reads (a run's responses.jsonl is a
+    superset). Rounds count from 0; ``finish_reason == "length"`` marks a truncated answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str
+    round: int = Field(ge=0)
+    text: str | None = None
+    finish_reason: str | None = None
+    reasoning: str | None = None
+
+
+class Scores(BaseModel):
+    """scores.json: per-round metrics, their mean over rounds with bootstrap CIs, reliability, breakdowns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["scores"] = "scores"
+    extraction: str
+    label_space: list[str]
+    n_cases: int
+    n_patients: int
+    rounds: list[int]
+    per_round: list[dict[str, float]]
+    mean: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+    bootstrap: dict[str, Any]
+    reliability: dict[str, float] | None
+    reliability_ci: dict[str, tuple[float, float]] | None
+    invalid_reasons: dict[str, int]
+    predictions_are_top_prefix: float
+    per_disease: dict[str, dict[str, float]]
+    per_label: dict[str, dict[str, float]]
+
+
+def read_responses(path: Path) -> list[tuple[int, ResponseRecord]]:
+    """(line number, record) for each non-empty line of a responses JSONL file; a bad line fails naming it."""
+    records = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append((number, ResponseRecord.model_validate_json(line)))
+                except ValidationError as err:
+                    first = err.errors()[0]
+                    field = ".".join(str(part) for part in first["loc"]) or "record"
+                    raise MedldrError(f"{path}: line {number}: {field}: {first['msg']}") from None
+    except FileNotFoundError:
+        raise MedldrError(f"{path}: no such responses file") from None
+    return records
+
+
 def case_line(case: Case) -> str:
     """A case as one JSONL line; None fields are left out so absent sources stay absent."""
     return json.dumps(case.model_dump(mode="json", exclude_none=True), ensure_ascii=False)

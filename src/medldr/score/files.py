@@ -1,0 +1,102 @@
+"""The score stage's file edge: find a run's inputs, resolve the label space, write scores.json and its CSVs.
+
+Kept apart from the pure scoring functions, which never touch a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from medldr._files import atomic_write_text
+from medldr.errors import MedldrError
+from medldr.icd import parse_label_spec
+from medldr.schema import Scores, read_build_manifest, read_cases, read_responses
+from medldr.score.bootstrap import Unit
+from medldr.score.extract import Mode
+from medldr.score.scoring import ScoredRun, score_responses
+
+RESPONSES = "responses.jsonl"
+RUN_MANIFEST = "manifest.json"
+
+
+def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None) -> tuple[Path, Path]:
+    """(cases file, responses file): explicit paths win; a run folder gives its responses.jsonl and, from its
+    manifest.json, the cases file it ran on."""
+    if run_dir is not None:
+        responses = responses or run_dir / RESPONSES
+        if cases is None:
+            manifest = run_dir / RUN_MANIFEST
+            try:
+                cases = Path(json.loads(manifest.read_text(encoding="utf-8"))["cases_file"])
+            except FileNotFoundError:
+                raise MedldrError(f"{manifest}: no run manifest; pass --cases") from None
+            except (KeyError, ValueError, TypeError):
+                raise MedldrError(f"{manifest}: no 'cases_file' in the run manifest; pass --cases") from None
+    if cases is None or responses is None:
+        raise MedldrError("give a run folder, or both --cases and --responses")
+    return cases, responses
+
+
+def label_space_for(spec: str | None, cases_file: Path) -> list[str]:
+    """The label-space codes: 'paper40', a code file, or (by default, or for 'topN') the build manifest's."""
+    manifest_path = Path(cases_file).parent / "build_manifest.json"
+    if spec is not None and not spec.startswith("top"):
+        return list(parse_label_spec(spec)[1])  # type: ignore[arg-type]
+    if not manifest_path.exists():
+        raise MedldrError(f"{manifest_path}: no build manifest beside the cases file; pass --label-space")
+    manifest = read_build_manifest(manifest_path)
+    if spec is not None and spec != manifest.label_space.spec:
+        raise MedldrError(
+            f"--label-space {spec}: the cases were built with {manifest.label_space.spec}; a top-N list can only come "
+            "from the build that chose it"
+        )
+    return list(manifest.label_space.codes)
+
+
+def _csv(rows: dict[str, dict[str, float]], key: str) -> str:
+    buffer = io.StringIO()
+    columns = [key, *next(iter(rows.values()), {}).keys()]
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for name, values in rows.items():
+        writer.writerow([name, *(f"{v:.6g}" if isinstance(v, float) else v for v in values.values())])
+    return buffer.getvalue()
+
+
+def write_scores(scores: Scores, out: Path) -> list[Path]:
+    """scores.json and, beside it, per_disease.csv and per_label.csv (atomic writes); returns the paths."""
+    out = Path(out)
+    paths = [out, out.with_name("per_disease.csv"), out.with_name("per_label.csv")]
+    atomic_write_text(paths[0], json.dumps(scores.model_dump(mode="json"), indent=2))
+    atomic_write_text(paths[1], _csv(scores.per_disease, "primary_code"))
+    atomic_write_text(paths[2], _csv(scores.per_label, "code"))
+    return paths
+
+
+def score_files(
+    cases_file: Path,
+    responses_file: Path,
+    *,
+    label_space: str | None = None,
+    mode: Mode = "robust",
+    allow_missing: bool = False,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    unit: Unit = "patient",
+) -> ScoredRun:
+    """Read the cases and responses files and score them (no writing)."""
+    labels = label_space_for(label_space, cases_file)
+    return score_responses(
+        read_cases(cases_file),
+        read_responses(responses_file),
+        labels,
+        mode=mode,
+        allow_missing=allow_missing,
+        n_resamples=n_resamples,
+        seed=seed,
+        unit=unit,
+        where=str(responses_file),
+    )

@@ -1,0 +1,198 @@
+"""Score a set of responses against the cases: extraction, per-round metrics, mean with CIs, reliability, breakdowns.
+
+Pure: it takes records and returns numbers; reading and writing files is the CLI's job.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from medldr.errors import MedldrError
+from medldr.schema import Case, ResponseRecord, Scores
+from medldr.score.bootstrap import Unit, bootstrap_replicates, percentile_interval
+from medldr.score.encode import Batch, Vocabulary, encode, member
+from medldr.score.extract import Answer, Mode, extract
+from medldr.score.metrics import METRICS, aggregate, per_case
+from medldr.score.reliability import reliability
+
+
+@dataclass
+class ScoredRun:
+    """Everything computed for one run, kept in memory for comparisons: per-round per-case metric matrices."""
+
+    scores: Scores
+    case_ids: list[str]
+    patients: list[str]
+    values: np.ndarray  # (R, N, K) per-case metric values, K in METRICS order
+    batches: list[Batch]
+
+
+def _answers_by_round(
+    cases: Sequence[Case],
+    responses: Iterable[tuple[int, ResponseRecord]],
+    *,
+    mode: Mode,
+    allow_missing: bool,
+    where: str,
+) -> tuple[list[int], list[list[Answer]]]:
+    """Extract every response; the last line for a (case, round) counts (a re-asked answer replaces the earlier)."""
+    index = {case.case_id: i for i, case in enumerate(cases)}
+    latest: dict[tuple[int, int], ResponseRecord] = {}
+    for line, record in responses:
+        position = index.get(record.case_id)
+        if position is None:
+            raise MedldrError(f"{where}: line {line}: case {record.case_id} is not in the cases file")
+        latest[(record.round, position)] = record
+    rounds = sorted({r for r, _ in latest})
+    if not rounds:
+        raise MedldrError(f"{where}: no responses")
+    answers: list[list[Answer]] = []
+    for r in rounds:
+        row = []
+        for position, case in enumerate(cases):
+            record = latest.get((r, position))
+            if record is None:
+                if not allow_missing:
+                    raise MedldrError(
+                        f"{where}: no response for case {case.case_id} in round {r}; pass --allow-missing to score "
+                        "missing answers as invalid"
+                    )
+                row.append(Answer(reason="missing response"))
+            else:
+                row.append(extract(record.text, finish_reason=record.finish_reason, mode=mode))
+        answers.append(row)
+    return rounds, answers
+
+
+def _per_disease(cases: Sequence[Case], mean_values: np.ndarray, values: np.ndarray) -> dict[str, dict[str, float]]:
+    names = list(METRICS)
+    col = {name: names.index(name) for name in ("primary_accuracy", "missed_codes", "overdiagnosed_codes")}
+    primaries = np.array([case.top_1_icd.code for case in cases])
+    out = {}
+    for code in sorted(set(primaries.tolist())):
+        rows = primaries == code
+        out[code] = {
+            "n": float(rows.sum()),
+            "primary_accuracy": float(mean_values[rows, col["primary_accuracy"]].mean()),
+            "missed_codes": float(values[:, rows, col["missed_codes"]].sum(axis=1).mean()),
+            "overdiagnosed_codes": float(values[:, rows, col["overdiagnosed_codes"]].sum(axis=1).mean()),
+        }
+    return out
+
+
+def _per_label(batches: Sequence[Batch], labels: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per label code, pooled over rounds: support (cases with it in gold), tp, fp, fn, precision, recall, F1."""
+    vocab = batches[0].vocab
+    ids = np.array([vocab.id(code) for code in labels], dtype=np.int32)
+    out = {}
+    tp = fp = fn = np.zeros(len(labels))
+    for batch in batches:
+        in_gold = member(np.broadcast_to(ids, (batch.n, len(ids))).copy(), batch.gold)
+        in_pred = member(np.broadcast_to(ids, (batch.n, len(ids))).copy(), batch.pred)
+        tp = tp + (in_gold & in_pred).sum(axis=0)
+        fp = fp + (~in_gold & in_pred).sum(axis=0)
+        fn = fn + (in_gold & ~in_pred).sum(axis=0)
+    support = in_gold.sum(axis=0)
+    for i, code in enumerate(labels):
+        p = tp[i] / (tp[i] + fp[i]) if tp[i] + fp[i] else 0.0
+        r = tp[i] / (tp[i] + fn[i]) if tp[i] + fn[i] else 0.0
+        out[code] = {
+            "support": float(support[i]), "tp": float(tp[i]), "fp": float(fp[i]), "fn": float(fn[i]),
+            "precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        }  # fmt: skip
+    return out
+
+
+def score_responses(
+    cases: Sequence[Case],
+    responses: Iterable[tuple[int, ResponseRecord]],
+    labels: Sequence[str],
+    *,
+    mode: Mode = "robust",
+    allow_missing: bool = False,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    unit: Unit = "patient",
+    level: float = 0.95,
+    where: str = "responses",
+) -> ScoredRun:
+    """Score responses ((line, record) pairs) against ``cases`` within the label space ``labels``.
+
+    Every case of ``cases`` is scored in every round seen; a missing answer is an error unless ``allow_missing``
+    (then it scores as invalid).
+    """
+    if not cases:
+        raise MedldrError("no cases to score")
+    rounds, answers = _answers_by_round(cases, responses, mode=mode, allow_missing=allow_missing, where=where)
+    vocab = Vocabulary()
+    gold = [case.output_dict.output_icd_id for case in cases]
+    primary = [case.top_1_icd.code for case in cases]
+    batches = [
+        encode(
+            gold,
+            [a.predictions for a in row],
+            primary=primary,
+            labels=labels,
+            top10=[a.top10 for a in row],
+            valid=[a.valid for a in row],
+            vocab=vocab,
+        )
+        for row in answers
+    ]
+    values = np.stack([per_case(batch) for batch in batches])
+    per_round = [
+        {"round": float(r), "n": float(len(cases)), **aggregate(v)} for r, v in zip(rounds, values, strict=True)
+    ]
+    mean_values = values.mean(axis=0)
+    mean = aggregate(mean_values)
+    how = [h for _, h in METRICS.values()]
+    patients = [case.subject_id for case in cases]
+    groups = patients if unit == "patient" else [case.case_id for case in cases]
+    ci = {}
+    if n_resamples > 0:
+        interval = percentile_interval(
+            bootstrap_replicates(mean_values, groups, how=how, n_resamples=n_resamples, seed=seed), level
+        )
+        ci = {name: (float(low), float(high)) for name, (low, high) in zip(METRICS, interval, strict=True)}
+
+    rel = rel_ci = None
+    if len(rounds) > 1:
+        steady = np.all([b.valid for b in batches], axis=0)
+        parts = reliability([b.top10[steady] for b in batches], [b.pred[steady] for b in batches])
+        rel = {"n_cases": float(steady.sum()), **{k: float(v.mean()) if len(v) else 0.0 for k, v in parts.items()}}
+        if steady.any() and n_resamples > 0:
+            matrix = np.column_stack(list(parts.values()))
+            steady_groups = [g for g, keep in zip(groups, steady, strict=True) if keep]
+            rel_interval = percentile_interval(
+                bootstrap_replicates(
+                    matrix, steady_groups, how=["mean"] * len(parts), n_resamples=n_resamples, seed=seed
+                ),
+                level,
+            )
+            rel_ci = {k: (float(lo), float(hi)) for k, (lo, hi) in zip(parts, rel_interval, strict=True)}
+
+    reasons = Counter(a.reason for row in answers for a in row if not a.valid)
+    valid_answers = [a for row in answers for a in row if a.valid]
+    prefix = sum(a.predictions_are_top_prefix for a in valid_answers) / len(valid_answers) if valid_answers else 0.0
+    scores = Scores(
+        extraction=mode,
+        label_space=list(labels),
+        n_cases=len(cases),
+        n_patients=len(set(patients)),
+        rounds=rounds,
+        per_round=per_round,
+        mean=mean,
+        ci=ci,
+        bootstrap={"resamples": n_resamples, "seed": seed, "unit": unit, "level": level, "method": "percentile"},
+        reliability=rel,
+        reliability_ci=rel_ci,
+        invalid_reasons=dict(reasons.most_common()),
+        predictions_are_top_prefix=prefix,
+        per_disease=_per_disease(cases, mean_values, values),
+        per_label=_per_label(batches, list(labels)),
+    )
+    return ScoredRun(scores, [c.case_id for c in cases], patients, values, batches)

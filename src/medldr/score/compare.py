@@ -49,11 +49,13 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> tuple[int, int, float]:
     n = only_a + only_b
     if n == 0:
         return only_a, only_b, 1.0
-    k = np.arange(min(only_a, only_b) + 1)
-    log_terms = (
-        math.lgamma(n + 1) - np.array([math.lgamma(i + 1) + math.lgamma(n - i + 1) for i in k]) - n * math.log(2)
-    )
-    tail = float(np.exp(log_terms).sum())
+    smaller = min(only_a, only_b)
+    if n <= 5000:  # exact integer arithmetic
+        tail = sum(math.comb(n, k) for k in range(smaller + 1)) / 2**n
+    else:  # log-space binomial terms; exact integers would be too slow
+        k = np.arange(smaller + 1)
+        log_terms = math.lgamma(n + 1) - np.array([math.lgamma(i + 1) + math.lgamma(n - i + 1) for i in k])
+        tail = float(np.exp(log_terms - n * math.log(2)).sum())
     return only_a, only_b, min(1.0, 2 * tail)
 
 

@@ -1,0 +1,102 @@
+"""Answer extraction on a corpus of realistic raw outputs (written here), in both modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from medldr.score.extract import extract, normalize_item
+
+FENCED = '```json\n{"top10": ["5849:Acute kidney failure", "42833", "486"], "predictions": ["5849", "42833"]}\n```'
+
+# (raw text, finish_reason, expected robust (top10, predictions) or None for invalid, expected reference validity)
+CORPUS: list[tuple[str, str | None, tuple[list[str], list[str]] | None, bool]] = [
+    (FENCED, "stop", (["5849", "42833", "486"], ["5849", "42833"]), True),
+    ("Based on the labs, here is my answer:\n" + FENCED + "\nLet me know if you need more.", None,
+     (["5849", "42833", "486"], ["5849", "42833"]), True),
+    ("<think>Creatinine is 2.1, up from baseline 1.3. Could be AKI {pre-renal?}. BNP high...</think>\n" + FENCED, None,
+     (["5849", "42833", "486"], ["5849", "42833"]), True),  # the fence wins over the braces inside <think>
+    ("<think>Let me think about the troponin and the creatinine", "length", None, False),
+    ("<think>Long reasoning that never finishes and has no answer", None, None, False),
+    ('{"top10": ["0389", "99591", "486", "5990"], "predictions": ["0389", "99591"]}', None,
+     (["0389", "99591", "486", "5990"], ["0389", "99591"]), True),
+    ('{"reasoning": "Lactate 4.1, WBC 18", "top10": ["0389", "99591"], "predictions": ["0389"]}', None,
+     (["0389", "99591"], ["0389"]), True),
+    ('```json\n{\n  "top10": ["486", "51881"], // most likely first\n  "predictions": ["486"]\n}\n```', None,
+     (["486", "51881"], ["486"]), False),  # // comments: robust parses, the study's json.loads fails
+    ('```json\n{"top10": ["486", "51881",], "predictions": ["486",],}\n```', None, (["486", "51881"], ["486"]), False),
+    ("```\n{'top10': ['486', '51881'], 'predictions': ['486']}\n```", None, (["486", "51881"], ["486"]), False),
+    ('**top10**: ["4019:Hypertension", "42731:Atrial fibrillation"]\n**predictions**: ["42731:Atrial fibrillation"]',
+     None, (["4019", "42731"], ["42731"]), True),
+    ("**Top10:** [4019, 42731, 41401]\n**Predictions:** [42731]", None, (["4019", "42731", "41401"], ["42731"]), False),
+    ('Top 10 candidates are listed below.\n{"top10": ["584.9", "428.33"], "predictions": ["584.9"]}', None,
+     (["5849", "42833"], ["5849"]), True),
+    ('{"top10": ["5849", "5849", "486"], "predictions": ["5849", "5849"]}', None, (["5849", "486"], ["5849"]), True),
+    ('{"top10": [" v45.81 ", "E888.9"], "predictions": ["v45.81"]}', None, (["V4581", "E8889"], ["V4581"]), True),
+    ('{"top10": [486, 5849], "predictions": [486]}', None, (["486", "5849"], ["486"]), False),
+    ('{"top10": ["486"], "predictions": []}', None, None, False),
+    ('{"top10": [], "predictions": ["486"]}', None, ([], ["486"]), False),
+    ('{"predictions": ["486", "5849"]}', None, ([], ["486", "5849"]), False),
+    ('{"top10": ["486", "5849"], "predictions": ["486"', "length", None, False),
+    ('{"top10": ["486", "5849"], "predictions": ["486"', None, None, False),
+    ("I cannot provide a diagnosis without examining the patient.", None, None, False),
+    ("", None, None, False),
+    ('The answer is {"top10": ["486"], "predictions": ["486"]} and also {"note": "x"}', None, (["486"], ["486"]),
+     False),  # robust takes the first object holding an answer; the study's parser refuses two candidates
+    ('{"note": "preamble"} then {"top10": ["2762"], "predictions": ["2762"]}', None, (["2762"], ["2762"]), False),
+    ('```json\n{"top10": ["486"], "predictions": ["486"]}\n```\n```json\n{"top10": ["5849"], "predictions": ["5849"]}'
+     "\n```", None, (["486"], ["486"]), False),
+    ('```json\n{"diagnosis_summary": "sepsis", "top10": ["0389 - Unspecified septicemia", "99592"], '
+     '"predictions": ["0389 - Unspecified septicemia"]}\n```', None, (["0389", "99592"], ["0389"]), True),
+    ('{"Top10": ["41071", "41401"], "Predictions": ["41071"]}', None, (["41071", "41401"], ["41071"]), False),
+    ('{"top_10": ["41071"], "final_predictions": ["41071"]}', None, (["41071"], ["41071"]), False),
+    ('Here: {"top10": ["431:Intracerebral hemorrhage", "43491"], "predictions": ["431:Intracerebral hemorrhage"]}.',
+     None, (["431", "43491"], ["431"]), True),
+    ('```json\n{"top10": ["5070", "486"], "predictions": ["5070"], "reasoning": "aspiration {after seizure}"}\n```',
+     None, (["5070", "486"], ["5070"]), True),
+    ('{"top10": ["5070", "486"], "predictions": ["5070"], "reasoning": "aspiration {after seizure}"}', None,
+     (["5070", "486"], ["5070"]), False),  # non-greedy {.*?} stops at the first }, as the study's regex did
+    ("[\"486\", \"5849\"]", None, None, False),
+    ('{"top10": "486, 5849", "predictions": "486"}', None, None, True),  # reference: strings are iterated as chars
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "finish", "expected", "reference_valid"), CORPUS)
+def test_corpus(
+    text: str, finish: str | None, expected: tuple[list[str], list[str]] | None, reference_valid: bool
+) -> None:
+    answer = extract(text, finish_reason=finish)
+    if expected is None:
+        assert not answer.valid and answer.reason
+        assert answer.predictions == () or answer.reason == "no predictions"
+    else:
+        assert answer.valid, answer.reason
+        assert (list(answer.top10), list(answer.predictions)) == expected
+    assert extract(text, finish_reason=finish, mode="reference").valid is reference_valid
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 30
+
+
+def test_reference_mode_keeps_items_unnormalised() -> None:
+    answer = extract('{"top10": ["584.9:AKI", " 486"], "predictions": ["584.9"]}', mode="reference")
+    assert answer.top10 == ("584.9", " 486") and answer.predictions == ("584.9",)
+
+
+def test_truncated_is_invalid_even_if_parsable() -> None:
+    answer = extract(FENCED, finish_reason="length")
+    assert not answer.valid and "truncated" in answer.reason
+
+
+def test_prefix_consistency() -> None:
+    assert extract('{"top10": ["1", "2"], "predictions": ["1"]}').predictions_are_top_prefix
+    assert not extract('{"top10": ["1", "2"], "predictions": ["2"]}').predictions_are_top_prefix
+
+
+@pytest.mark.parametrize(
+    ("item", "code"),
+    [("5849:Acute kidney failure", "5849"), ("584.9", "5849"), ("`486`", "486"), ("**0389**", "0389"),
+     ("V45.81 Aortocoronary bypass", "V4581"), ("e8889", "E8889"), (42731, "42731"), ("unknown", "UNKNOWN")],
+)  # fmt: skip
+def test_normalize_item(item: object, code: str) -> None:
+    assert normalize_item(item) == code

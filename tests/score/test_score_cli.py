@@ -1,0 +1,96 @@
+"""`medldr score` and `medldr compare` on demo cases, as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from medldr.schema import BuildManifest, read_cases
+from tests.conftest import run_cli
+
+KEYS = [
+    "primary_accuracy", "exact_match", "jaccard", "precision", "recall", "f1", "hamming_loss", "miss_rate",
+    "overdiagnosis_rate", "recall_at_3", "recall_at_5", "recall_at_10", "relevance_1", "relevance_2", "relevance_3",
+    "relevance_4", "invalid_rate", "missed_codes", "overdiagnosed_codes", "mean_predictions",
+]  # fmt: skip
+
+
+def _run_dir(folder: Path, cases_file: Path, right_every: int) -> Path:
+    """A run folder whose answers are right for every ``right_every``-th case (wrong otherwise), 3 rounds."""
+    folder.mkdir(parents=True)
+    cases = read_cases(cases_file)
+    with open(folder / "responses.jsonl", "w") as fh:
+        for r in range(3):
+            for i, case in enumerate(cases):
+                code = case.top_1_icd.code if i % right_every == 0 else "7802"
+                body = {"top10": [code, "486"], "predictions": [code]}
+                fh.write(json.dumps({"case_id": case.case_id, "round": r, "text": json.dumps(body)}) + "\n")
+    (folder / "manifest.json").write_text(json.dumps({"cases_file": str(cases_file)}))
+    return folder
+
+
+@pytest.fixture
+def runs(demo_build: tuple[Path, BuildManifest], tmp_path: Path) -> tuple[Path, Path]:
+    out, _ = demo_build
+    return _run_dir(tmp_path / "good", out / "inference.jsonl", 1), _run_dir(
+        tmp_path / "poor", out / "inference.jsonl", 3
+    )
+
+
+def test_score_a_run_folder(runs: tuple[Path, Path], demo_build: tuple[Path, BuildManifest]) -> None:
+    good, _ = runs
+    result = run_cli("score", str(good), "--resamples", "200")
+    assert result.returncode == 0, result.stderr
+    assert "primary_accuracy" in result.stdout
+    scores = json.loads((good / "scores.json").read_text())
+    assert [list(r)[2:] for r in scores["per_round"]] == [KEYS] * 3
+    assert scores["rounds"] == [0, 1, 2] and set(scores["ci"]) == set(KEYS)
+    assert scores["mean"]["primary_accuracy"] == 1.0 and scores["mean"]["invalid_rate"] == 0.0
+    assert scores["label_space"] == list(demo_build[1].label_space.codes)
+    assert scores["reliability"]["consistency_top1"] == 1.0
+    with open(good / "per_disease.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["primary_code"] for r in rows} == set(scores["per_disease"])
+    assert all(float(r["primary_accuracy"]) == 1.0 for r in rows)
+    with open(good / "per_label.csv") as fh:
+        assert next(csv.reader(fh)) == ["code", "support", "tp", "fp", "fn", "precision", "recall", "f1"]
+
+
+def test_score_explicit_files_with_paper40(runs: tuple[Path, Path], demo_build: tuple[Path, BuildManifest]) -> None:
+    _, poor = runs
+    out = poor / "elsewhere" / "scores.json"
+    cases = demo_build[0] / "inference.jsonl"
+    args = ["--cases", str(cases), "--responses", str(poor / "responses.jsonl"), "--out", str(out), "-q"]
+    result = run_cli("score", *args, "--label-space", "paper40", "--extraction", "reference")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(out.read_text())
+    assert len(scores["label_space"]) == 40 and scores["extraction"] == "reference"
+    assert 0.2 < scores["mean"]["primary_accuracy"] < 0.6
+
+
+def test_score_errors_are_one_line(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    good, _ = runs
+    with open(good / "responses.jsonl", "a") as fh:
+        fh.write(json.dumps({"case_id": "1/2/3", "round": 0, "text": "x"}) + "\n")
+    result = run_cli("score", str(good))
+    assert result.returncode == 2 and "case 1/2/3 is not in the cases file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    (good / "responses.jsonl").write_text('{"case_id": "1/2/3", "round": "first"}\n')
+    bad = run_cli("score", str(good))
+    assert bad.returncode == 2 and "line 1: round" in bad.stderr
+    nothing = run_cli("score", str(tmp_path))
+    assert nothing.returncode == 2 and "no run manifest" in nothing.stderr
+
+
+def test_compare_cli(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    good, poor = runs
+    out = tmp_path / "compare.json"
+    result = run_cli("compare", str(good), str(poor), "--metric", "primary_accuracy", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    comparison = json.loads(out.read_text())
+    assert comparison["difference"]["value"] > 0.4 and comparison["mcnemar"]["p"] < 0.05
+    unknown = run_cli("compare", str(good), str(poor), "--metric", "accuracy")
+    assert unknown.returncode == 2 and "valid: primary_accuracy" in unknown.stderr

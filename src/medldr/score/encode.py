@@ -94,6 +94,8 @@ def encode(
 ) -> Batch:
     """Encode one round. ``y_pred`` is filtered to ``labels`` here (valid_prediction), order kept.
 
+    Pass one ``vocab`` to every round of a run: reliability compares ids across rounds.
+
     >>> b = encode([["5849", "486"]], [["486", "9999", "486"]], primary=["5849"], labels=["5849", "486"])
     >>> b.pred.tolist(), b.gold.tolist()
     ([[1]], [[0, 1]])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
@@ -48,6 +49,14 @@ class Answer:
         return self.predictions == self.top10[: len(self.predictions)]
 
 
+@lru_cache(maxsize=65536)
+def _normalize_text(text: str) -> str:
+    text = text.split(":", 1)[0].strip().strip("`'\"*").strip().upper()
+    match = _CODE_RE.match(text)
+    code = match.group(0) if match and (match.end() == len(text) or not text[match.end()].isalnum()) else text
+    return code.replace(".", "")
+
+
 def normalize_item(item: object) -> str:
     """One answer item -> an ICD-9 code: the part before ':', trimmed, upper-case, no dots; a leading code is kept
     when a name follows it without a colon.
@@ -55,10 +64,7 @@ def normalize_item(item: object) -> str:
     >>> [normalize_item(x) for x in ["5849:Acute kidney failure", " 428.33 ", "v45.81", 486, "0389 - Septicemia"]]
     ['5849', '42833', 'V4581', '486', '0389']
     """
-    text = str(item).split(":", 1)[0].strip().strip("`'\"*").strip().upper()
-    match = _CODE_RE.match(text)
-    code = match.group(0) if match and (match.end() == len(text) or not text[match.end()].isalnum()) else text
-    return code.replace(".", "")
+    return _normalize_text(item if isinstance(item, str) else str(item))
 
 
 def _dedup(items: list[str]) -> tuple[str, ...]:

@@ -45,7 +45,7 @@ def synthetic(n_cases: int, rounds: int, seed: int = 0) -> tuple[list[Case], lis
     for r in range(rounds):
         for case in cases:
             gold = case.output_dict.output_icd_id
-            top = list(dict.fromkeys([*rng.sample(gold, len(gold)), *rng.sample(LABELS + ["9999", "V4581"], 9)]))[:10]
+            top = list(dict.fromkeys([*rng.sample(gold, len(gold)), *rng.sample([*LABELS, "9999", "V4581"], 9)]))[:10]
             predictions = top[: rng.randint(1, 3)]
             kind = rng.random()
             if kind < 0.05:
@@ -130,7 +130,7 @@ def main() -> None:
     t0 = time.perf_counter()
     loop_values = []
     for r in range(args.rounds):
-        for i, case in enumerate(cases):
+        for i in range(n):
             a = loop_answers[r * n + i]
             pred = [c for c in a.predictions if c in label_set]
             loop_values.append(loop_metrics(gold[i], primary[i], pred, list(a.top10), len(LABELS)))
@@ -142,8 +142,13 @@ def main() -> None:
         tops = [set(a.top10[:10]) for a in rows]
         preds = [{c for c in a.predictions if c in label_set} for a in rows]
         union = set().union(*tops)
-        loop_rel.append((len(set.intersection(*tops)) / len(union) if union else 1.0,
-                         len(set.intersection(*preds)) / len(set().union(*preds)) if set().union(*preds) else 1.0))  # fmt: skip
+        pred_union = set().union(*preds)
+        loop_rel.append(
+            (
+                len(set.intersection(*tops)) / len(union) if union else 1.0,
+                len(set.intersection(*preds)) / len(pred_union) if pred_union else 1.0,
+            )
+        )
     t_loop_rel = time.perf_counter() - t0
     per_patient: dict[str, list[float]] = {}
     primary_column = [statistics.fmean(loop_values[r * n + i][0] for r in range(args.rounds)) for i in range(n)]

@@ -37,6 +37,8 @@ def replicate(n: int, root: Path) -> int:
     hosp = root / "hosp"
     hosp.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")  # stream the copies instead of materialising them
+    con.execute("SET memory_limit = '8GB'")
     for table in REPLICATED:
         source = f"read_csv('{DEMO_ROOT / 'hosp' / table}.csv.gz', all_varchar=true)"
         columns = [row[0] for row in con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()]

@@ -29,9 +29,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-build_app = typer.Typer(help="Build LDR cases from raw EHR tables (DuckDB).", no_args_is_help=True)
-app.add_typer(build_app, name="build")
 console = Console()
+DEMO_NAME = "mimic-iv-demo (bundled)"
 
 Out = Annotated[Path, typer.Option("--out", "-o", help="Folder for {train,validation,test,inference}.jsonl.")]
 LabelSpec = Annotated[str, typer.Option(help="'top50' (top-N of the cohort), 'paper40' (the study's list) or a file.")]
@@ -71,29 +70,12 @@ def _build(source: MimicSource, out: Path, config: BuildConfig, name: str, force
     return manifest
 
 
-@build_app.command("demo")
-def build_demo(
-    out: Out = Path("cases"),
-    label_space: LabelSpec = "top50",
-    seed: Seed = 2025,
-    ratios: Ratios = "0.8,0.1,0.1",
-    labs: Labs = "earliest",
-    per_code: PerCode = 30,
-    memory_limit: Memory = "4GB",
-    threads: Threads = None,
-    force: Force = False,
-    quiet: Quiet = False,
-) -> None:
-    """Build cases from the bundled open MIMIC-IV demo (no path, no credentials, no network)."""
-    config = _config(label_space, seed, ratios, labs, per_code, memory_limit, threads)
-    _build(open_demo(), out, config, "mimic-iv-demo (bundled)", force, quiet)
-
-
-@build_app.command("mimic")
-def build_mimic(
-    root: Annotated[Path, typer.Option(help="MIMIC-IV release folder (holds hosp/), 2.2 or 3.1.")],
-    ed: Annotated[Path | None, typer.Option(help="MIMIC-IV-ED release folder (holds ed/).")] = None,
-    note: Annotated[Path | None, typer.Option(help="MIMIC-IV-Note release folder (holds note/).")] = None,
+@app.command()
+def build(
+    source: Annotated[str, typer.Argument(help="demo (the bundled open MIMIC-IV demo) or mimic (give --root).")],
+    root: Annotated[Path | None, typer.Option(help="mimic: MIMIC-IV release folder (holds hosp/), 2.2 or 3.1.")] = None,
+    ed: Annotated[Path | None, typer.Option(help="mimic: MIMIC-IV-ED release folder (holds ed/).")] = None,
+    note: Annotated[Path | None, typer.Option(help="mimic: MIMIC-IV-Note release folder (holds note/).")] = None,
     mimic_version: Annotated[str | None, typer.Option(help="Release number, if the path does not show it.")] = None,
     out: Out = Path("cases"),
     label_space: LabelSpec = "top50",
@@ -106,9 +88,19 @@ def build_mimic(
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Build cases from MIMIC-IV tables (.csv.gz, .csv or .parquet); ED and note modules are optional."""
+    """Build LDR cases: from the bundled open demo (no path, no network), or from MIMIC-IV tables (.csv.gz, .csv or
+    .parquet; the ED and note modules are optional)."""
     config = _config(label_space, seed, ratios, labs, per_code, memory_limit, threads)
-    _build(open_mimic(root, ed=ed, note=note, version=mimic_version), out, config, "mimic-iv", force, quiet)
+    if source == "demo":
+        if root or ed or note:
+            raise MedldrError("build demo reads the bundled demo; --root, --ed and --note are for build mimic")
+        _build(open_demo(), out, config, DEMO_NAME, force, quiet)
+    elif source == "mimic":
+        if root is None:
+            raise MedldrError("build mimic needs --root (the MIMIC-IV release folder that holds hosp/)")
+        _build(open_mimic(root, ed=ed, note=note, version=mimic_version), out, config, "mimic-iv", force, quiet)
+    else:
+        raise MedldrError(f"build {source!r}: expected demo or mimic")
 
 
 @app.command()
@@ -118,7 +110,7 @@ def demo(
 ) -> None:
     """The main job on the bundled open demo, end to end: build the LDR cases (later stages join as they land)."""
     cases = out / "cases"
-    manifest = _build(open_demo(), cases, BuildConfig(), "mimic-iv-demo (bundled)", True, quiet)
+    manifest = _build(open_demo(), cases, BuildConfig(), DEMO_NAME, True, quiet)
     console.print(f"demo: {manifest.counts['cases']} cases in {cases}/ (inference subset: {cases / 'inference.jsonl'})")
 
 

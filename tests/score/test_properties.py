@@ -78,3 +78,10 @@ def test_patient_resampling_is_wider_when_cases_cluster() -> None:
     by_patient = percentile_interval(bootstrap_replicates(values, patients, how=["mean"], n_resamples=500, seed=0))
     by_case = percentile_interval(bootstrap_replicates(values, np.arange(400), how=["mean"], n_resamples=500, seed=0))
     assert by_patient[0, 1] - by_patient[0, 0] > 2 * (by_case[0, 1] - by_case[0, 0])
+
+
+def test_every_metric_handles_empty_input() -> None:
+    empty = encode([], [], primary=[], labels=LABELS)
+    for name, (function, _) in METRICS.items():
+        assert function(empty).shape == (0,), name
+    assert per_case(empty).shape == (0, len(METRICS))

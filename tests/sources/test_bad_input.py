@@ -90,3 +90,14 @@ def test_refuses_to_replace_a_different_build(tmp_path: Path) -> None:
     assert (out / "train.jsonl").read_bytes() == before
     again = run_cli("build", "mimic", "--root", str(root), "--out", str(out), "-q", "--label-space", "paper40")
     assert again.returncode == 0, again.stderr  # the same build may be repeated
+
+
+def test_build_source_and_paths_are_checked(tmp_path: Path) -> None:
+    for args, text in (
+        (["build", "mimic"], "build mimic needs --root"),
+        (["build", "eicu"], "expected demo or mimic"),
+        (["build", "demo", "--root", str(tmp_path)], "--root, --ed and --note are for build mimic"),
+    ):
+        result = run_cli(*args, "--out", str(tmp_path / "o"))
+        assert result.returncode == 2 and text in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

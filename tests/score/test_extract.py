@@ -56,6 +56,7 @@ CORPUS: list[tuple[str, str | None, tuple[list[str], list[str]] | None, bool]] =
     ('{"top10": ["5070", "486"], "predictions": ["5070"], "reasoning": "aspiration {after seizure}"}', None,
      (["5070", "486"], ["5070"]), False),  # non-greedy {.*?} stops at the first }, as the study's regex did
     ("[\"486\", \"5849\"]", None, None, False),
+    ('{"answer": {"top10": ["5849", "486"], "predictions": ["5849"]}}', None, (["5849", "486"], ["5849"]), False),
     ('{"top10": "486, 5849", "predictions": "486"}', None, None, True),  # reference: strings are iterated as chars
 ]  # fmt: skip
 

@@ -92,7 +92,8 @@ def _from_object(obj: Any) -> Answer | None:
         return None
     top10, predictions = _get(obj, "top10"), _get(obj, "predictions")
     if predictions is None and top10 is None:
-        return None
+        nested = [value for value in obj.values() if isinstance(value, dict)]  # {"answer": {"top10": ...}}
+        return next((found for value in nested if (found := _from_object(value)) is not None), None)
     if not isinstance(top10 or [], list) or not isinstance(predictions or [], list):
         return None
     top = _dedup([normalize_item(x) for x in top10 or [] if x is not None])

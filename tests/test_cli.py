@@ -11,7 +11,10 @@ from typer.testing import CliRunner
 from medldr.cli import app
 from tests.conftest import run_cli
 
-COMMANDS = [[], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["version"]]
+COMMANDS = [
+    [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["prompts"], ["prompts", "show"],
+    ["version"],
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "medldr")

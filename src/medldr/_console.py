@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK, STYLES, TASKS
 from medldr.schema import BuildManifest, Scores
 
 err_console = Console(stderr=True)
@@ -119,4 +120,17 @@ def comparison_table(result: dict[str, Any]) -> Table:
     if "mcnemar" in result:
         test = result["mcnemar"]
         table.add_row(f"McNemar ({test['only_first']} vs {test['only_second']} discordant)", "", f"{test['p']:.4g}")
+    return table
+
+
+def prompts_table() -> Table:
+    """The nine prompt styles and the seven task types."""
+    table = Table(title="prompt styles (--style) and task types (--task)", title_justify="left")
+    table.add_column("kind")
+    table.add_column("name")
+    table.add_column("what")
+    for style in STYLES:
+        table.add_row("style", style + (" (default)" if style == DEFAULT_STYLE else ""), "the study's instructions")
+    for task, fields in TASKS.items():
+        table.add_row("task", task + (" (default)" if task == DEFAULT_TASK else ""), " + ".join(fields))
     return table

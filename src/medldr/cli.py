@@ -12,10 +12,19 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from medldr import __version__
-from medldr._console import StageProgress, build_summary, comparison_table, err_console, scores_summary
+from medldr._console import (
+    StageProgress,
+    build_summary,
+    comparison_table,
+    err_console,
+    prompts_table,
+    scores_summary,
+)
 from medldr._files import atomic_write_text
 from medldr.build import BuildConfig, build_cases
 from medldr.errors import MedldrError
+from medldr.prompts import DEFAULT_TASK
+from medldr.prompts.preview import preview_messages
 from medldr.schema import BuildManifest
 from medldr.score.compare import compare_runs
 from medldr.score.files import run_inputs, score_files, write_scores
@@ -29,6 +38,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+prompts_app = typer.Typer(help="Prompt styles and task types: list them, preview one on a case.")
+app.add_typer(prompts_app, name="prompts")
 console = Console()
 DEMO_NAME = "mimic-iv-demo (bundled)"
 
@@ -184,6 +195,28 @@ def compare(
     console.print(comparison_table(result))
     if out is not None:
         atomic_write_text(out, json.dumps(result, indent=2))
+
+
+@prompts_app.callback(invoke_without_command=True)
+def prompts_list(ctx: typer.Context) -> None:
+    """List the prompt styles and task types."""
+    if ctx.invoked_subcommand is None:
+        console.print(prompts_table())
+
+
+@prompts_app.command("show")
+def prompts_show(
+    style: Annotated[str, typer.Argument(help="A style name (see `medldr prompts`) or a template file.")],
+    cases: Annotated[Path, typer.Option(help="Cases file.")],
+    case: Annotated[str | None, typer.Option(help="Case id (default: the first case).")] = None,
+    task: Annotated[str, typer.Option(help="Task type: which case fields go in.")] = DEFAULT_TASK,
+    label_space: Annotated[str | None, typer.Option(help="paper40 or a code file (default: the build's).")] = None,
+) -> None:
+    """Preview the messages a model would get for one case."""
+    messages = preview_messages(cases, case, style=style, task=task, label_space=label_space)
+    for message in messages:
+        console.rule(message["role"])
+        console.print(message["content"], markup=False, highlight=False)
 
 
 @app.command()

@@ -6,7 +6,10 @@ hierarchy with it.
 
 from __future__ import annotations
 
+import csv
+import gzip
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,6 +84,14 @@ def icd10_to_icd9_table() -> dict[str, str]:
 
     table = ICD10toICD9().icd10_to_icd9
     return {icd10: icd9 for icd10, icd9 in table.items() if icd9 and icd9 != "NoDx"}
+
+
+@cache
+def icd9_names() -> dict[str, str]:
+    """ICD-9 diagnosis code -> MIMIC-IV's long title (the names the study used), from the bundled d_icd_diagnoses."""
+    path = files("medldr.sources").joinpath("mimic_iv_demo", "hosp", "d_icd_diagnoses.csv.gz")
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8", newline="") as fh:
+        return {row["icd_code"]: row["long_title"] for row in csv.DictReader(fh) if row["icd_version"] == "9"}
 
 
 class LabelCode(BaseModel):

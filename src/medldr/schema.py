@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from medldr._files import atomic_write_lines
 from medldr.errors import MedldrError
-from medldr.icd import LabelSpace
+from medldr.icd import LabelCode, LabelSpace, icd9_names, parse_label_spec
 
 SCHEMA_VERSION = 1
 
@@ -264,3 +264,26 @@ def read_build_manifest(path: Path) -> BuildManifest:
     except ValidationError as err:
         first = err.errors()[0]
         raise MedldrError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def resolve_label_space(spec: str | None, cases_file: Path) -> LabelSpace:
+    """The label space for a cases file: by default (or for the same 'topN') the one its build recorded in
+    build_manifest.json beside it; 'paper40' or a code file otherwise (names from MIMIC-IV's ICD-9 titles)."""
+    manifest_path = Path(cases_file).parent / "build_manifest.json"
+    if spec is not None and not spec.startswith("top"):
+        names = icd9_names()
+        codes = parse_label_spec(spec)[1]
+        assert isinstance(codes, tuple)
+        unknown = [code for code in codes if code not in names]
+        if unknown:
+            raise MedldrError(f"label space {spec}: {', '.join(unknown)} not ICD-9 diagnosis codes")
+        return LabelSpace(spec=spec, labels=tuple(LabelCode(code=c, name=names[c]) for c in codes))
+    if not manifest_path.exists():
+        raise MedldrError(f"{manifest_path}: no build manifest beside the cases file; pass --label-space")
+    manifest = read_build_manifest(manifest_path)
+    if spec is not None and spec != manifest.label_space.spec:
+        raise MedldrError(
+            f"--label-space {spec}: the cases were built with {manifest.label_space.spec}; a top-N list can only come "
+            "from the build that chose it"
+        )
+    return manifest.label_space

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from medldr._files import atomic_write_text
 from medldr.errors import MedldrError
-from medldr.icd import parse_label_spec
-from medldr.schema import Scores, read_build_manifest, read_cases, read_responses
+from medldr.schema import Scores, read_cases, read_responses, resolve_label_space
 from medldr.score.bootstrap import Unit
 from medldr.score.extract import Mode
 from medldr.score.scoring import ScoredRun, score_responses
@@ -38,22 +37,6 @@ def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None)
     if cases is None or responses is None:
         raise MedldrError("give a run folder, or both --cases and --responses")
     return cases, responses
-
-
-def label_space_for(spec: str | None, cases_file: Path) -> list[str]:
-    """The label-space codes: 'paper40', a code file, or (by default, or for 'topN') the build manifest's."""
-    manifest_path = Path(cases_file).parent / "build_manifest.json"
-    if spec is not None and not spec.startswith("top"):
-        return list(parse_label_spec(spec)[1])  # type: ignore[arg-type]
-    if not manifest_path.exists():
-        raise MedldrError(f"{manifest_path}: no build manifest beside the cases file; pass --label-space")
-    manifest = read_build_manifest(manifest_path)
-    if spec is not None and spec != manifest.label_space.spec:
-        raise MedldrError(
-            f"--label-space {spec}: the cases were built with {manifest.label_space.spec}; a top-N list can only come "
-            "from the build that chose it"
-        )
-    return list(manifest.label_space.codes)
 
 
 def _csv(rows: dict[str, dict[str, float]], key: str) -> str:
@@ -88,7 +71,7 @@ def score_files(
     unit: Unit = "patient",
 ) -> ScoredRun:
     """Read the cases and responses files and score them (no writing)."""
-    labels = label_space_for(label_space, cases_file)
+    labels = list(resolve_label_space(label_space, cases_file).codes)
     return score_responses(
         read_cases(cases_file),
         read_responses(responses_file),

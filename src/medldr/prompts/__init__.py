@@ -1,0 +1,145 @@
+"""Task types (which case fields a model sees) and prompt styles (the instructions), turning a Case into messages.
+
+The nine styles are the MedLDR study's published instructions, kept verbatim (the label count is a variable, so a
+label space other than the study's 40 codes reads correctly) so that results stay comparable with the paper. One source
+of truth: the run stage and the training data both build their messages here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+
+from medldr.errors import MedldrError
+from medldr.icd import LabelCode
+from medldr.schema import Case
+
+# The study's task types, field order as in its inference code.
+TASKS: dict[str, tuple[str, ...]] = {
+    "lab": ("lab",),
+    "lab_num": ("lab", "ed_info"),
+    "lab_text": ("lab", "family_history", "ed_chiefcomplaint"),
+    "lab_num+": ("lab", "ed_info", "micro_info"),
+    "lab_text+": ("lab", "family_history", "ed_chiefcomplaint", "past_medical_history"),
+    "lab+": ("lab", "ed_info", "family_history", "ed_chiefcomplaint", "past_medical_history"),
+    "all": ("lab", "ed_info", "family_history", "ed_chiefcomplaint", "past_medical_history", "physical_text", "report"),
+}
+STYLES: tuple[str, ...] = (
+    "strict_expert_designed",
+    "standard_expert_designed",
+    "conservative_expert_designed",
+    "severity_based_low",
+    "severity_based_moderate",
+    "severity_based_high",
+    "strict_cot_based",
+    "standard_cot_based",
+    "conservative_cot_based",
+)
+DEFAULT_STYLE = "standard_expert_designed"
+DEFAULT_TASK = "all"
+LABEL_LIST_HEADER = "Each disease corresponds to the format icd_code:icd_name (Note: only use codes in the output):"
+REPORT_HEADER = "The report info:\n"
+REPORT_SEPARATOR = "\n---\n"
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """Named instructions; ``$n_labels`` in the text becomes the size of the label space."""
+
+    name: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def load_template(style: str) -> PromptTemplate:
+    """One of the nine named styles, or the path of a custom instructions file (UTF-8 text)."""
+    if style in STYLES:
+        text = files("medldr.prompts").joinpath("styles", f"{style}.txt").read_text(encoding="utf-8")
+        return PromptTemplate(style, text.rstrip("\n"))
+    path = Path(style)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8").rstrip("\n")
+        if not text.strip():
+            raise MedldrError(f"{path}: the prompt template is empty")
+        return PromptTemplate(str(path), text)
+    raise MedldrError(f"prompt style {style!r}: not one of {', '.join(STYLES)}, nor a template file")
+
+
+def label_list(labels: tuple[LabelCode, ...] | list[LabelCode]) -> str:
+    """The label space as the study lists it: header, then ``[ code:name; code:name ]``.
+
+    >>> print(label_list([LabelCode(code="486", name="Pneumonia"), LabelCode(code="5849", name="AKI")]))
+    Each disease corresponds to the format icd_code:icd_name (Note: only use codes in the output):
+    [ 486:Pneumonia; 5849:AKI ]
+    """
+    return LABEL_LIST_HEADER + "\n[ " + "; ".join(f"{label.code}:{label.name}" for label in labels) + " ]"
+
+
+def system_message(template: PromptTemplate, labels: tuple[LabelCode, ...] | list[LabelCode]) -> str:
+    """Instructions, then the label list."""
+    return Template(template.text).safe_substitute(n_labels=len(labels)) + "\n" + label_list(labels)
+
+
+def missing_fields(case: Case, task: str) -> list[str]:
+    """Fields the task needs that the case does not have (e.g. notes in a build without the note module)."""
+    fields = case.input_dict.model_dump(exclude_none=True)
+    return [name for name in task_fields(task) if name not in fields]
+
+
+def task_fields(task: str) -> tuple[str, ...]:
+    try:
+        return TASKS[task]
+    except KeyError:
+        raise MedldrError(f"task {task!r}: not one of {', '.join(TASKS)}") from None
+
+
+def user_message(case: Case, task: str) -> str:
+    """The case's fields for the task, each on its own line block; radiology reports joined under one header."""
+    missing = missing_fields(case, task)
+    if missing:
+        raise MedldrError(f"case {case.case_id} has no {', '.join(missing)}, which task {task!r} needs")
+    fields = case.input_dict.model_dump(exclude_none=True)
+    parts = []
+    for name in task_fields(task):
+        value = fields[name]
+        if isinstance(value, list):
+            value = REPORT_HEADER + REPORT_SEPARATOR.join(value)
+        parts.append(f"\n{value}")
+    return "".join(parts)
+
+
+def build_messages(
+    case: Case, *, task: str, template: PromptTemplate, labels: tuple[LabelCode, ...] | list[LabelCode]
+) -> list[dict[str, str]]:
+    """Chat messages for one case: system = instructions + label list, user = the case's fields."""
+    return [
+        {"role": "system", "content": system_message(template, labels)},
+        {"role": "user", "content": user_message(case, task)},
+    ]
+
+
+def usable_tasks(case: Case) -> list[str]:
+    """The task types whose every field this case has."""
+    return [task for task in TASKS if not missing_fields(case, task)]
+
+
+__all__ = [
+    "DEFAULT_STYLE",
+    "DEFAULT_TASK",
+    "STYLES",
+    "TASKS",
+    "PromptTemplate",
+    "build_messages",
+    "label_list",
+    "load_template",
+    "missing_fields",
+    "system_message",
+    "usable_tasks",
+    "user_message",
+]

@@ -12,8 +12,8 @@ from medldr.cli import app
 from tests.conftest import run_cli
 
 COMMANDS = [
-    [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["prompts"], ["prompts", "show"],
-    ["version"],
+    [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["prompts"],
+    ["prompts", "show"], ["version"],
 ]  # fmt: skip
 
 

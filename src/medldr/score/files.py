@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 from medldr._files import atomic_write_text
+from medldr.answer import Mode
 from medldr.errors import MedldrError
 from medldr.schema import Scores, read_cases, read_responses, resolve_label_space
 from medldr.score.bootstrap import Unit
-from medldr.score.extract import Mode
 from medldr.score.scoring import ScoredRun, score_responses
 
 RESPONSES = "responses.jsonl"

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medldr.answer import Answer, Mode, extract
 from medldr.errors import MedldrError
 from medldr.schema import Case, ResponseRecord, Scores
 from medldr.score.bootstrap import Unit, bootstrap_replicates, percentile_interval
 from medldr.score.encode import Batch, Vocabulary, encode, member
-from medldr.score.extract import Answer, Mode, extract
 from medldr.score.metrics import METRICS, aggregate, per_case
 from medldr.score.reliability import reliability
 

@@ -1,4 +1,4 @@
-"""The one answer parser of the project: a model's raw text -> ``Answer`` (top10, predictions, valid).
+"""The one answer parser of the project, shared by every stage: raw model text -> ``Answer``.
 
 Two modes. ``robust`` (default): a fenced JSON block, else the first JSON object in the text that holds an answer,
 else the markdown list form; JSON5 leniency (``//`` comments, trailing commas, single quotes); items normalised.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medldr.score.extract import extract, normalize_item
+from medldr.answer import extract, normalize_item
 
 FENCED = '```json\n{"top10": ["5849:Acute kidney failure", "42833", "486"], "predictions": ["5849", "42833"]}\n```'
 

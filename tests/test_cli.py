@@ -12,6 +12,7 @@ from medldr.cli import app
 from tests.conftest import run_cli
 
 COMMANDS = [
+    ["run"],
     [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["prompts"],
     ["prompts", "show"], ["version"],
 ]  # fmt: skip

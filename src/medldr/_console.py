@@ -134,3 +134,38 @@ def prompts_table() -> Table:
     for task, fields in TASKS.items():
         table.add_row("task", task + (" (default)" if task == DEFAULT_TASK else ""), " + ".join(fields))
     return table
+
+
+class RunProgress:
+    """A live bar for a run: (case, round) pairs done of all, tokens, cost and errors so far."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("run"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=not enabled,
+        )
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int, totals: dict[str, float]) -> None:
+        stats = (
+            f"{int(totals['prompt_tokens'] + totals['completion_tokens']):,} tok  ${totals['cost_usd']:.2f}  "
+            f"{int(totals['errors'])} errors  {int(totals['invalid'])} invalid"
+        )
+        if self._task is None:
+            self._task = self._progress.add_task("run", total=max(total, 1), stats=stats)
+        self._progress.update(self._task, completed=done, total=max(total, 1), stats=stats)
+
+    def __enter__(self) -> RunProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._progress.stop()

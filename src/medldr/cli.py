@@ -13,6 +13,7 @@ from rich.console import Console
 
 from medldr import __version__
 from medldr._console import (
+    RunProgress,
     StageProgress,
     build_summary,
     comparison_table,
@@ -23,8 +24,10 @@ from medldr._console import (
 from medldr._files import atomic_write_text
 from medldr.build import BuildConfig, build_cases
 from medldr.errors import MedldrError
-from medldr.prompts import DEFAULT_TASK
+from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
 from medldr.prompts.preview import preview_messages
+from medldr.run import GenerationParams, RunSettings, run_cases
+from medldr.run.prices import load_prices
 from medldr.schema import BuildManifest
 from medldr.score.compare import compare_runs
 from medldr.score.files import run_inputs, score_files, write_scores
@@ -195,6 +198,65 @@ def compare(
     console.print(comparison_table(result))
     if out is not None:
         atomic_write_text(out, json.dumps(result, indent=2))
+
+
+@app.command()
+def run(
+    cases: Annotated[Path, typer.Argument(help="Cases file (e.g. cases/inference.jsonl).")],
+    model: Annotated[str, typer.Option(help="PROVIDER:MODEL, e.g. openai:gpt-4.1, vllm:Qwen3-8B.")],
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<model>).")] = None,
+    task: Annotated[str, typer.Option(help="Task type: which case fields go in.")] = DEFAULT_TASK,
+    style: Annotated[str, typer.Option(help="Prompt style name or a template file.")] = DEFAULT_STYLE,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds per case (3 for reliability).")] = 3,
+    base_url: Annotated[str | None, typer.Option(help="Server URL for OpenAI-compatible providers.")] = None,
+    label_space: Annotated[str | None, typer.Option(help="paper40 or a code file (default: the build's).")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Answer token limit.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed, where the provider supports one.")] = None,
+    reasoning_effort: Annotated[str | None, typer.Option(help="minimal/low/medium/high (reasoning models).")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 600.0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N cases.")] = None,
+    retry_invalid: Annotated[int, typer.Option(min=0, help="Re-ask an unparsable answer up to N times.")] = 0,
+    allow_data_sharing: Annotated[
+        bool, typer.Option("--allow-data-sharing", help="Send credentialed cases to an endpoint that may retain them.")
+    ] = False,
+    prices: Annotated[
+        Path | None, typer.Option(help="JSON price table (USD per 1M tokens) to add or override.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Run a model on the cases, R rounds each; answers are appended to OUT/responses.jsonl as they arrive.
+    Re-running the same command resumes."""
+    try:
+        params = GenerationParams(
+            temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, reasoning_effort=reasoning_effort
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise MedldrError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+    settings = RunSettings(
+        cases_file=cases, out=out or Path("runs") / model.replace(":", "-").replace("/", "_"), model=model, task=task,
+        style=style, label_space=label_space, base_url=base_url, params=params, rounds=rounds,
+        concurrency=concurrency, timeout=timeout, limit=limit, retry_invalid=retry_invalid,
+        allow_data_sharing=allow_data_sharing, prices=load_prices(prices),
+    )  # fmt: skip
+    with RunProgress(enabled=not quiet) as progress:
+        manifest = run_cases(settings, progress=progress)
+    totals = manifest.totals
+    if not quiet:
+        console.print(
+            f"run {manifest.run_id}: {int(totals['answers'])} answers ({int(totals['invalid'])} invalid), "
+            f"{int(totals['errors'])} errors, {int(totals['prompt_tokens']):,} prompt + "
+            f"{int(totals['completion_tokens']):,} completion tokens, ${totals['cost_usd']:.2f} -> {settings.out}"
+        )
+    if totals.get("unanswered"):
+        err_console.print(
+            f"warning: {int(totals['unanswered'])} (case, round) pairs have no answer yet; run the same command "
+            "again to retry them",
+            markup=False,
+        )
 
 
 @prompts_app.callback(invoke_without_command=True)

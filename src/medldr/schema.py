@@ -153,6 +153,25 @@ class ResponseRecord(BaseModel):
     reasoning: str | None = None
 
 
+class RunManifest(BaseModel):
+    """Everything a run depends on (``identity``: two runs with the same identity are the same experiment), what it
+    decided about data use, and its totals. Never a key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    kind: Literal["run"] = "run"
+    run_id: str
+    cases_file: str
+    identity: dict[str, Any]
+    data_use: dict[str, Any]
+    versions: dict[str, str | None]
+    settings: dict[str, Any]
+    started_at: str
+    finished_at: str | None = None
+    totals: dict[str, float] = Field(default_factory=dict)
+
+
 class Scores(BaseModel):
     """scores.json: per-round metrics, their mean over rounds with bootstrap CIs, reliability, breakdowns."""
 
@@ -177,6 +196,16 @@ class Scores(BaseModel):
     per_label: dict[str, dict[str, float]]
 
 
+def _is_header(line: str) -> bool:
+    if '"header"' not in line:
+        return False
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get("kind") == "header"
+
+
 def read_responses(path: Path) -> list[tuple[int, ResponseRecord]]:
     """(line number, record) for each non-empty line of a responses JSONL file; a bad line fails naming it."""
     records = []
@@ -185,6 +214,8 @@ def read_responses(path: Path) -> list[tuple[int, ResponseRecord]]:
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
+                if _is_header(line):
+                    continue  # a run's first line: its schema version and run id
                 try:
                     records.append((number, ResponseRecord.model_validate_json(line)))
                 except ValidationError as err:

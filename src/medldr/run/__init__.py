@@ -1,0 +1,7 @@
+"""The run stage: cases -> responses, through any provider, in rounds, resumable, under the data-use guard."""
+
+from medldr.run.params import GenerationParams
+from medldr.run.providers import PROVIDERS, get_provider
+from medldr.run.runner import MANIFEST, RESPONSES, RunSettings, run_cases
+
+__all__ = ["MANIFEST", "PROVIDERS", "RESPONSES", "GenerationParams", "RunSettings", "get_provider", "run_cases"]

@@ -1,0 +1,47 @@
+"""The data-use guard: credentialed MIMIC data goes only to local models or zero-retention routes, unless the user
+explicitly says otherwise (PhysioNet's data use agreement forbids sending it to services that may retain it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from medldr.errors import MedldrError
+from medldr.run.providers import Provider
+from medldr.schema import read_build_manifest
+
+OPEN_SOURCES = ("mimic-iv-demo",)
+ALLOW_LIST_ENV = "MEDLDR_ZERO_RETENTION_ENDPOINTS"
+
+
+def _allow_listed(base_url: str | None) -> bool:
+    """Hosts or base URLs the user declared zero-retention, comma-separated in MEDLDR_ZERO_RETENTION_ENDPOINTS."""
+    entries = [e.strip().rstrip("/") for e in os.environ.get(ALLOW_LIST_ENV, "").split(",") if e.strip()]
+    if not base_url or not entries:
+        return False
+    host = urlparse(base_url).hostname or ""
+    return any(base_url.rstrip("/") == entry or host == entry for entry in entries)
+
+
+def data_use_decision(
+    cases_file: Path, provider: Provider, base_url: str | None, *, allow_sharing: bool
+) -> dict[str, Any]:
+    """Allow or refuse sending these cases to this provider; returns the decision for the manifest, or raises."""
+    manifest_path = Path(cases_file).parent / "build_manifest.json"
+    source = read_build_manifest(manifest_path).source if manifest_path.exists() else "unknown (no build manifest)"
+    decision: dict[str, Any] = {"source": source, "provider": provider.name, "base_url": base_url}
+    if source.startswith(OPEN_SOURCES):
+        return {**decision, "decision": "allowed", "reason": "open data (the bundled MIMIC-IV demo, ODbL)"}
+    if provider.zero_retention:
+        return {**decision, "decision": "allowed", "reason": "local model, loopback server or zero-retention route"}
+    if _allow_listed(base_url):
+        return {**decision, "decision": "allowed", "reason": f"endpoint listed in {ALLOW_LIST_ENV}"}
+    if allow_sharing:
+        return {**decision, "decision": "allowed", "reason": "overridden by the user (--allow-data-sharing)"}
+    raise MedldrError(
+        f"data-use rule: cases from {source} count as credentialed data and may not be sent to {provider.name} "
+        f"({base_url or 'its public API'}), which may retain them; use a local model, a loopback server, Azure or a "
+        f"zero-retention endpoint listed in {ALLOW_LIST_ENV}, or pass --allow-data-sharing if your agreement permits it"
+    )

@@ -1,0 +1,75 @@
+"""Providers by name: ``--model NAME:MODEL``. A plain dict of loaders; each imports its SDK only when used."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+from medldr.errors import MedldrError
+from medldr.run.providers.base import Completion, FinishReason, Message, Provider, split_think
+
+Loader = Callable[[str, "str | None", float], Provider]
+
+
+def is_loopback(base_url: str | None) -> bool:
+    """Whether a URL points at this machine (a server the user runs, so nothing leaves it).
+
+    >>> is_loopback("http://127.0.0.1:8000/v1"), is_loopback("https://api.openai.com/v1"), is_loopback(None)
+    (True, False, False)
+    """
+    if not base_url:
+        return False
+    host = (urlparse(base_url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azure: bool = False) -> Loader:
+    def load(model: str, base_url: str | None, timeout: float) -> Provider:
+        from medldr.run.providers.openai_compat import OpenAICompatible
+
+        url = base_url or default_url
+        if name == "openai-compatible" and url is None:
+            raise MedldrError("openai-compatible: pass --base-url (e.g. http://127.0.0.1:8000/v1 for a vLLM server)")
+        return OpenAICompatible(
+            model, name=name, base_url=url, api_key_env=key_env, timeout=timeout, azure=azure,
+            zero_retention=azure or is_loopback(url),
+        )  # fmt: skip
+
+    return load
+
+
+PROVIDERS: dict[str, Loader] = {
+    "openai": _openai_like("openai", None, "OPENAI_API_KEY"),
+    "azure": _openai_like("azure", None, "AZURE_OPENAI_API_KEY", azure=True),
+    "openai-compatible": _openai_like("openai-compatible", None, "OPENAI_API_KEY"),
+    "vllm": _openai_like("openai-compatible", "http://127.0.0.1:8000/v1", None),
+    "sglang": _openai_like("openai-compatible", "http://127.0.0.1:30000/v1", None),
+    "llama-server": _openai_like("openai-compatible", "http://127.0.0.1:8080/v1", None),
+    "deepseek": _openai_like("deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY"),
+    "xai": _openai_like("xai", "https://api.x.ai/v1", "XAI_API_KEY"),
+    "gemini": _openai_like("gemini", "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY"),
+}
+"""Provider name -> loader(model, base_url, timeout). Azure is a zero-retention route; so is any loopback server."""
+
+
+def get_provider(spec: str, *, base_url: str | None = None, timeout: float = 600.0) -> Provider:
+    """``NAME:MODEL`` -> a provider; an unknown name fails listing the known ones."""
+    name, _, model = spec.partition(":")
+    loader = PROVIDERS.get(name)
+    if loader is None:
+        raise MedldrError(f"--model {spec!r}: unknown provider {name!r}; known: {', '.join(PROVIDERS)}")
+    if not model:
+        raise MedldrError(f"--model {spec!r}: give the model after the provider, e.g. {name}:MODEL")
+    return loader(model, base_url, timeout)
+
+
+__all__ = [
+    "PROVIDERS",
+    "Completion",
+    "FinishReason",
+    "Message",
+    "Provider",
+    "get_provider",
+    "is_loopback",
+    "split_think",
+]

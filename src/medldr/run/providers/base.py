@@ -1,0 +1,59 @@
+"""The one interface every provider implements, and what it returns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from medldr.run.params import GenerationParams
+
+FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "other"]
+Message = dict[str, str]
+
+_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
+
+
+@dataclass
+class Completion:
+    """One answer: the text (without reasoning), the reasoning captured separately, why it stopped, token usage."""
+
+    text: str
+    reasoning: str | None = None
+    finish_reason: FinishReason | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    model: str | None = None
+
+
+class Provider(Protocol):
+    """A model endpoint. ``name`` identifies it in manifests; ``zero_retention`` tells the data-use guard whether
+    credentialed data may be sent to it."""
+
+    name: str
+    model: str
+    zero_retention: bool
+
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion: ...
+
+
+def split_think(text: str) -> tuple[str, str | None]:
+    """Separate a leading ``<think>…</think>`` block (open reasoning models) from the answer.
+
+    >>> split_think("<think>AKI?</think>\\n{\\"predictions\\": []}")
+    ('{"predictions": []}', 'AKI?')
+    >>> split_think("plain answer")
+    ('plain answer', None)
+    """
+    match = _THINK.match(text)
+    if match is None:
+        return text, None
+    return text[match.end() :], match.group(1).strip()
+
+
+def finish_reason(value: str | None) -> FinishReason | None:
+    """Map a vendor's stop reason to ours (Anthropic's ``max_tokens`` is our ``length``)."""
+    if value is None:
+        return None
+    mapped = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+    value = mapped.get(value, value)
+    return value if value in ("stop", "length", "content_filter", "tool_calls") else "other"  # type: ignore[return-value]

@@ -1,0 +1,309 @@
+"""The runner: every (case, round) of a cases file through one provider, concurrently, resumable, append-only.
+
+It knows nothing about vendors: a provider's ``complete`` either returns a Completion or raises; errors a provider
+lists in ``fatal_errors`` (a wrong key, an unknown model) stop the run, every other error is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from medldr import __version__
+from medldr._files import atomic_write_text, sha256_file
+from medldr.answer import extract
+from medldr.errors import MedldrError
+from medldr.prompts import build_messages, load_template, missing_fields, usable_tasks
+from medldr.run.guard import data_use_decision
+from medldr.run.params import GenerationParams
+from medldr.run.prices import cost_usd
+from medldr.run.providers import Provider, get_provider
+from medldr.run.store import ResponseStore
+from medldr.schema import Case, RunManifest, read_cases, resolve_label_space
+
+RESPONSES = "responses.jsonl"
+MANIFEST = "manifest.json"
+Progress = Callable[[int, int, dict[str, float]], None]
+"""Called as ``progress(done_pairs, total_pairs, totals)`` after every stored answer."""
+
+
+@dataclass
+class RunSettings:
+    """One run: what to send (cases, task, style, label space), to whom (model), how (params, rounds, retries)."""
+
+    cases_file: Path
+    out: Path
+    model: str
+    task: str = "all"
+    style: str = "standard_expert_designed"
+    label_space: str | None = None
+    base_url: str | None = None
+    params: GenerationParams = field(default_factory=GenerationParams)
+    rounds: int = 3
+    concurrency: int = 8
+    timeout: float = 600.0
+    limit: int | None = None
+    retry_invalid: int = 0
+    transport_attempts: int = 6
+    allow_data_sharing: bool = False
+    prices: dict[str, dict[str, float]] | None = None
+
+
+def _git_sha() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"medldr": __version__, "git_sha": _git_sha()}
+    for package in ("openai", "anthropic", "llama-cpp-python", "duckdb"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+def _select(settings: RunSettings) -> list[Case]:
+    cases = read_cases(settings.cases_file)
+    if settings.limit is not None:
+        cases = cases[: settings.limit]
+    unusable = [case for case in cases if missing_fields(case, settings.task)]
+    if unusable:
+        first = unusable[0]
+        raise MedldrError(
+            f"{len(unusable)} case(s) lack fields task {settings.task!r} needs (first: {first.case_id}, missing "
+            f"{', '.join(missing_fields(first, settings.task))}); these cases support --task "
+            f"{' / '.join(usable_tasks(first))}"
+        )
+    return cases
+
+
+@dataclass
+class _PairState:
+    attempts: int = 0
+    answered: bool = False
+    last_valid: bool = False
+
+
+def _states(records: list[dict[str, Any]]) -> dict[tuple[str, int], _PairState]:
+    states: dict[tuple[str, int], _PairState] = {}
+    for record in records:
+        if record.get("kind") == "header":
+            continue
+        state = states.setdefault((record["case_id"], record["round"]), _PairState())
+        if record.get("error"):
+            continue
+        state.attempts += 1
+        state.answered = True
+        state.last_valid = bool(record.get("valid"))
+    return states
+
+
+def _totals(records: list[dict[str, Any]], prices: dict[str, dict[str, float]] | None, model: str) -> dict[str, float]:
+    totals = dict.fromkeys(
+        ("answers", "errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd"), 0.0
+    )
+    for record in records:
+        if record.get("kind") == "header":
+            continue
+        if record.get("error"):
+            totals["errors"] += 1
+            continue
+        totals["answers"] += 1
+        totals["invalid"] += 0 if record.get("valid") else 1
+        usage = record.get("usage") or {}
+        for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+            totals[key] += usage.get(key, 0)
+    totals["cost_usd"] = cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], prices)
+    return totals
+
+
+def _check_same_run(out: Path, identity: dict[str, Any]) -> RunManifest | None:
+    path = out / MANIFEST
+    if not path.exists():
+        return None
+    previous = RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    if previous.identity != identity:
+        changed = sorted(
+            k for k in set(identity) | set(previous.identity) if identity.get(k) != previous.identity.get(k)
+        )
+        raise MedldrError(
+            f"{out}: holds a different run (differs in {', '.join(changed)}); choose another --out to start a new one"
+        )
+    return previous
+
+
+async def _ask(
+    provider: Provider, messages: list[dict[str, str]], settings: RunSettings
+) -> tuple[dict[str, Any], float]:
+    """One request with backoff for transient failures (the SDK's own retries run inside each attempt)."""
+    fatal = getattr(provider, "fatal_errors", ())
+    async for attempt in AsyncRetrying(
+        stop=stop_after_attempt(settings.transport_attempts),
+        wait=wait_exponential_jitter(multiplier=0.2, max=10, jitter=0.2),
+        retry=retry_if_exception(lambda err: not isinstance(err, fatal)),
+        reraise=True,
+    ):
+        with attempt:
+            start = time.perf_counter()
+            completion = await asyncio.wait_for(provider.complete(messages, settings.params), settings.timeout)
+            latency = time.perf_counter() - start
+            return {
+                "text": completion.text,
+                "reasoning": completion.reasoning,
+                "finish_reason": completion.finish_reason,
+                "usage": completion.usage,
+                "model": completion.model,
+            }, latency
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _execute(
+    settings: RunSettings,
+    provider: Provider,
+    cases: list[Case],
+    messages_of: dict[str, list[dict[str, str]]],
+    store: ResponseStore,
+    records: list[dict[str, Any]],
+    progress: Progress,
+) -> None:
+    states = _states(records)
+    pairs = [(case.case_id, r) for r in range(settings.rounds) for case in cases]
+    budget = 1 + settings.retry_invalid
+
+    def finished(pair: tuple[str, int]) -> bool:
+        state = states.get(pair)
+        return state is not None and state.answered and (state.last_valid or state.attempts >= budget)
+
+    todo = [pair for pair in pairs if not finished(pair)]
+    done = len(pairs) - len(todo)
+    totals = _totals(records, settings.prices, settings.model)
+    progress(done, len(pairs), totals)
+    semaphore = asyncio.Semaphore(settings.concurrency)
+    fatal: list[BaseException] = []
+
+    async def work(pair: tuple[str, int]) -> None:
+        nonlocal done
+        case_id, round_ = pair
+        state = states.setdefault(pair, _PairState())
+        async with semaphore:
+            while not fatal and not finished(pair):
+                try:
+                    answer, latency = await _ask(provider, messages_of[case_id], settings)
+                except Exception as err:  # recorded, never silent; fatal ones stop the run
+                    store.append({"case_id": case_id, "round": round_, "attempt": state.attempts,
+                                  "error": f"{type(err).__name__}: {err}"[:500]})  # fmt: skip
+                    totals["errors"] += 1
+                    if isinstance(err, getattr(provider, "fatal_errors", ())):
+                        fatal.append(err)
+                    return
+                valid = extract(answer["text"], finish_reason=answer["finish_reason"]).valid
+                store.append({"case_id": case_id, "round": round_, "attempt": state.attempts, **answer,
+                              "latency_s": round(latency, 4), "valid": valid})  # fmt: skip
+                state.attempts += 1
+                state.answered, state.last_valid = True, valid
+                totals["answers"] += 1
+                totals["invalid"] += 0 if valid else 1
+                for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+                    totals[key] += answer["usage"].get(key, 0)
+                totals["cost_usd"] = cost_usd(
+                    settings.model, totals["prompt_tokens"], totals["completion_tokens"], settings.prices
+                )
+            if finished(pair):
+                done += 1
+                progress(done, len(pairs), totals)
+
+    await asyncio.gather(*(work(pair) for pair in todo))
+    if fatal:
+        raise MedldrError(f"{provider.name} refused the request ({type(fatal[0]).__name__}: {fatal[0]}); run stopped")
+
+
+def run_cases(
+    settings: RunSettings, *, progress: Progress | None = None, provider: Provider | None = None
+) -> RunManifest:
+    """Run (or resume) ``settings``: answers go to OUT/responses.jsonl as they arrive; returns the final manifest.
+
+    Re-running the same settings sends only the (case, round) pairs still missing; other settings in the same folder
+    are refused.
+    """
+    cases = _select(settings)
+    template = load_template(settings.style)
+    space = resolve_label_space(settings.label_space, settings.cases_file)
+    provider = provider or get_provider(settings.model, base_url=settings.base_url, timeout=settings.timeout)
+    data_use = data_use_decision(
+        settings.cases_file, provider, settings.base_url, allow_sharing=settings.allow_data_sharing
+    )
+    identity = {
+        "cases_sha256": sha256_file(settings.cases_file),
+        "n_cases": len(cases),
+        "task": settings.task,
+        "style": template.name,
+        "template_sha256": template.sha256,
+        "label_space": list(space.codes),
+        "model": settings.model,
+        "base_url": settings.base_url,
+        "params": settings.params.model_dump(exclude_none=True),
+        "rounds": settings.rounds,
+        "retry_invalid": settings.retry_invalid,
+    }
+    run_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    out = Path(settings.out)
+    previous = _check_same_run(out, identity)
+    manifest = RunManifest(
+        run_id=run_id,
+        cases_file=str(Path(settings.cases_file).resolve()),
+        identity=identity,
+        data_use=data_use,
+        versions=_versions(),
+        settings={
+            "concurrency": settings.concurrency,
+            "timeout_s": settings.timeout,
+            "limit": settings.limit,
+            "transport_attempts": settings.transport_attempts,
+        },
+        started_at=previous.started_at if previous else datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / MANIFEST, manifest.model_dump_json(indent=2))
+    store = ResponseStore(out / RESPONSES)
+    records = store.load()
+    if not records:
+        store.append({"kind": "header", "schema_version": manifest.schema_version, "run_id": run_id})
+    messages_of = {
+        case.case_id: build_messages(case, task=settings.task, template=template, labels=space.labels) for case in cases
+    }
+    try:
+        asyncio.run(_execute(settings, provider, cases, messages_of, store, records, progress or (lambda *a: None)))
+        manifest.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    finally:
+        store.close()
+        stored = ResponseStore(out / RESPONSES).load()
+        manifest.totals = _totals(stored, settings.prices, settings.model)
+        states = _states(stored)
+        manifest.totals["unanswered"] = float(
+            sum(
+                1
+                for r in range(settings.rounds)
+                for c in cases
+                if not states.get((c.case_id, r), _PairState()).answered
+            )
+        )
+        atomic_write_text(out / MANIFEST, manifest.model_dump_json(indent=2))
+    return manifest

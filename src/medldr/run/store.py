@@ -1,0 +1,55 @@
+"""responses.jsonl: append-only, one fsync'd line per answer the moment it arrives; a torn last line is repaired."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from medldr.errors import MedldrError
+
+
+class ResponseStore:
+    """Appends records to a JSONL file and reads back what is already there (for resuming)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.repaired_bytes = 0
+        self._fd: int | None = None
+
+    def load(self) -> list[dict[str, Any]]:
+        """Every complete record already stored. A last line cut off by a crash is removed (and counted)."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        keep = data.rfind(b"\n") + 1
+        if keep < len(data):  # the process died inside a write: drop the torn tail
+            self.repaired_bytes = len(data) - keep
+            with open(self.path, "r+b") as fh:
+                fh.truncate(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
+        records = []
+        for number, line in enumerate(data[:keep].splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                raise MedldrError(f"{self.path}: line {number} is not JSON; the file was edited by hand?") from None
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record as one line with a single write call, then fsync."""
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self._fd, orjson.dumps(record) + b"\n")
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,94 @@
+"""A real HTTP server on 127.0.0.1 speaking the OpenAI chat-completions protocol: the test double for a remote API.
+
+It answers in the LDR schema, and fails a set share of calls with 429 / 500 / a stalled response / a malformed body,
+so the runner's retries are exercised over a real socket.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeOpenAI:
+    def __init__(self, *, failure_rate: float = 0.0, delay: float = 0.0, seed: int = 0, answer: str | None = None,
+                 stall: float = 3.0) -> None:  # fmt: skip
+        self.failure_rate, self.delay, self.stall = failure_rate, delay, stall
+        self.answer = answer
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.failures: dict[str, int] = {"429": 0, "500": 0, "stall": 0, "malformed": 0}
+        self.authorization: set[str] = set()
+        self.bodies: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server.lock:
+                    server.requests += 1
+                    server.authorization.add(self.headers.get("Authorization", ""))
+                    server.bodies.append(body)
+                    roll = server.rng.random()
+                    kind = ("429", "500", "stall", "malformed")[server.rng.randrange(4)]
+                fail = roll < server.failure_rate
+                if fail:
+                    with server.lock:
+                        server.failures[kind] += 1
+                    if kind == "stall":
+                        time.sleep(server.stall)
+                    if kind in ("429", "500"):
+                        self._send(int(kind), json.dumps({"error": {"message": "try again"}}).encode(),
+                                   extra={"Retry-After": "0"})  # fmt: skip
+                        return
+                    if kind == "malformed":
+                        self._send(200, b'{"id": "x", "choices": [ {"mess')
+                        return
+                time.sleep(server.delay)
+                self._send(200, json.dumps(server.completion(body)).encode())
+
+            def _send(self, status: int, payload: bytes, extra: dict[str, str] | None = None) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for key, value in (extra or {}).items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        answer = '{"top10": ["5849", "486", "4019"], "predictions": ["5849"]}'
+        text = self.answer or f"<think>creatinine is high</think>\n```json\n{answer}\n```"
+        return {
+            "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        }  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

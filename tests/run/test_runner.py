@@ -1,0 +1,168 @@
+"""The runner against a real local HTTP server: flaky calls, resume after SIGKILL, config changes, data-use guard."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from medldr.build import BuildConfig, build_cases
+from medldr.errors import MedldrError
+from medldr.run import GenerationParams, RunSettings, get_provider, run_cases
+from medldr.run.guard import ALLOW_LIST_ENV, data_use_decision
+from medldr.schema import BuildManifest, read_responses
+from medldr.score.files import run_inputs, score_files
+from medldr.sources import open_mimic
+from tests.conftest import run_cli
+from tests.mimic_tables import mini_mimic
+from tests.run.fake_openai import FakeOpenAI
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _answers_per_pair(path: Path) -> Counter:
+    return Counter((r["case_id"], r["round"]) for r in _lines(path) if r.get("kind") != "header" and not r.get("error"))
+
+
+@pytest.fixture
+def demo_cases(demo_build: tuple[Path, BuildManifest]) -> Path:
+    return demo_build[0] / "inference.jsonl"
+
+
+def test_flaky_server_every_pair_answered_once(demo_cases: Path, tmp_path: Path) -> None:
+    with FakeOpenAI(failure_rate=0.3, seed=1, stall=2.0) as server:
+        settings = RunSettings(
+            cases_file=demo_cases, out=tmp_path / "run", model="openai-compatible:test-model", base_url=server.url,
+            task="lab_num+", rounds=2, concurrency=4, timeout=0.5, transport_attempts=12,
+            params=GenerationParams(temperature=0.7, max_tokens=256, seed=1),
+        )  # fmt: skip
+        manifest = run_cases(settings)
+    n_cases = sum(1 for _ in demo_cases.open())
+    counts = _answers_per_pair(tmp_path / "run" / "responses.jsonl")
+    assert len(counts) == 2 * n_cases and set(counts.values()) == {1}
+    assert sum(server.failures.values()) >= 5 and server.requests > 2 * n_cases
+    records = [r for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("kind") != "header"]
+    answer = next(r for r in records if not r.get("error"))
+    assert answer["reasoning"] == "creatinine is high" and answer["text"].startswith("```json")
+    assert answer["valid"] is True and answer["usage"] == {"prompt_tokens": 100, "completion_tokens": 20}
+    assert manifest.totals["answers"] == 2 * n_cases and manifest.totals["unanswered"] == 0
+    assert manifest.finished_at and manifest.data_use["decision"] == "allowed"
+    body = server.bodies[0]
+    assert body["temperature"] == 0.7 and body["max_tokens"] == 256 and body["seed"] == 1
+    assert body["messages"][0]["role"] == "system" and "The ED info:" in body["messages"][1]["content"]
+    scored = score_files(*run_inputs(tmp_path / "run", None, None), n_resamples=50)
+    assert scored.scores.rounds == [0, 1] and scored.scores.mean["invalid_rate"] == 0.0
+
+
+def test_resume_after_sigkill_and_torn_line(demo_cases: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "medldr.cli", "run", str(demo_cases), "--model", "openai-compatible:slow",
+            "--task", "lab_num+", "--rounds", "3", "--concurrency", "2", "--out", str(out), "--quiet"]  # fmt: skip
+    with FakeOpenAI(delay=0.15) as server:
+        args += ["--base-url", server.url]
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        responses = out / "responses.jsonl"
+        deadline = time.time() + 60
+        while time.time() < deadline and (not responses.exists() or len(responses.read_text().splitlines()) < 12):
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        before = _answers_per_pair(responses)
+        assert 10 <= sum(before.values()) < 54
+        with open(responses, "ab") as fh:
+            fh.write(b'{"case_id": "torn", "rou')  # a write cut off by the crash
+        resumed = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    records = _lines(responses)  # every line parses
+    assert sum(1 for r in records if r.get("kind") == "header") == 1
+    counts = _answers_per_pair(responses)
+    assert len(counts) == 18 * 3 and set(counts.values()) == {1}
+    # stored pairs were not asked again; only the (at most 2, the concurrency) requests in flight at the kill were
+    assert 54 <= server.requests <= 54 + 2
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["totals"]["answers"] == 54 and manifest["finished_at"]
+    again = run_cli("run", *args[4:])
+    assert again.returncode == 0 and len(_lines(responses)) == len(records)  # nothing left to do
+
+
+def test_other_settings_in_the_same_folder_are_refused(demo_cases: Path, tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        common = [str(demo_cases), "--model", "openai-compatible:m", "--base-url", server.url, "--task", "lab_num+",
+                  "--out", str(tmp_path / "run"), "--limit", "3", "-q"]  # fmt: skip
+        assert run_cli("run", *common, "--rounds", "1").returncode == 0
+        changed = run_cli("run", *common, "--rounds", "2", "--temperature", "0.2")
+    assert changed.returncode == 2
+    assert "holds a different run (differs in params, rounds)" in changed.stderr
+
+
+def test_retry_invalid_keeps_every_attempt(demo_cases: Path, tmp_path: Path) -> None:
+    with FakeOpenAI(answer="I would need to examine the patient first.") as server:
+        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="openai-compatible:m",
+                               base_url=server.url, task="lab", rounds=1, limit=4, retry_invalid=2)  # fmt: skip
+        manifest = run_cases(settings)
+    records = [r for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("kind") != "header"]
+    assert Counter(r["case_id"] for r in records) == Counter({r["case_id"]: 3 for r in records})
+    assert sorted({r["attempt"] for r in records}) == [0, 1, 2] and not any(r["valid"] for r in records)
+    assert manifest.totals["invalid"] == 12 and server.requests == 12
+    assert len(read_responses(tmp_path / "run" / "responses.jsonl")) == 12
+
+
+def test_task_fields_are_checked_first(demo_cases: Path, tmp_path: Path) -> None:
+    result = run_cli("run", str(demo_cases), "--model", "vllm:m", "--out", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert "lack fields task 'all' needs" in result.stderr and "lab / lab_num / lab_num+" in result.stderr
+
+
+def test_data_use_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = mini_mimic(tmp_path / "mimic")
+    build_cases(open_mimic(root), tmp_path / "cases", BuildConfig(label_space="paper40"))
+    cases = tmp_path / "cases" / "train.jsonl"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+    refused = run_cli("run", str(cases), "--model", "openai:gpt-4.1", "--task", "lab", "--out", str(tmp_path / "r"))
+    assert refused.returncode == 2 and "data-use rule" in refused.stderr and "--allow-data-sharing" in refused.stderr
+    assert not (tmp_path / "r" / "responses.jsonl").exists()
+    public = get_provider("openai:gpt-4.1")
+    assert data_use_decision(cases, public, None, allow_sharing=True)["reason"].startswith("overridden")
+    with pytest.raises(MedldrError, match="data-use rule"):
+        data_use_decision(cases, public, None, allow_sharing=False)
+    enterprise = get_provider("openai-compatible:m", base_url="https://llm.hospital.example/v1")
+    monkeypatch.setenv(ALLOW_LIST_ENV, "llm.hospital.example")
+    assert data_use_decision(cases, enterprise, "https://llm.hospital.example/v1", allow_sharing=False)["decision"] == (
+        "allowed"
+    )
+    local = get_provider("vllm:Qwen3-8B")
+    assert local.zero_retention and data_use_decision(cases, local, None, allow_sharing=False)["decision"] == "allowed"
+    azure = get_provider("azure:gpt-4.1", base_url="https://x.openai.azure.com")
+    assert azure.zero_retention
+
+
+def test_no_key_is_written_anywhere(demo_cases: Path, tmp_path: Path) -> None:
+    secret = "sk-test-SECRET-0123456789"
+    env = {**os.environ, "OPENAI_API_KEY": secret}
+    with FakeOpenAI() as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "medldr.cli", "run", str(demo_cases), "--model", "openai-compatible:m",
+             "--base-url", server.url, "--task", "lab", "--rounds", "1", "--limit", "2", "--out", str(tmp_path / "r")],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"Bearer {secret}" in server.authorization  # the key was used...
+    for path in (tmp_path / "r").rglob("*"):
+        assert secret not in path.read_text(), path  # ...and written nowhere
+    assert secret not in result.stdout + result.stderr
+
+
+def test_unknown_provider_and_bad_params(demo_cases: Path) -> None:
+    with pytest.raises(MedldrError, match="unknown provider 'opneai'; known: openai, azure"):
+        get_provider("opneai:gpt-4.1")
+    bad = run_cli("run", str(demo_cases), "--model", "vllm:m", "--temperature", "5")
+    assert bad.returncode == 2 and "--temperature" in bad.stderr

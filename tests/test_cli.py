@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from medldr.cli import app
 from tests.conftest import run_cli
+from tests.gates import needs_llama
 
 COMMANDS = [
     ["run"],
@@ -35,7 +36,12 @@ def test_build_demo_needs_no_path(tmp_path: Path) -> None:
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
 
 
+@needs_llama
 def test_demo_command(tmp_path: Path) -> None:
-    result = run_cli("demo", "--quiet", cwd=tmp_path)
+    """From nothing to a scored run, offline (two cases, two rounds to stay quick)."""
+    result = run_cli("demo", "--limit", "2", "--rounds", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "demo done" in result.stdout and "primary_accuracy" in result.stdout
+    scores = json.loads((tmp_path / "medldr-demo" / "runs" / "local" / "scores.json").read_text())
+    assert scores["n_cases"] == 2 and scores["rounds"] == [0, 1] and scores["mean"]["invalid_rate"] == 0.0
     assert (tmp_path / "medldr-demo" / "cases" / "inference.jsonl").stat().st_size > 0

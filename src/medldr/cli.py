@@ -23,6 +23,7 @@ from medldr._console import (
 )
 from medldr._files import atomic_write_text
 from medldr.build import BuildConfig, build_cases
+from medldr.demo import DEMO_SOURCE, run_demo
 from medldr.errors import MedldrError
 from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
 from medldr.prompts.preview import preview_messages
@@ -44,7 +45,6 @@ app = typer.Typer(
 prompts_app = typer.Typer(help="Prompt styles and task types: list them, preview one on a case.")
 app.add_typer(prompts_app, name="prompts")
 console = Console()
-DEMO_NAME = "mimic-iv-demo (bundled)"
 
 Out = Annotated[Path, typer.Option("--out", "-o", help="Folder for {train,validation,test,inference}.jsonl.")]
 LabelSpec = Annotated[str, typer.Option(help="'top50' (top-N of the cohort), 'paper40' (the study's list) or a file.")]
@@ -108,7 +108,7 @@ def build(
     if source == "demo":
         if root or ed or note:
             raise MedldrError("build demo reads the bundled demo; --root, --ed and --note are for build mimic")
-        _build(open_demo(), out, config, DEMO_NAME, force, quiet)
+        _build(open_demo(), out, config, DEMO_SOURCE, force, quiet)
     elif source == "mimic":
         if root is None:
             raise MedldrError("build mimic needs --root (the MIMIC-IV release folder that holds hosp/)")
@@ -120,12 +120,21 @@ def build(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's outputs.")] = Path("medldr-demo"),
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds per case.")] = 3,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N inference cases (a quick look).")] = None,
     quiet: Quiet = False,
 ) -> None:
-    """The main job on the bundled open demo, end to end: build the LDR cases (later stages join as they land)."""
-    cases = out / "cases"
-    manifest = _build(open_demo(), cases, BuildConfig(), DEMO_NAME, True, quiet)
-    console.print(f"demo: {manifest.counts['cases']} cases in {cases}/ (inference subset: {cases / 'inference.jsonl'})")
+    """The main job on the bundled open demo, offline: build the cases, run the bundled small model on the
+    inference subset, score it."""
+    with StageProgress(enabled=not quiet) as progress:  # one live display for both stages
+        result = run_demo(
+            out, rounds=rounds, limit=limit, build_progress=progress,
+            run_progress=lambda done, total, totals: progress("answering (local)", done, total),
+        )  # fmt: skip
+    if not quiet:
+        console.print(build_summary(result.build, str(out / "cases")))
+        console.print(scores_summary(result.scores, "the bundled SmolLM2-135M on the demo's inference subset"))
+    console.print("demo done: " + ", ".join(str(p) for p in result.written))
 
 
 @app.command()
@@ -149,13 +158,14 @@ def score(
         raise MedldrError(f"--extraction {extraction!r}: expected robust or reference")
     if unit not in ("patient", "case"):
         raise MedldrError(f"--unit {unit!r}: expected patient or case")
-    cases_file, responses_file = run_inputs(run_dir, cases, responses)
+    cases_file, responses_file, n_cases = run_inputs(run_dir, cases, responses)
     target = out or (run_dir / "scores.json" if run_dir else None)
     if target is None:
         raise MedldrError("--out is required when no run folder is given")
     scored = score_files(
         cases_file,
         responses_file,
+        n_cases,
         label_space=label_space,
         mode=extraction,  # type: ignore[arg-type]  # checked above
         allow_missing=allow_missing,
@@ -215,6 +225,7 @@ def run(
     max_tokens: Annotated[int | None, typer.Option(help="Answer token limit.")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampling seed, where the provider supports one.")] = None,
     reasoning_effort: Annotated[str | None, typer.Option(help="minimal/low/medium/high (reasoning models).")] = None,
+    thinking_budget: Annotated[int | None, typer.Option(help="Anthropic extended thinking budget (tokens).")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 8,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 600.0,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N cases.")] = None,
@@ -231,7 +242,12 @@ def run(
     Re-running the same command resumes."""
     try:
         params = GenerationParams(
-            temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, reasoning_effort=reasoning_effort
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            seed=seed,
+            reasoning_effort=reasoning_effort,
+            thinking_budget=thinking_budget,
         )
     except ValidationError as err:
         first = err.errors()[0]

@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 speaking the OpenAI chat-completions protocol: the test double for a remote API.
+"""A real HTTP server on 127.0.0.1 speaking OpenAI chat completions (and Anthropic messages): a remote API's double.
 
 It answers in the LDR schema, and fails a set share of calls with 429 / 500 / a stalled response / a malformed body,
 so the runner's retries are exercised over a real socket.
@@ -54,7 +54,8 @@ class FakeOpenAI:
                         self._send(200, b'{"id": "x", "choices": [ {"mess')
                         return
                 time.sleep(server.delay)
-                self._send(200, json.dumps(server.completion(body)).encode())
+                reply = server.message(body) if self.path.endswith("/messages") else server.completion(body)
+                self._send(200, json.dumps(reply).encode())
 
             def _send(self, status: int, payload: bytes, extra: dict[str, str] | None = None) -> None:
                 try:
@@ -80,6 +81,22 @@ class FakeOpenAI:
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
         }  # fmt: skip
+
+    def message(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Anthropic's Messages API shape, with a thinking block when thinking was asked for."""
+        content = []
+        if body.get("thinking"):
+            content.append({"type": "thinking", "thinking": "troponin is flat", "signature": "sig"})
+        content.append({"type": "text", "text": self.answer or '{"top10": ["42731"], "predictions": ["42731"]}'})
+        return {
+            "id": "msg_test", "type": "message", "role": "assistant", "model": body.get("model", "m"),
+            "content": content, "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 90, "output_tokens": 15},
+        }  # fmt: skip
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     @property
     def url(self) -> str:

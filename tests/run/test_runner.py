@@ -162,7 +162,25 @@ def test_no_key_is_written_anywhere(demo_cases: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_provider_and_bad_params(demo_cases: Path) -> None:
-    with pytest.raises(MedldrError, match="unknown provider 'opneai'; known: openai, azure"):
+    with pytest.raises(MedldrError, match="unknown provider 'opneai'; known: local, gguf, openai, azure"):
         get_provider("opneai:gpt-4.1")
     bad = run_cli("run", str(demo_cases), "--model", "vllm:m", "--temperature", "5")
     assert bad.returncode == 2 and "--temperature" in bad.stderr
+
+
+def test_anthropic_messages_with_thinking(demo_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("anthropic")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    with FakeOpenAI() as server:
+        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="anthropic:claude-test",
+                               base_url=server.root, task="lab", rounds=1, limit=2,
+                               params=GenerationParams(thinking_budget=2048, temperature=0.5))  # fmt: skip
+        run_cases(settings)
+    body = server.bodies[0]
+    assert body["system"].startswith("Medical Diagnosis Task:") and [m["role"] for m in body["messages"]] == ["user"]
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048} and "temperature" not in body
+    assert body["max_tokens"] >= 2048 + 2048
+    records = [r for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("kind") != "header"]
+    assert [r["reasoning"] for r in records] == ["troponin is flat"] * 2
+    assert all(r["valid"] and r["finish_reason"] == "stop" for r in records)
+    assert records[0]["usage"] == {"prompt_tokens": 90, "completion_tokens": 15}

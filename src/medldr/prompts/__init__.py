@@ -124,6 +124,23 @@ def build_messages(
     ]
 
 
+def answer_schema(codes: list[str] | tuple[str, ...]) -> dict[str, object]:
+    """The answer as a JSON schema (codes restricted to the label space), for models that can be constrained to it.
+
+    >>> answer_schema(["486"])["properties"]["predictions"]["maxItems"]
+    3
+    """
+    code = {"type": "string", "enum": list(codes)}
+    return {
+        "type": "object",
+        "properties": {
+            "top10": {"type": "array", "items": code, "minItems": 1, "maxItems": 10},
+            "predictions": {"type": "array", "items": code, "minItems": 1, "maxItems": 3},
+        },
+        "required": ["top10", "predictions"],
+    }
+
+
 def usable_tasks(case: Case) -> list[str]:
     """The task types whose every field this case has."""
     return [task for task in TASKS if not missing_fields(case, task)]
@@ -135,6 +152,7 @@ __all__ = [
     "STYLES",
     "TASKS",
     "PromptTemplate",
+    "answer_schema",
     "build_messages",
     "label_list",
     "load_template",

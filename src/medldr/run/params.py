@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,9 @@ class GenerationParams(BaseModel):
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     thinking_budget: int | None = Field(None, ge=1024, description="Anthropic extended thinking budget (tokens).")
     json_mode: bool | None = Field(None, description="Ask for a JSON object where the provider supports it.")
+    json_schema: dict[str, Any] | None = Field(
+        None, description="Constrain the answer to this JSON schema (set by the runner for grammar-capable models)."
+    )
 
     def merge(self, other: GenerationParams) -> GenerationParams:
         """A copy with every field ``other`` sets overriding this one (CLI flags over a recipe).

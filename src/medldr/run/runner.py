@@ -7,6 +7,7 @@ lists in ``fatal_errors`` (a wrong key, an unknown model) stop the run, every ot
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -24,7 +25,7 @@ from medldr import __version__
 from medldr._files import atomic_write_text, sha256_file
 from medldr.answer import extract
 from medldr.errors import MedldrError
-from medldr.prompts import build_messages, load_template, missing_fields, usable_tasks
+from medldr.prompts import answer_schema, build_messages, load_template, missing_fields, usable_tasks
 from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
@@ -151,9 +152,15 @@ def _check_same_run(out: Path, identity: dict[str, Any]) -> RunManifest | None:
 
 
 async def _ask(
-    provider: Provider, messages: list[dict[str, str]], settings: RunSettings
+    provider: Provider, messages: list[dict[str, str]], settings: RunSettings, round_: int
 ) -> tuple[dict[str, Any], float]:
-    """One request with backoff for transient failures (the SDK's own retries run inside each attempt)."""
+    """One request with backoff for transient failures (the SDK's own retries run inside each attempt).
+
+    A seeded run gives round r the seed ``seed + r``: rounds stay reproducible without being copies of each other.
+    """
+    params = settings.params
+    if params.seed is not None:
+        params = params.model_copy(update={"seed": params.seed + round_})
     fatal = getattr(provider, "fatal_errors", ())
     async for attempt in AsyncRetrying(
         stop=stop_after_attempt(settings.transport_attempts),
@@ -163,7 +170,7 @@ async def _ask(
     ):
         with attempt:
             start = time.perf_counter()
-            completion = await asyncio.wait_for(provider.complete(messages, settings.params), settings.timeout)
+            completion = await asyncio.wait_for(provider.complete(messages, params), settings.timeout)
             latency = time.perf_counter() - start
             return {
                 "text": completion.text,
@@ -185,7 +192,8 @@ async def _execute(
     progress: Progress,
 ) -> None:
     states = _states(records)
-    pairs = [(case.case_id, r) for r in range(settings.rounds) for case in cases]
+    # rounds of one case back to back: providers' prompt caches (and llama.cpp's) then reuse the whole prompt
+    pairs = [(case.case_id, r) for case in cases for r in range(settings.rounds)]
     budget = 1 + settings.retry_invalid
 
     def finished(pair: tuple[str, int]) -> bool:
@@ -206,7 +214,7 @@ async def _execute(
         async with semaphore:
             while not fatal and not finished(pair):
                 try:
-                    answer, latency = await _ask(provider, messages_of[case_id], settings)
+                    answer, latency = await _ask(provider, messages_of[case_id], settings, round_)
                 except Exception as err:  # recorded, never silent; fatal ones stop the run
                     store.append({"case_id": case_id, "round": round_, "attempt": state.attempts,
                                   "error": f"{type(err).__name__}: {err}"[:500]})  # fmt: skip
@@ -286,11 +294,15 @@ def run_cases(
     records = store.load()
     if not records:
         store.append({"kind": "header", "schema_version": manifest.schema_version, "run_id": run_id})
+    effective = settings
+    if getattr(provider, "wants_answer_schema", False):  # grammar-capable: constrain the answer to the label space
+        schema = GenerationParams(json_schema=answer_schema(space.codes))
+        effective = dataclasses.replace(settings, params=settings.params.merge(schema))
     messages_of = {
         case.case_id: build_messages(case, task=settings.task, template=template, labels=space.labels) for case in cases
     }
     try:
-        asyncio.run(_execute(settings, provider, cases, messages_of, store, records, progress or (lambda *a: None)))
+        asyncio.run(_execute(effective, provider, cases, messages_of, store, records, progress or (lambda *a: None)))
         manifest.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     finally:
         store.close()

@@ -21,22 +21,25 @@ RESPONSES = "responses.jsonl"
 RUN_MANIFEST = "manifest.json"
 
 
-def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None) -> tuple[Path, Path]:
-    """(cases file, responses file): explicit paths win; a run folder gives its responses.jsonl and, from its
-    manifest.json, the cases file it ran on."""
+def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None) -> tuple[Path, Path, int | None]:
+    """(cases file, responses file, number of cases run): explicit paths win; a run folder gives its responses.jsonl
+    and, from its manifest.json, the cases file it ran on and how many of its cases (``--limit``)."""
+    n_cases = None
     if run_dir is not None:
         responses = responses or run_dir / RESPONSES
-        if cases is None:
-            manifest = run_dir / RUN_MANIFEST
+        manifest = run_dir / RUN_MANIFEST
+        if manifest.exists():
             try:
-                cases = Path(json.loads(manifest.read_text(encoding="utf-8"))["cases_file"])
-            except FileNotFoundError:
-                raise MedldrError(f"{manifest}: no run manifest; pass --cases") from None
-            except (KeyError, ValueError, TypeError):
+                record = json.loads(manifest.read_text(encoding="utf-8"))
+                n_cases = record.get("identity", {}).get("n_cases")
+                cases = cases or Path(record["cases_file"])
+            except (KeyError, ValueError, TypeError, AttributeError):
                 raise MedldrError(f"{manifest}: no 'cases_file' in the run manifest; pass --cases") from None
+        elif cases is None:
+            raise MedldrError(f"{manifest}: no run manifest; pass --cases")
     if cases is None or responses is None:
         raise MedldrError("give a run folder, or both --cases and --responses")
-    return cases, responses
+    return cases, responses, n_cases
 
 
 def _csv(rows: dict[str, dict[str, float]], key: str) -> str:
@@ -62,6 +65,7 @@ def write_scores(scores: Scores, out: Path) -> list[Path]:
 def score_files(
     cases_file: Path,
     responses_file: Path,
+    n_cases: int | None = None,
     *,
     label_space: str | None = None,
     mode: Mode = "robust",
@@ -70,10 +74,11 @@ def score_files(
     seed: int = 0,
     unit: Unit = "patient",
 ) -> ScoredRun:
-    """Read the cases and responses files and score them (no writing)."""
+    """Read the cases and responses files and score them (no writing); ``n_cases``: only the first cases (a run made
+    with ``--limit``)."""
     labels = list(resolve_label_space(label_space, cases_file).codes)
     return score_responses(
-        read_cases(cases_file),
+        read_cases(cases_file)[:n_cases],
         read_responses(responses_file),
         labels,
         mode=mode,

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlparse
+from pathlib import Path
 
 from medldr.errors import MedldrError
-from medldr.run.providers.base import Completion, FinishReason, Message, Provider, split_think
+from medldr.run.providers.base import Completion, FinishReason, Message, Provider, is_loopback, split_think
 
 Loader = Callable[[str, "str | None", float], Provider]
-
-
-def is_loopback(base_url: str | None) -> bool:
-    """Whether a URL points at this machine (a server the user runs, so nothing leaves it).
-
-    >>> is_loopback("http://127.0.0.1:8000/v1"), is_loopback("https://api.openai.com/v1"), is_loopback(None)
-    (True, False, False)
-    """
-    if not base_url:
-        return False
-    host = (urlparse(base_url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azure: bool = False) -> Loader:
@@ -38,7 +26,30 @@ def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azu
     return load
 
 
+def _local(model: str, base_url: str | None, timeout: float) -> Provider:
+    from medldr.run.providers.llama import LlamaCpp, bundled_model_path
+
+    return LlamaCpp(bundled_model_path(), name="local")
+
+
+def _gguf(model: str, base_url: str | None, timeout: float) -> Provider:
+    from medldr.run.providers.llama import LlamaCpp
+
+    return LlamaCpp(Path(model).expanduser(), name="gguf")
+
+
+def _anthropic(route: str) -> Loader:
+    def load(model: str, base_url: str | None, timeout: float) -> Provider:
+        from medldr.run.providers.anthropic import AnthropicMessages
+
+        return AnthropicMessages(model, route=route, base_url=base_url, timeout=timeout)  # type: ignore[arg-type]
+
+    return load
+
+
 PROVIDERS: dict[str, Loader] = {
+    "local": _local,
+    "gguf": _gguf,
     "openai": _openai_like("openai", None, "OPENAI_API_KEY"),
     "azure": _openai_like("azure", None, "AZURE_OPENAI_API_KEY", azure=True),
     "openai-compatible": _openai_like("openai-compatible", None, "OPENAI_API_KEY"),
@@ -48,13 +59,20 @@ PROVIDERS: dict[str, Loader] = {
     "deepseek": _openai_like("deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY"),
     "xai": _openai_like("xai", "https://api.x.ai/v1", "XAI_API_KEY"),
     "gemini": _openai_like("gemini", "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY"),
+    "anthropic": _anthropic("api"),
+    "bedrock": _anthropic("bedrock"),
+    "vertex": _anthropic("vertex"),
 }
-"""Provider name -> loader(model, base_url, timeout). Azure is a zero-retention route; so is any loopback server."""
+"""Provider name -> loader(model, base_url, timeout). ``local`` is the bundled SmolLM2-135M-Instruct GGUF and
+``gguf:PATH`` any GGUF file, both in-process through llama.cpp. Azure is a zero-retention route; so is any loopback
+server."""
 
 
 def get_provider(spec: str, *, base_url: str | None = None, timeout: float = 600.0) -> Provider:
     """``NAME:MODEL`` -> a provider; an unknown name fails listing the known ones."""
     name, _, model = spec.partition(":")
+    if name == "local":
+        model = model or "SmolLM2-135M-Instruct"
     loader = PROVIDERS.get(name)
     if loader is None:
         raise MedldrError(f"--model {spec!r}: unknown provider {name!r}; known: {', '.join(PROVIDERS)}")

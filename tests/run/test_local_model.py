@@ -1,0 +1,42 @@
+"""The bundled small model, in-process through llama.cpp, on a real demo case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from medldr.answer import extract
+from medldr.errors import MedldrError
+from medldr.run import get_provider
+from medldr.schema import BuildManifest
+from tests.conftest import run_cli
+from tests.gates import needs_llama
+
+
+@needs_llama
+def test_bundled_model_answers_a_real_case_in_the_schema(
+    demo_build: tuple[Path, BuildManifest], tmp_path: Path
+) -> None:
+    cases = demo_build[0] / "inference.jsonl"
+    result = run_cli("run", str(cases), "--model", "local", "--task", "lab_num+", "--rounds", "2", "--limit", "1",
+                     "--seed", "7", "--out", str(tmp_path / "run"), "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in (tmp_path / "run" / "responses.jsonl").read_text().splitlines()][1:]
+    assert len(lines) == 2 and not any(line.get("error") for line in lines)
+    space = set(demo_build[1].label_space.codes)
+    for line in lines:
+        answer = extract(line["text"], finish_reason=line["finish_reason"])
+        assert answer.valid, line["text"]  # grammar-constrained: even a 135M model answers in the schema
+        assert set(answer.predictions) <= space and set(answer.top10) <= space
+        assert line["usage"]["prompt_tokens"] > 1000 and line["usage"]["completion_tokens"] > 0
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["data_use"]["decision"] == "allowed" and manifest["versions"]["llama-cpp-python"] == "0.3.36"
+
+
+def test_a_missing_gguf_is_one_clear_line(tmp_path: Path) -> None:
+    try:
+        get_provider(f"gguf:{tmp_path / 'missing.gguf'}")
+    except MedldrError as err:
+        assert "missing.gguf" in str(err)
+    else:  # pragma: no cover
+        raise AssertionError("a missing GGUF must fail")

@@ -16,8 +16,9 @@ from typing import Any
 
 class FakeOpenAI:
     def __init__(self, *, failure_rate: float = 0.0, delay: float = 0.0, seed: int = 0, answer: str | None = None,
-                 stall: float = 3.0) -> None:  # fmt: skip
+                 stall: float = 3.0, reasoning_content: str | None = None) -> None:  # fmt: skip
         self.failure_rate, self.delay, self.stall = failure_rate, delay, stall
+        self.reasoning_content = reasoning_content
         self.answer = answer
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -76,9 +77,12 @@ class FakeOpenAI:
     def completion(self, body: dict[str, Any]) -> dict[str, Any]:
         answer = '{"top10": ["5849", "486", "4019"], "predictions": ["5849"]}'
         text = self.answer or f"<think>creatinine is high</think>\n```json\n{answer}\n```"
+        message = {"role": "assistant", "content": text}
+        if self.reasoning_content is not None:  # DeepSeek-style separate reasoning
+            message["reasoning_content"] = self.reasoning_content
         return {
             "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
         }  # fmt: skip
 

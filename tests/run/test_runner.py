@@ -184,3 +184,14 @@ def test_anthropic_messages_with_thinking(demo_cases: Path, tmp_path: Path, monk
     assert [r["reasoning"] for r in records] == ["troponin is flat"] * 2
     assert all(r["valid"] and r["finish_reason"] == "stop" for r in records)
     assert records[0]["usage"] == {"prompt_tokens": 90, "completion_tokens": 15}
+
+
+def test_deepseek_style_reasoning_content_is_kept_apart(demo_cases: Path, tmp_path: Path) -> None:
+    answer = '{"top10": ["486"], "predictions": ["486"]}'
+    with FakeOpenAI(answer=answer, reasoning_content="fever and infiltrate") as server:
+        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="openai-compatible:deepseek-r1",
+                               base_url=server.url, task="lab", rounds=2, limit=1, params=GenerationParams(seed=5))  # fmt: skip
+        run_cases(settings)
+    records = [r for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("kind") != "header"]
+    assert [(r["text"], r["reasoning"]) for r in records] == [(answer, "fever and infiltrate")] * 2
+    assert sorted(body["seed"] for body in server.bodies) == [5, 6]  # round r asks with seed + r

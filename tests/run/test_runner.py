@@ -189,8 +189,10 @@ def test_anthropic_messages_with_thinking(demo_cases: Path, tmp_path: Path, monk
 def test_deepseek_style_reasoning_content_is_kept_apart(demo_cases: Path, tmp_path: Path) -> None:
     answer = '{"top10": ["486"], "predictions": ["486"]}'
     with FakeOpenAI(answer=answer, reasoning_content="fever and infiltrate") as server:
-        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="openai-compatible:deepseek-r1",
-                               base_url=server.url, task="lab", rounds=2, limit=1, params=GenerationParams(seed=5))  # fmt: skip
+        settings = RunSettings(
+            cases_file=demo_cases, out=tmp_path / "run", model="openai-compatible:deepseek-r1", base_url=server.url,
+            task="lab", rounds=2, limit=1, params=GenerationParams(seed=5),
+        )  # fmt: skip
         run_cases(settings)
     records = [r for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("kind") != "header"]
     assert [(r["text"], r["reasoning"]) for r in records] == [(answer, "fever and infiltrate")] * 2

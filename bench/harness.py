@@ -1,0 +1,128 @@
+"""Runner overhead: requests/s against a local server that answers instantly, and the bundled model's cases/minute.
+
+    python bench/harness.py                       # 2000 requests at concurrency 64, then 3 cases on the local model
+    python bench/harness.py --requests 5000 --concurrency 128 --local-cases 0
+
+The server is a minimal asyncio HTTP/1.1 server in its own process (so it does not share the harness's GIL), keeping
+connections alive and answering every POST with one fixed chat completion. Every answer still goes through the full
+path: prompt building, the OpenAI SDK, parsing, extraction and an fsync'd append. Goal: >= 1000 requests/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from medldr.build import BuildConfig, build_cases
+from medldr.run import GenerationParams, RunSettings, run_cases
+from medldr.schema import read_cases, write_cases
+from medldr.sources import open_demo
+
+BODY = json.dumps({
+    "id": "x", "object": "chat.completion", "created": 0, "model": "bench",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant",
+                 "content": '{"top10": ["5849", "486"], "predictions": ["5849"]}'}}],
+    "usage": {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020},
+}).encode()  # fmt: skip
+
+
+def serve(port: int) -> None:
+    import asyncio
+
+    response = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(BODY)).encode()
+        + b"\r\nConnection: keep-alive\r\n\r\n"
+        + BODY
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                writer.write(response)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionResetError):
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def many_cases(folder: Path, n: int) -> Path:
+    """The demo's inference cases repeated with fresh ids up to ``n``, beside the demo's build manifest."""
+    build_cases(open_demo(), folder, BuildConfig(), source_name="mimic-iv-demo (bundled)")
+    base = read_cases(folder / "inference.jsonl")
+    cases = []
+    for i in range(n):
+        case = base[i % len(base)].model_copy(deep=True)
+        subject, hadm, stay = case.case_id.split("/")
+        case.case_id = f"{subject}{i:06d}/{hadm}/{stay}"
+        cases.append(case)
+    path = folder / "bench.jsonl"
+    write_cases(path, cases)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--local-cases", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = many_cases(Path(tmp) / "cases", args.requests)
+        port = free_port()
+        server = multiprocessing.Process(target=serve, args=(port,), daemon=True)
+        server.start()
+        time.sleep(0.5)
+        try:
+            settings = RunSettings(
+                cases_file=cases, out=Path(tmp) / "run", model="openai-compatible:bench",
+                base_url=f"http://127.0.0.1:{port}/v1", task="lab_num+", rounds=1, concurrency=args.concurrency,
+            )  # fmt: skip
+            start = time.perf_counter()
+            manifest = run_cases(settings)
+            seconds = time.perf_counter() - start
+        finally:
+            server.terminate()
+        answers = int(manifest.totals["answers"])
+        print(f"harness: {answers} requests in {seconds:.2f} s = {answers / seconds:.0f} requests/s "
+              f"(concurrency {args.concurrency}, fsync per answer)")  # fmt: skip
+        if args.local_cases:
+            settings = RunSettings(
+                cases_file=Path(tmp) / "cases" / "inference.jsonl", out=Path(tmp) / "local", model="local",
+                task="lab_num+", rounds=1, concurrency=1, limit=args.local_cases,
+                params=GenerationParams(temperature=0.7, seed=0, max_tokens=256),
+            )  # fmt: skip
+            start = time.perf_counter()
+            manifest = run_cases(settings)
+            seconds = time.perf_counter() - start
+            per_minute = manifest.totals["answers"] / seconds * 60
+            print(f"bundled model: {int(manifest.totals['answers'])} cases in {seconds:.1f} s = {per_minute:.1f} "
+                  f"cases/min ({manifest.totals['prompt_tokens'] / manifest.totals['answers']:.0f} prompt tokens "
+                  "per case, model load included)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

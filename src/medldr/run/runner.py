@@ -30,7 +30,7 @@ from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
-from medldr.run.store import ResponseStore
+from medldr.run.store import GroupCommit, ResponseStore
 from medldr.schema import Case, RunManifest, read_cases, resolve_label_space
 
 RESPONSES = "responses.jsonl"
@@ -191,6 +191,7 @@ async def _execute(
     records: list[dict[str, Any]],
     progress: Progress,
 ) -> None:
+    journal = GroupCommit(store)
     states = _states(records)
     # rounds of one case back to back: providers' prompt caches (and llama.cpp's) then reuse the whole prompt
     pairs = [(case.case_id, r) for case in cases for r in range(settings.rounds)]
@@ -216,14 +217,14 @@ async def _execute(
                 try:
                     answer, latency = await _ask(provider, messages_of[case_id], settings, round_)
                 except Exception as err:  # recorded, never silent; fatal ones stop the run
-                    store.append({"case_id": case_id, "round": round_, "attempt": state.attempts,
+                    await journal.append({"case_id": case_id, "round": round_, "attempt": state.attempts,
                                   "error": f"{type(err).__name__}: {err}"[:500]})  # fmt: skip
                     totals["errors"] += 1
                     if isinstance(err, getattr(provider, "fatal_errors", ())):
                         fatal.append(err)
                     return
                 valid = extract(answer["text"], finish_reason=answer["finish_reason"]).valid
-                store.append({"case_id": case_id, "round": round_, "attempt": state.attempts, **answer,
+                await journal.append({"case_id": case_id, "round": round_, "attempt": state.attempts, **answer,
                               "latency_s": round(latency, 4), "valid": valid})  # fmt: skip
                 state.attempts += 1
                 state.answered, state.last_valid = True, valid

@@ -26,6 +26,7 @@ class FakeOpenAI:
         self.failures: dict[str, int] = {"429": 0, "500": 0, "stall": 0, "malformed": 0}
         self.authorization: set[str] = set()
         self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +40,7 @@ class FakeOpenAI:
                     server.requests += 1
                     server.authorization.add(self.headers.get("Authorization", ""))
                     server.bodies.append(body)
+                    server.paths.append(self.path)
                     roll = server.rng.random()
                     kind = ("429", "500", "stall", "malformed")[server.rng.randrange(4)]
                 fail = roll < server.failure_rate

@@ -197,3 +197,15 @@ def test_deepseek_style_reasoning_content_is_kept_apart(demo_cases: Path, tmp_pa
     records = [r for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("kind") != "header"]
     assert [(r["text"], r["reasoning"]) for r in records] == [(answer, "fever and infiltrate")] * 2
     assert sorted(body["seed"] for body in server.bodies) == [5, 6]  # round r asks with seed + r
+
+
+def test_azure_deployment_route(demo_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-test-key")
+    with FakeOpenAI() as server:
+        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="azure:gpt-41-deployment",
+                               base_url=server.root, task="lab", rounds=1, limit=1,
+                               params=GenerationParams(max_tokens=300, reasoning_effort="low"))  # fmt: skip
+        manifest = run_cases(settings)
+    assert server.paths[0].startswith("/openai/deployments/gpt-41-deployment/chat/completions?api-version=")
+    assert server.bodies[0]["max_completion_tokens"] == 300 and server.bodies[0]["reasoning_effort"] == "low"
+    assert manifest.data_use["decision"] == "allowed" and manifest.totals["answers"] == 1

@@ -39,10 +39,10 @@ def demo_cases(demo_build: tuple[Path, BuildManifest]) -> Path:
 
 
 def test_flaky_server_every_pair_answered_once(demo_cases: Path, tmp_path: Path) -> None:
-    with FakeOpenAI(failure_rate=0.3, seed=1, stall=2.0) as server:
+    with FakeOpenAI(failure_rate=0.3, seed=1, stall=4.0) as server:
         settings = RunSettings(
             cases_file=demo_cases, out=tmp_path / "run", model="openai-compatible:test-model", base_url=server.url,
-            task="lab_num+", rounds=2, concurrency=4, timeout=0.5, transport_attempts=12,
+            task="lab_num+", rounds=2, concurrency=4, timeout=1.5, transport_attempts=12,
             params=GenerationParams(temperature=0.7, max_tokens=256, seed=1),
         )  # fmt: skip
         manifest = run_cases(settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -15,27 +15,22 @@ from medldr.schema import BuildManifest, Scores
 err_console = Console(stderr=True)
 
 
-class StageProgress:
-    """One progress line per build stage, on stderr; passed to the build as its ``progress`` callback."""
+class _Live:
+    """A rich progress display on stderr, started and stopped as a context manager."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool, *extra: TextColumn) -> None:
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description:<18}"),
             BarColumn(),
             MofNCompleteColumn(),
+            *extra,
             TimeElapsedColumn(),
             console=err_console,
             disable=not enabled,
         )
-        self._tasks: dict[str, TaskID] = {}
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage not in self._tasks:
-            self._tasks[stage] = self._progress.add_task(stage, total=max(total, 1))
-        self._progress.update(self._tasks[stage], completed=done, total=max(total, 1))
-
-    def __enter__(self) -> StageProgress:
+    def __enter__(self) -> Self:
         self._progress.start()
         return self
 
@@ -43,6 +38,19 @@ class StageProgress:
         self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
     ) -> None:
         self._progress.stop()
+
+
+class StageProgress(_Live):
+    """One progress line per build stage; passed to the build as its ``progress`` callback."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        super().__init__(enabled)
+        self._tasks: dict[str, TaskID] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=max(total, 1))
+        self._progress.update(self._tasks[stage], completed=done, total=max(total, 1))
 
 
 def build_summary(manifest: BuildManifest, out: str) -> Table:
@@ -136,20 +144,11 @@ def prompts_table() -> Table:
     return table
 
 
-class RunProgress:
+class RunProgress(_Live):
     """A live bar for a run: (case, round) pairs done of all, tokens, cost and errors so far."""
 
     def __init__(self, enabled: bool = True) -> None:
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("run"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=not enabled,
-        )
+        super().__init__(enabled, TextColumn("{task.fields[stats]}"))
         self._task: TaskID | None = None
 
     def __call__(self, done: int, total: int, totals: dict[str, float]) -> None:
@@ -160,12 +159,3 @@ class RunProgress:
         if self._task is None:
             self._task = self._progress.add_task("run", total=max(total, 1), stats=stats)
         self._progress.update(self._task, completed=done, total=max(total, 1), stats=stats)
-
-    def __enter__(self) -> RunProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._progress.stop()

@@ -117,22 +117,28 @@ def _states(records: list[dict[str, Any]]) -> dict[tuple[str, int], _PairState]:
     return states
 
 
-def _totals(records: list[dict[str, Any]], prices: dict[str, dict[str, float]] | None, model: str) -> dict[str, float]:
-    totals = dict.fromkeys(
-        ("answers", "errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd"), 0.0
-    )
-    for record in records:
-        if record.get("kind") == "header":
-            continue
-        if record.get("error"):
-            totals["errors"] += 1
-            continue
-        totals["answers"] += 1
-        totals["invalid"] += 0 if record.get("valid") else 1
-        usage = record.get("usage") or {}
-        for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
-            totals[key] += usage.get(key, 0)
+TOTAL_KEYS = ("answers", "errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd")
+
+
+def _count(totals: dict[str, float], record: dict[str, Any], prices: dict | None, model: str) -> None:
+    """Add one stored record to the running totals (answers, errors, invalid, tokens, cost)."""
+    if record.get("kind") == "header":
+        return
+    if record.get("error"):
+        totals["errors"] += 1
+        return
+    totals["answers"] += 1
+    totals["invalid"] += 0 if record.get("valid") else 1
+    usage = record.get("usage") or {}
+    for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+        totals[key] += usage.get(key, 0)
     totals["cost_usd"] = cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], prices)
+
+
+def _totals(records: list[dict[str, Any]], prices: dict | None, model: str) -> dict[str, float]:
+    totals = dict.fromkeys(TOTAL_KEYS, 0.0)
+    for record in records:
+        _count(totals, record, prices, model)
     return totals
 
 
@@ -217,24 +223,20 @@ async def _execute(
                 try:
                     answer, latency = await _ask(provider, messages_of[case_id], settings, round_)
                 except Exception as err:  # recorded, never silent; fatal ones stop the run
-                    await journal.append({"case_id": case_id, "round": round_, "attempt": state.attempts,
-                                  "error": f"{type(err).__name__}: {err}"[:500]})  # fmt: skip
-                    totals["errors"] += 1
+                    record = {"case_id": case_id, "round": round_, "attempt": state.attempts,
+                              "error": f"{type(err).__name__}: {err}"[:500]}  # fmt: skip
+                    await journal.append(record)
+                    _count(totals, record, settings.prices, settings.model)
                     if isinstance(err, getattr(provider, "fatal_errors", ())):
                         fatal.append(err)
                     return
                 valid = extract(answer["text"], finish_reason=answer["finish_reason"]).valid
-                await journal.append({"case_id": case_id, "round": round_, "attempt": state.attempts, **answer,
-                              "latency_s": round(latency, 4), "valid": valid})  # fmt: skip
+                record = {"case_id": case_id, "round": round_, "attempt": state.attempts, **answer,
+                          "latency_s": round(latency, 4), "valid": valid}  # fmt: skip
+                await journal.append(record)
+                _count(totals, record, settings.prices, settings.model)
                 state.attempts += 1
                 state.answered, state.last_valid = True, valid
-                totals["answers"] += 1
-                totals["invalid"] += 0 if valid else 1
-                for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
-                    totals[key] += answer["usage"].get(key, 0)
-                totals["cost_usd"] = cost_usd(
-                    settings.model, totals["prompt_tokens"], totals["completion_tokens"], settings.prices
-                )
             if finished(pair):
                 done += 1
                 progress(done, len(pairs), totals)

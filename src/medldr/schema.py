@@ -19,19 +19,6 @@ from medldr.icd import LabelCode, LabelSpace, icd9_names, parse_label_spec
 
 SCHEMA_VERSION = 1
 
-# The input fields of a case, in the order a prompt shows them.
-INPUT_FIELDS: tuple[str, ...] = (
-    "lab",
-    "ed_info",
-    "ed_chiefcomplaint",
-    "micro_info",
-    "family_history",
-    "past_medical_history",
-    "hpi_text",
-    "physical_text",
-    "report",
-)
-
 
 class InputDict(BaseModel):
     """Rendered text blocks of one case; a field whose source table is absent is left out, never ''."""

@@ -11,7 +11,7 @@ from typing import Literal
 
 import duckdb
 
-from medldr.build.render import MICRO_MAX_ROWS
+from medldr.build.render import MICRO_MAX_ROWS, SENSITIVITY
 
 LabMode = Literal["earliest", "all"]
 
@@ -61,8 +61,8 @@ def create_micro(con: duckdb.DuckDBPyConnection, *, cases: str = "kept") -> None
     Cancelled rows are dropped; a test with any row lacking an antibiotic keeps only its earliest row, otherwise all
     its susceptibility rows; tests in order of their first result.
     """
-    sensitivity = "CASE m.interpretation WHEN 'S' THEN 'sensitive' WHEN 'I' THEN 'intermediate' " \
-        "WHEN 'R' THEN 'resistant' WHEN 'P' THEN 'pending' ELSE coalesce(m.interpretation, 'NaN') END"  # fmt: skip
+    cases_sql = " ".join(f"WHEN '{code}' THEN '{word}'" for code, word in SENSITIVITY.items())
+    sensitivity = f"CASE m.interpretation {cases_sql} ELSE coalesce(m.interpretation, 'NaN') END"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE case_micro AS

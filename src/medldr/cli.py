@@ -58,6 +58,12 @@ Force = Annotated[bool, typer.Option("--force", help="Replace a different earlie
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no summary (for scripts).")]
 
 
+def _option_error(err: ValidationError) -> MedldrError:
+    """A settings model's validation error as the CLI option it came from ('--temperature: ...')."""
+    first = err.errors()[0]
+    return MedldrError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}")
+
+
 def _config(label_space: str, seed: int, ratios: str, labs: str, per_code: int, memory: str, threads: int | None):
     try:
         shares = tuple(float(part) for part in ratios.split(","))
@@ -72,8 +78,7 @@ def _config(label_space: str, seed: int, ratios: str, labs: str, per_code: int, 
     try:
         return BuildConfig(**settings)
     except ValidationError as err:
-        first = err.errors()[0]
-        raise MedldrError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+        raise _option_error(err) from None
 
 
 def _build(source: MimicSource, out: Path, config: BuildConfig, name: str, force: bool, quiet: bool) -> BuildManifest:
@@ -137,6 +142,13 @@ def demo(
     console.print("demo done: " + ", ".join(str(p) for p in result.written))
 
 
+def _check_scoring_options(extraction: str, unit: str) -> None:
+    if extraction not in ("robust", "reference"):
+        raise MedldrError(f"--extraction {extraction!r}: expected robust or reference")
+    if unit not in ("patient", "case"):
+        raise MedldrError(f"--unit {unit!r}: expected patient or case")
+
+
 @app.command()
 def score(
     run_dir: Annotated[Path | None, typer.Argument(help="A run folder (responses.jsonl + manifest.json).")] = None,
@@ -154,10 +166,7 @@ def score(
     quiet: Quiet = False,
 ) -> None:
     """Score a run: extract answers, compute every metric of the study with bootstrap CIs; writes scores.json."""
-    if extraction not in ("robust", "reference"):
-        raise MedldrError(f"--extraction {extraction!r}: expected robust or reference")
-    if unit not in ("patient", "case"):
-        raise MedldrError(f"--unit {unit!r}: expected patient or case")
+    _check_scoring_options(extraction, unit)
     cases_file, responses_file, n_cases = run_inputs(run_dir, cases, responses)
     target = out or (run_dir / "scores.json" if run_dir else None)
     if target is None:
@@ -194,6 +203,7 @@ def compare(
 ) -> None:
     """Compare runs on the same cases: paired bootstrap difference (and exact McNemar for binary metrics), or
     group means (mean over models) with their difference."""
+    _check_scoring_options(extraction, unit)
     scored = {
         str(run): score_files(*run_inputs(run, None, None), mode=extraction, n_resamples=0, seed=seed)  # type: ignore[arg-type]
         for run in runs
@@ -250,8 +260,7 @@ def run(
             thinking_budget=thinking_budget,
         )
     except ValidationError as err:
-        first = err.errors()[0]
-        raise MedldrError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+        raise _option_error(err) from None
     settings = RunSettings(
         cases_file=cases, out=out or Path("runs") / model.replace(":", "-").replace("/", "_"), model=model, task=task,
         style=style, label_space=label_space, base_url=base_url, params=params, rounds=rounds,

@@ -183,6 +183,12 @@ class Scores(BaseModel):
     per_label: dict[str, dict[str, float]]
 
 
+def _first_error(err: ValidationError) -> str:
+    """'field.path: message' of a validation error's first problem, for one-line errors."""
+    first = err.errors()[0]
+    return f"{'.'.join(str(part) for part in first['loc']) or 'record'}: {first['msg']}"
+
+
 def _is_header(line: str) -> bool:
     if '"header"' not in line:
         return False
@@ -206,9 +212,7 @@ def read_responses(path: Path) -> list[tuple[int, ResponseRecord]]:
                 try:
                     records.append((number, ResponseRecord.model_validate_json(line)))
                 except ValidationError as err:
-                    first = err.errors()[0]
-                    field = ".".join(str(part) for part in first["loc"]) or "record"
-                    raise MedldrError(f"{path}: line {number}: {field}: {first['msg']}") from None
+                    raise MedldrError(f"{path}: line {number}: {_first_error(err)}") from None
     except FileNotFoundError:
         raise MedldrError(f"{path}: no such responses file") from None
     return records
@@ -263,9 +267,7 @@ def read_cases(path: Path) -> list[Case]:
         try:
             case = Case.model_validate(record)
         except ValidationError as err:
-            first = err.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "record"
-            raise MedldrError(f"{where} (case {case_id}): {field}: {first['msg']}") from None
+            raise MedldrError(f"{where} (case {case_id}): {_first_error(err)}") from None
         if case.case_id in seen:
             raise MedldrError(f"{where}: duplicate case_id {case.case_id}")
         seen.add(case.case_id)
@@ -280,8 +282,7 @@ def read_build_manifest(path: Path) -> BuildManifest:
     except FileNotFoundError:
         raise MedldrError(f"{path}: no build manifest") from None
     except ValidationError as err:
-        first = err.errors()[0]
-        raise MedldrError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise MedldrError(f"{path}: {_first_error(err)}") from None
 
 
 def resolve_label_space(spec: str | None, cases_file: Path) -> LabelSpace:

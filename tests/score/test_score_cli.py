@@ -92,5 +92,7 @@ def test_compare_cli(runs: tuple[Path, Path], tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     comparison = json.loads(out.read_text())
     assert comparison["difference"]["value"] > 0.4 and comparison["mcnemar"]["p"] < 0.05
+    typo = run_cli("compare", str(good), str(poor), "--unit", "patients")
+    assert typo.returncode == 2 and "--unit 'patients': expected patient or case" in typo.stderr
     unknown = run_cli("compare", str(good), str(poor), "--metric", "accuracy")
     assert unknown.returncode == 2 and "valid: primary_accuracy" in unknown.stderr

@@ -158,6 +158,9 @@ def _assembly_query(source: MimicSource) -> str:
     has_ed, has_note = source.has("ed"), source.has("note")
     triage = "[t.temperature, t.heartrate, t.resprate, t.o2sat, t.sbp, t.dbp]::VARCHAR[] || [t.pain]" if has_ed \
         else "NULL"  # fmt: skip
+    # one triage row per ED stay, deterministically
+    triage_join = "LEFT JOIN (SELECT DISTINCT ON (stay_id) * FROM triage ORDER BY ALL) t ON t.stay_id = k.stay_id"
+    triage_join = triage_join if has_ed else ""
     return f"""
         SELECT k.subject_id, k.hadm_id, k.stay_id, k.primary_code, k.primary_name, g.codes, g.names,
                lab.lines AS lab_lines, coalesce(mi.lines, []) AS micro_lines, pt.gender, pt.anchor_age,
@@ -171,11 +174,7 @@ def _assembly_query(source: MimicSource) -> str:
               GROUP BY hadm_id) lab ON lab.hadm_id = k.hadm_id
         LEFT JOIN case_micro mi ON mi.hadm_id = k.hadm_id
         LEFT JOIN patients pt ON pt.subject_id = k.subject_id
-        {
-        "LEFT JOIN (SELECT DISTINCT ON (stay_id) * FROM triage ORDER BY ALL) t ON t.stay_id = k.stay_id"
-        if has_ed
-        else ""
-    }
+        {triage_join}
         {"LEFT JOIN case_discharge dn ON dn.hadm_id = k.hadm_id" if has_note else ""}
         {"LEFT JOIN case_radiology rr ON rr.hadm_id = k.hadm_id" if has_note else ""}
         LEFT JOIN history h ON h.hadm_id = k.hadm_id

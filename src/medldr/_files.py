@@ -25,14 +25,17 @@ class AtomicFile:
     On an exception the temporary file is removed and any earlier file at ``path`` stays as it was.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, binary: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the file the mode a plain open() would
-        self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self._fh = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+    def write(self, data: bytes | str) -> None:
+        self._fh.write(data)
 
     def write_line(self, line: str) -> None:
         self._fh.write(line)
@@ -59,6 +62,12 @@ def atomic_write_lines(path: Path, lines: Iterable[str]) -> None:
     with AtomicFile(path) as out:
         for line in lines:
             out.write_line(line)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with AtomicFile(path, binary=True) as out:
+        out.write(data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -27,6 +27,7 @@ from medldr.demo import DEMO_SOURCE, run_demo
 from medldr.errors import MedldrError
 from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
 from medldr.prompts.preview import preview_messages
+from medldr.report import write_report
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.prices import load_prices
 from medldr.schema import BuildManifest
@@ -130,7 +131,7 @@ def demo(
     quiet: Quiet = False,
 ) -> None:
     """The main job on the bundled open demo, offline: build the cases, run the bundled small model on the
-    inference subset, score it."""
+    inference subset, score it, write the report."""
     with StageProgress(enabled=not quiet) as progress:  # one live display for both stages
         result = run_demo(
             out, rounds=rounds, limit=limit, build_progress=progress,
@@ -140,6 +141,7 @@ def demo(
         console.print(build_summary(result.build, str(out / "cases")))
         console.print(scores_summary(result.scores, "the bundled SmolLM2-135M on the demo's inference subset"))
     console.print("demo done: " + ", ".join(str(p) for p in result.written))
+    console.print(f"report: {result.report}")
 
 
 def _check_scoring_options(extraction: str, unit: str) -> None:
@@ -182,19 +184,32 @@ def score(
         seed=seed,
         unit=unit,  # type: ignore[arg-type]  # checked above
     )
-    paths = write_scores(scored.scores, target)
+    paths = write_scores(scored, target)
     if not quiet:
         console.print(scores_summary(scored.scores, f"scores of {responses_file}"))
         console.print("written: " + ", ".join(map(str, paths)))
+
+
+GroupSpec = Annotated[
+    list[str] | None, typer.Option(help="NAME=RUN,RUN (repeatable): group means, e.g. rlm=runs/r1,runs/o3.")
+]
+
+
+def _parse_groups(specs: list[str] | None) -> dict[str, list[Path]]:
+    groups: dict[str, list[Path]] = {}
+    for spec in specs or []:
+        name, _, members = spec.partition("=")
+        if not name or not members or name in groups:
+            raise MedldrError(f"--group {spec!r}: expected NAME=RUN,RUN with a name used once")
+        groups[name] = [Path(m) for m in members.split(",") if m]
+    return groups
 
 
 @app.command()
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders scored on the same cases.")],
     metric: Annotated[str, typer.Option(help="A scores.json key, e.g. primary_accuracy.")] = "primary_accuracy",
-    group: Annotated[
-        list[str] | None, typer.Option(help="NAME=RUN,RUN (repeatable): group means, e.g. rlm=runs/r1,runs/o3.")
-    ] = None,
+    group: GroupSpec = None,
     extraction: Annotated[str, typer.Option(help="robust, or reference (the study's own parser).")] = "robust",
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
@@ -208,16 +223,36 @@ def compare(
         str(run): score_files(*run_inputs(run, None, None), mode=extraction, n_resamples=0, seed=seed)  # type: ignore[arg-type]
         for run in runs
     }
-    groups = {}
-    for spec in group or []:
-        name, _, members = spec.partition("=")
-        if not name or not members:
-            raise MedldrError(f"--group {spec!r}: expected NAME=RUN,RUN")
-        groups[name] = [str(Path(m)) for m in members.split(",")]
+    groups = {name: [str(m) for m in members] for name, members in _parse_groups(group).items()}
     result = compare_runs(scored, metric, groups=groups or None, n_resamples=resamples, seed=seed, unit=unit)
     console.print(comparison_table(result))
     if out is not None:
         atomic_write_text(out, json.dumps(result, indent=2))
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Scored run folders (scores.json, per_case.csv, manifest.json).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder: index.html, tables/, figures/.")] = Path(
+        "report"
+    ),
+    group: GroupSpec = None,
+    title: Annotated[str, typer.Option(help="The report's title.")] = "medldr report",
+    resamples: Annotated[int, typer.Option(min=1, help="Bootstrap resamples for the comparison.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed for the comparison.")] = 0,
+    unit: Annotated[str, typer.Option(help="Bootstrap unit: patient or case.")] = "patient",
+    quiet: Quiet = False,
+) -> None:
+    """Paper-ready tables (CSV, Markdown, LaTeX), figures (PNG, SVG) and one offline HTML file from scored runs."""
+    _check_scoring_options("robust", unit)
+    written = write_report(
+        runs, out, groups=_parse_groups(group), title=title, n_resamples=resamples, seed=seed, unit=unit
+    )
+    if not quiet:
+        for note in written.notes:
+            err_console.print(note)
+        console.print(f"{len(written.tables)} table files, {len(written.figures)} figure files")
+        console.print(f"report: {written.index}")
 
 
 @app.command()

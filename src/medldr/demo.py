@@ -1,5 +1,5 @@
 """The demo, end to end and offline: build the open demo's cases, run the bundled model on the inference subset,
-score the answers. It composes the stages exactly as a user would chain the commands."""
+score the answers, write the report. It composes the stages exactly as a user would chain the commands."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medldr.build import BuildConfig, Progress, build_cases
+from medldr.report import write_report
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.runner import Progress as RunProgress
 from medldr.schema import BuildManifest, RunManifest, Scores
@@ -23,6 +24,7 @@ class DemoResult:
     run: RunManifest
     scores: Scores
     written: list[Path]
+    report: Path
 
 
 def run_demo(
@@ -33,7 +35,8 @@ def run_demo(
     build_progress: Progress | None = None,
     run_progress: RunProgress | None = None,
 ) -> DemoResult:
-    """Build -> run (bundled SmolLM2 via llama.cpp, seeded) -> score, under ``out``; re-running resumes the run."""
+    """Build -> run (bundled SmolLM2 via llama.cpp, seeded) -> score -> report, under ``out``; re-running resumes the
+    run."""
     cases = Path(out) / "cases"
     built = build_cases(open_demo(), cases, BuildConfig(), source_name=DEMO_SOURCE, force=True, progress=build_progress)
     settings = RunSettings(
@@ -48,5 +51,6 @@ def run_demo(
     )
     ran = run_cases(settings, progress=run_progress)
     scored = score_files(*run_inputs(settings.out, None, None))
-    written = write_scores(scored.scores, settings.out / "scores.json")
-    return DemoResult(built, ran, scored.scores, written)
+    written = write_scores(scored, settings.out / "scores.json")
+    report = write_report([settings.out], Path(out) / "report", title="medldr demo: SmolLM2-135M on the MIMIC-IV demo")
+    return DemoResult(built, ran, scored.scores, written, report.index)

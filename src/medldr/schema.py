@@ -181,6 +181,8 @@ class Scores(BaseModel):
     predictions_are_top_prefix: float
     per_disease: dict[str, dict[str, float]]
     per_label: dict[str, dict[str, float]]
+    # what was scored: lets the report refuse scores older than their responses
+    responses_sha256: str | None = None
 
 
 def _first_error(err: ValidationError) -> str:

@@ -10,14 +10,18 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
 class FakeOpenAI:
     def __init__(self, *, failure_rate: float = 0.0, delay: float = 0.0, seed: int = 0, answer: str | None = None,
-                 stall: float = 3.0, reasoning_content: str | None = None) -> None:  # fmt: skip
+                 stall: float = 3.0, reasoning_content: str | None = None,
+                 answer_for: Callable[[dict[str, Any]], str] | None = None) -> None:  # fmt: skip
+        """``answer_for(body)``: the answer text for a request (a model of chosen skill); else a fixed answer."""
         self.failure_rate, self.delay, self.stall = failure_rate, delay, stall
+        self.answer_for = answer_for
         self.reasoning_content = reasoning_content
         self.answer = answer
         self.rng = random.Random(seed)
@@ -79,6 +83,8 @@ class FakeOpenAI:
     def completion(self, body: dict[str, Any]) -> dict[str, Any]:
         answer = '{"top10": ["5849", "486", "4019"], "predictions": ["5849"]}'
         text = self.answer or f"<think>creatinine is high</think>\n```json\n{answer}\n```"
+        if self.answer_for is not None:
+            text = self.answer_for(body)
         message = {"role": "assistant", "content": text}
         if self.reasoning_content is not None:  # DeepSeek-style separate reasoning
             message["reasoning_content"] = self.reasoning_content

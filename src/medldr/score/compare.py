@@ -15,10 +15,10 @@ import numpy as np
 from medldr.errors import MedldrError
 from medldr.score.bootstrap import bootstrap_replicates, percentile_interval
 from medldr.score.metrics import BINARY, METRICS, get_metric
-from medldr.score.scoring import ScoredRun
+from medldr.score.scoring import CaseValues
 
 
-def aligned(runs: Mapping[str, ScoredRun]) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+def aligned(runs: Mapping[str, CaseValues]) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
     """(case ids, patients, per-run index arrays) aligning every run on the same cases; refuses differing case sets."""
     names = list(runs)
     reference = runs[names[0]]
@@ -59,7 +59,7 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> tuple[int, int, float]:
     return only_a, only_b, min(1.0, 2 * tail)
 
 
-def _column(run: ScoredRun, metric: str, order: np.ndarray) -> np.ndarray:
+def _column(run: CaseValues, metric: str, order: np.ndarray) -> np.ndarray:
     """Per-case values of ``metric`` averaged over the run's rounds, in the aligned case order."""
     return run.values[:, order, list(METRICS).index(metric)].mean(axis=0)
 
@@ -73,7 +73,7 @@ def _centred_p(replicates: np.ndarray, observed: float) -> float:
 
 
 def compare_runs(
-    runs: Mapping[str, ScoredRun],
+    runs: Mapping[str, CaseValues],
     metric: str,
     *,
     groups: Mapping[str, Sequence[str]] | None = None,

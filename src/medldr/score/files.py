@@ -1,4 +1,5 @@
-"""The score stage's file edge: find a run's inputs, resolve the label space, write scores.json and its CSVs.
+"""The score stage's file edge: find a run's inputs, resolve the label space, write scores.json and its CSVs, read
+back the per-case values (the report's input for paired comparisons).
 
 Kept apart from the pure scoring functions, which never touch a file.
 """
@@ -10,14 +11,21 @@ import io
 import json
 from pathlib import Path
 
-from medldr._files import atomic_write_text
+import numpy as np
+
+from medldr._files import atomic_write_text, sha256_file
 from medldr.answer import Mode
 from medldr.errors import MedldrError
 from medldr.run.runner import MANIFEST as RUN_MANIFEST
 from medldr.run.runner import RESPONSES
-from medldr.schema import Scores, read_cases, read_responses, resolve_label_space
+from medldr.schema import read_cases, read_responses, resolve_label_space
 from medldr.score.bootstrap import Unit
-from medldr.score.scoring import ScoredRun, score_responses
+from medldr.score.metrics import METRICS
+from medldr.score.scoring import CaseValues, ScoredRun, score_responses
+
+SCORES = "scores.json"
+PER_CASE = "per_case.csv"
+_CASE_COLUMNS = ("round", "case_id", "subject_id", "primary_code")
 
 
 def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None) -> tuple[Path, Path, int | None]:
@@ -51,14 +59,69 @@ def _csv(rows: dict[str, dict[str, float]], key: str) -> str:
     return buffer.getvalue()
 
 
-def write_scores(scores: Scores, out: Path) -> list[Path]:
-    """scores.json and, beside it, per_disease.csv and per_label.csv (atomic writes); returns the paths."""
+def _per_case_csv(run: CaseValues) -> str:
+    """per_case.csv: one row per (round, case), every metric's per-case value at full precision."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*_CASE_COLUMNS, *METRICS])
+    for r, matrix in zip(run.rounds, run.values, strict=True):
+        for case_id, patient, primary, row in zip(run.case_ids, run.patients, run.primaries, matrix, strict=True):
+            writer.writerow([r, case_id, patient, primary, *map(repr, row.tolist())])
+    return buffer.getvalue()
+
+
+def write_scores(scored: ScoredRun, out: Path) -> list[Path]:
+    """scores.json and, beside it, per_disease.csv, per_label.csv and per_case.csv (atomic writes); returns the
+    paths."""
     out = Path(out)
-    paths = [out, out.with_name("per_disease.csv"), out.with_name("per_label.csv")]
+    scores = scored.scores
+    paths = [out, out.with_name("per_disease.csv"), out.with_name("per_label.csv"), out.with_name(PER_CASE)]
     atomic_write_text(paths[0], json.dumps(scores.model_dump(mode="json"), indent=2))
     atomic_write_text(paths[1], _csv(scores.per_disease, "primary_code"))
     atomic_write_text(paths[2], _csv(scores.per_label, "code"))
+    atomic_write_text(paths[3], _per_case_csv(scored))
     return paths
+
+
+def read_case_values(path: Path) -> CaseValues:
+    """Load a per_case.csv written by :func:`write_scores`; any malformed row fails naming the file and line."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            expected = [*_CASE_COLUMNS, *METRICS]
+            if header != expected:
+                missing = [c for c in expected if c not in (header or [])]
+                raise MedldrError(
+                    f"{path}: not a per_case.csv of this medldr version (missing columns: {', '.join(missing) or '-'}"
+                    "); score the run again"
+                )
+            rows: dict[int, dict[str, list[float]]] = {}
+            meta: dict[str, tuple[str, str]] = {}
+            for line, row in enumerate(reader, start=2):
+                try:
+                    r = int(row[0])
+                    values = [float(v) for v in row[4:]]
+                except (ValueError, IndexError):
+                    raise MedldrError(f"{path}: line {line}: not a row of numbers") from None
+                if len(values) != len(METRICS):
+                    raise MedldrError(f"{path}: line {line}: {len(values)} metric values, expected {len(METRICS)}")
+                rows.setdefault(r, {})[row[1]] = values
+                meta.setdefault(row[1], (row[2], row[3]))
+    except FileNotFoundError:
+        raise MedldrError(f"{path}: no per-case values; score the run again with `medldr score`") from None
+    if not rows:
+        raise MedldrError(f"{path}: no rows")
+    case_ids = list(meta)
+    for r, by_case in rows.items():
+        if len(by_case) != len(case_ids):
+            raise MedldrError(f"{path}: round {r} has {len(by_case)} cases, other rounds {len(case_ids)}")
+    rounds = sorted(rows)
+    values = np.array([[rows[r][c] for c in case_ids] for r in rounds], dtype=float)
+    return CaseValues(
+        case_ids=case_ids, patients=[meta[c][0] for c in case_ids], values=values, rounds=rounds,
+        primaries=[meta[c][1] for c in case_ids],
+    )  # fmt: skip
 
 
 def score_files(
@@ -76,7 +139,7 @@ def score_files(
     """Read the cases and responses files and score them (no writing); ``n_cases``: only the first cases (a run made
     with ``--limit``)."""
     labels = list(resolve_label_space(label_space, cases_file).codes)
-    return score_responses(
+    scored = score_responses(
         read_cases(cases_file)[:n_cases],
         read_responses(responses_file),
         labels,
@@ -87,3 +150,5 @@ def score_files(
         unit=unit,
         where=str(responses_file),
     )
+    scored.scores.responses_sha256 = sha256_file(responses_file)
+    return scored

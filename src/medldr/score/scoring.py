@@ -21,13 +21,21 @@ from medldr.score.reliability import reliability
 
 
 @dataclass
-class ScoredRun:
-    """Everything computed for one run, kept in memory for comparisons: per-round per-case metric matrices."""
+class CaseValues:
+    """Per-round per-case metric values of one run: what paired comparisons need (written as per_case.csv)."""
 
-    scores: Scores
     case_ids: list[str]
     patients: list[str]
     values: np.ndarray  # (R, N, K) per-case metric values, K in METRICS order
+    rounds: list[int]
+    primaries: list[str]
+
+
+@dataclass
+class ScoredRun(CaseValues):
+    """Everything computed for one run, kept in memory: the scores, the per-case values and the encoded answers."""
+
+    scores: Scores
     batches: list[Batch]
 
 
@@ -195,4 +203,7 @@ def score_responses(
         per_disease=_per_disease(cases, mean_values, values),
         per_label=_per_label(batches, list(labels)),
     )
-    return ScoredRun(scores, [c.case_id for c in cases], patients, values, batches)
+    return ScoredRun(
+        case_ids=[c.case_id for c in cases], patients=patients, values=values, rounds=rounds, primaries=primary,
+        scores=scores, batches=batches,
+    )  # fmt: skip

@@ -1,0 +1,206 @@
+"""The report's figures (matplotlib, object API: no pyplot state, no display needed).
+
+One style for all: the Okabe-Ito colour-blind-safe palette, labelled axes with units, fixed sizes so a figure's
+pixel size is known (FIGURE_INCHES x DPI; the heatmap grows with the number of diseases).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from medldr.icd import icd9_names
+from medldr.report.inputs import ScoredFolder
+from medldr.score.reliability import TOP_N
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+DPI = 150
+FIGURE_INCHES = (7.0, 4.0)
+HEATMAP_WIDTH = 8.0
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.grid.axis": "y",
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO),
+    "svg.hashsalt": "medldr",  # stable SVG ids: the same report twice is the same files
+}
+LEVELS = ["L1 exact", "L2 same category", "L3 same chapter", "L4 unrelated"]
+LEVEL_COLOURS = ["#009E73", "#56B4E9", "#E69F00", "#BBBBBB"]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _styled(function: Callable[P, R]) -> Callable[P, R]:
+    """Build the figure under the house style (rc settings are read when axes are made)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with matplotlib.rc_context(STYLE):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def colour(i: int) -> str:
+    return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def _figure(size: tuple[float, float] = FIGURE_INCHES) -> Figure:
+    return Figure(figsize=size, dpi=DPI, layout="constrained")
+
+
+def _run_ticks(ax: Axes, x: np.ndarray, runs: Sequence[ScoredFolder]) -> None:
+    """Run names under the bars, slanted when there are many."""
+    crowded = len(runs) > 4
+    ax.set_xticks(x, [run.name for run in runs], rotation=25 if crowded else 0, ha="right" if crowded else "center")
+
+
+def _errors(runs: Sequence[ScoredFolder], key: str) -> np.ndarray:
+    """(2, n) distances from the point to the CI bounds, in %, (0 where the run has no CI)."""
+    out = np.zeros((2, len(runs)))
+    for i, run in enumerate(runs):
+        if key in run.scores.ci:
+            low, high = run.scores.ci[key]
+            value = run.scores.mean[key]
+            out[:, i] = [max(value - low, 0.0) * 100, max(high - value, 0.0) * 100]
+    return out
+
+
+@_styled
+def accuracy_figure(runs: Sequence[ScoredFolder]) -> Figure:
+    """Primary accuracy and exact match per run, with CI bars."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    x = np.arange(len(runs))
+    width = 0.38
+    for j, (key, label) in enumerate((("primary_accuracy", "Primary accuracy"), ("exact_match", "Exact match"))):
+        values = [run.scores.mean[key] * 100 for run in runs]
+        ax.bar(x + (j - 0.5) * width, values, width, yerr=_errors(runs, key), capsize=3, label=label,
+               color=colour(j), ecolor="#333333")  # fmt: skip
+    _run_ticks(ax, x, runs)
+    ax.set_ylabel("Cases (%)")
+    ax.set_xlabel("Run")
+    ax.set_ylim(0, 100)
+    ax.set_title("Accuracy with 95% CI")
+    ax.legend(loc="upper right", frameon=False)
+    return fig
+
+
+@_styled
+def relevance_figure(runs: Sequence[ScoredFolder]) -> Figure:
+    """Clinical relevance of the predictions to the primary diagnosis, stacked per run."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    x = np.arange(len(runs))
+    bottom = np.zeros(len(runs))
+    for level, (label, shade) in enumerate(zip(LEVELS, LEVEL_COLOURS, strict=True), start=1):
+        values = np.array([run.scores.mean[f"relevance_{level}"] * 100 for run in runs])
+        ax.bar(x, values, 0.6, bottom=bottom, label=label, color=shade, edgecolor="white")
+        bottom += values
+    _run_ticks(ax, x, runs)
+    ax.set_ylabel("Cases (%)")
+    ax.set_xlabel("Run")
+    ax.set_ylim(0, 100)
+    ax.set_title("Clinical relevance of the best prediction to the primary diagnosis")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return fig
+
+
+@_styled
+def reliability_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
+    """Top-n Jaccard across rounds vs n, one line per run; None when no run has two rounds."""
+    with_rel = [(i, run) for i, run in enumerate(runs) if run.scores.reliability]
+    if not with_rel:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    for i, run in with_rel:
+        rel, ci = run.scores.reliability or {}, run.scores.reliability_ci or {}
+        keys = [f"topn_jaccard_{n}" for n in TOP_N]
+        values = np.array([rel[k] * 100 for k in keys])
+        ax.plot(TOP_N, values, marker="o", color=colour(i), label=run.name)
+        if ci:
+            ax.fill_between(TOP_N, [ci[k][0] * 100 for k in keys], [ci[k][1] * 100 for k in keys],
+                            color=colour(i), alpha=0.15, linewidth=0)  # fmt: skip
+    ax.set_xticks(TOP_N)
+    ax.grid(True, axis="both")
+    ax.set_xlabel("n (top-n of the ranked list)")
+    ax.set_ylabel("Top-n Jaccard across rounds (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Reliability: agreement of the rounds' top-n lists (band: 95% CI)")
+    ax.legend(frameon=False)
+    return fig
+
+
+@_styled
+def miss_overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure:
+    """Miss rate vs overdiagnosis rate per run, with CI bars in both directions."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    for i, run in enumerate(runs):
+        x, y = run.scores.mean["miss_rate"] * 100, run.scores.mean["overdiagnosis_rate"] * 100
+        ax.errorbar([x], [y], xerr=_errors([run], "miss_rate"), yerr=_errors([run], "overdiagnosis_rate"),
+                    fmt="o", color=colour(i), capsize=3, label=run.name)  # fmt: skip
+    ax.grid(True, axis="both")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("Miss rate: gold codes not predicted (%)")
+    ax.set_ylabel("Overdiagnosis rate: predictions not in gold (%)")
+    ax.set_title("Missed vs overdiagnosed codes (95% CI)")
+    ax.legend(frameon=False, loc="best")
+    return fig
+
+
+def heatmap_inches(n_diseases: int) -> tuple[float, float]:
+    return HEATMAP_WIDTH, max(FIGURE_INCHES[1], 1.4 + 0.24 * n_diseases)
+
+
+@_styled
+def per_disease_figure(runs: Sequence[ScoredFolder], codes: Sequence[str]) -> Figure:
+    """Primary accuracy per primary diagnosis (rows) and run (columns); blank where a run has no such case."""
+    names = icd9_names()
+    matrix = np.full((len(codes), len(runs)), np.nan)
+    for j, run in enumerate(runs):
+        for i, code in enumerate(codes):
+            cell = run.scores.per_disease.get(code)
+            if cell:
+                matrix[i, j] = cell["primary_accuracy"] * 100
+    fig = _figure(heatmap_inches(len(codes)))
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, aspect="auto", cmap="cividis", vmin=0, vmax=100, interpolation="nearest")
+    ax.grid(False)
+    ax.set_xticks(np.arange(len(runs)), [run.name for run in runs], rotation=30, ha="right")
+    labels = [f"{code} {names.get(code, '')}"[:48] for code in codes]
+    ax.set_yticks(np.arange(len(codes)), labels, fontsize=7)
+    ax.set_xlabel("Run")
+    ax.set_ylabel("Primary diagnosis (ICD-9)")
+    if len(codes) * len(runs) <= 400:
+        for (i, j), value in np.ndenumerate(matrix):
+            if not np.isnan(value):
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6,
+                        color="black" if value > 60 else "white")  # fmt: skip
+    fig.colorbar(image, ax=ax, label="Primary accuracy (%)", shrink=0.8)
+    ax.set_title("Primary accuracy per disease")
+    return fig
+
+
+def render(fig: Figure, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes (fixed size: no tight bbox), without time stamps."""
+    buffer = io.BytesIO()
+    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+    return buffer.getvalue()

@@ -1,0 +1,105 @@
+"""The report's inputs: per run folder its scores.json, per_case.csv and run manifest (never raw model output), and
+the build manifest of the cases it ran on when it is beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from medldr._files import sha256_file
+from medldr.errors import MedldrError
+from medldr.run.runner import MANIFEST, RESPONSES
+from medldr.schema import BuildManifest, RunManifest, Scores, _first_error, read_build_manifest
+from medldr.score.files import PER_CASE, SCORES, read_case_values
+from medldr.score.scoring import CaseValues
+
+
+@dataclass
+class ScoredFolder:
+    """One run as the report sees it."""
+
+    name: str  # the label in tables and figures
+    folder: Path
+    scores: Scores
+    values: CaseValues
+    manifest: RunManifest | None
+    build: BuildManifest | None
+
+    @property
+    def model(self) -> str:
+        return self.manifest.identity.get("model", "?") if self.manifest else "?"
+
+
+def _read_scores(path: Path) -> Scores:
+    try:
+        return Scores.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MedldrError(f"{path}: no scores; run `medldr score {path.parent}` first") from None
+    except ValidationError as err:
+        raise MedldrError(f"{path}: {_first_error(err)}") from None
+
+
+def _read_manifest(path: Path) -> RunManifest | None:
+    if not path.exists():
+        return None
+    try:
+        return RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as err:
+        raise MedldrError(f"{path}: {_first_error(err)}") from None
+
+
+def _names(folders: Sequence[Path]) -> list[str]:
+    """Folder names as labels; the path as given where two folders share a name."""
+    names = [folder.name or str(folder) for folder in folders]
+    return [str(folder) if names.count(name) > 1 else name for folder, name in zip(folders, names, strict=True)]
+
+
+def load_folder(folder: Path, name: str) -> ScoredFolder:
+    """Read one scored run folder; scores older than the folder's responses are refused."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MedldrError(f"{folder}: not a run folder")
+    scores = _read_scores(folder / SCORES)
+    responses = folder / RESPONSES
+    if scores.responses_sha256 and responses.exists() and sha256_file(responses) != scores.responses_sha256:
+        raise MedldrError(
+            f"{folder / SCORES}: scored before {responses} last changed; run `medldr score {folder}` again"
+        )
+    values = read_case_values(folder / PER_CASE)
+    if len(values.case_ids) != scores.n_cases or values.rounds != scores.rounds:
+        raise MedldrError(f"{folder / PER_CASE}: does not match {folder / SCORES}; run `medldr score {folder}` again")
+    manifest = _read_manifest(folder / MANIFEST)
+    build = None
+    if manifest is not None:
+        build_path = Path(manifest.cases_file).parent / "build_manifest.json"
+        build = read_build_manifest(build_path) if build_path.exists() else None
+    return ScoredFolder(name, folder, scores, values, manifest, build)
+
+
+def load_folders(folders: Sequence[Path]) -> list[ScoredFolder]:
+    """Every run folder, labelled; a folder given twice is an error."""
+    if not folders:
+        raise MedldrError("no run folders given")
+    resolved = [Path(f).resolve() for f in folders]
+    twice = {str(f) for f, r in zip(folders, resolved, strict=True) if resolved.count(r) > 1}
+    if twice:
+        raise MedldrError(f"run folder given twice: {', '.join(sorted(twice))}")
+    return [load_folder(Path(f), n) for f, n in zip(folders, _names([Path(f) for f in folders]), strict=True)]
+
+
+def resolve_groups(runs: Sequence[ScoredFolder], groups: Mapping[str, Sequence[Path]]) -> dict[str, list[str]]:
+    """Group name -> run labels; each member must be one of the report's run folders."""
+    by_path = {run.folder.resolve(): run.name for run in runs}
+    out: dict[str, list[str]] = {}
+    for group, members in groups.items():
+        labels = []
+        for member in members:
+            label = by_path.get(Path(member).resolve())
+            if label is None:
+                raise MedldrError(f"--group {group}: {member} is not among the report's run folders")
+            labels.append(label)
+        out[group] = labels
+    return out

@@ -1,0 +1,199 @@
+"""The report's tables, built from scored runs: the study's three dimensions per model, the group comparison,
+per-disease accuracy, and usage (invalid answers, tokens, cost). Pure: runs in, tables out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from medldr.icd import icd9_names
+from medldr.report.inputs import ScoredFolder
+from medldr.report.tables import Column, Estimate, Table, Value
+from medldr.score.compare import compare_runs
+from medldr.score.metrics import BINARY
+from medldr.score.reliability import TOP_N
+
+RUN = Column("run", "Run", "text")
+
+ACCURACY = [
+    Column("primary_accuracy", "Primary acc.", better=1),
+    Column("exact_match", "Exact match", better=1),
+    Column("jaccard", "Jaccard", better=1),
+    Column("precision", "Precision", better=1),
+    Column("recall", "Recall", better=1),
+    Column("f1", "F1", better=1),
+    Column("hamming_loss", "Hamming loss", better=-1),
+    Column("miss_rate", "Miss rate", better=-1),
+    Column("overdiagnosis_rate", "Overdiagnosis rate", better=-1),
+]
+ASSISTANCE = [
+    Column("recall_at_3", "Recall@3", better=1),
+    Column("recall_at_5", "Recall@5", better=1),
+    Column("recall_at_10", "Recall@10", better=1),
+    Column("relevance_1", "L1 exact", better=1),
+    Column("relevance_2", "L2 same category"),
+    Column("relevance_3", "L3 same chapter"),
+    Column("relevance_4", "L4 unrelated", better=-1),
+]
+RELIABILITY = [
+    *(Column(f"topn_jaccard_{n}", f"Top-{n} Jaccard", better=1) for n in TOP_N),
+    Column("consistency_top1", "Top-1 consistency", better=1),
+    Column("consistency_all", "Set consistency", better=1),
+]
+COMPARED = ["primary_accuracy", "exact_match", "jaccard", "f1", "miss_rate", "overdiagnosis_rate", "recall_at_10",
+            "relevance_1", "invalid_rate"]  # fmt: skip
+LABELS = {c.key: c.label for c in (*ACCURACY, *ASSISTANCE)} | {"invalid_rate": "Invalid rate"}
+
+
+def _estimate(mean: Mapping[str, float], ci: Mapping[str, tuple[float, float]] | None, key: str) -> Estimate:
+    low, high = (ci or {}).get(key, (None, None))
+    return Estimate(mean[key], low, high)
+
+
+def _metric_table(runs: Sequence[ScoredFolder], name: str, title: str, columns: list[Column]) -> Table:
+    rows: list[dict[str, Value]] = [
+        {"run": run.name, **{c.key: _estimate(run.scores.mean, run.scores.ci, c.key) for c in columns}} for run in runs
+    ]
+    return Table(name, title, [RUN, *columns], rows, note=_ci_note(runs))
+
+
+def _ci_note(runs: Sequence[ScoredFolder]) -> str:
+    boot = runs[0].scores.bootstrap
+    if not boot.get("resamples"):
+        return "Values in %, mean over rounds; scored without bootstrap, so no intervals."
+    return (
+        f"Values in %, mean over rounds, with {100 * boot.get('level', 0.95):.0f}% bootstrap percentile intervals "
+        f"({boot['resamples']} resamples of {boot.get('unit', 'patient')}s, seed {boot.get('seed')}). "
+        "Best value per column in bold."
+    )
+
+
+def accuracy_table(runs: Sequence[ScoredFolder]) -> Table:
+    return _metric_table(runs, "accuracy", "Accuracy", ACCURACY)
+
+
+def assistance_table(runs: Sequence[ScoredFolder]) -> Table:
+    return _metric_table(runs, "assistance", "Assistance: differential quality and clinical relevance", ASSISTANCE)
+
+
+def reliability_table(runs: Sequence[ScoredFolder]) -> Table:
+    """Self-consistency across rounds; a single-round run has none ('—')."""
+    rows: list[dict[str, Value]] = []
+    for run in runs:
+        rel = run.scores.reliability
+        row: dict[str, Value] = {"run": run.name, "n_cases": rel["n_cases"] if rel else None}
+        if rel:
+            row |= {c.key: _estimate(rel, run.scores.reliability_ci, c.key) for c in RELIABILITY}
+        rows.append(row)
+    columns = [RUN, Column("n_cases", "Cases", "count"), *RELIABILITY]
+    note = _ci_note(runs) + " Over the cases answered validly in every round; '—': fewer than two rounds."
+    return Table("reliability", "Reliability across rounds", columns, rows, note=note)
+
+
+def usage_table(runs: Sequence[ScoredFolder]) -> Table:
+    """Invalid answers from the scores; answers, errors, tokens and cost from the run manifests."""
+    rows: list[dict[str, Value]] = []
+    for run in runs:
+        totals = run.manifest.totals if run.manifest else {}
+        rows.append({
+            "run": run.name, "model": run.model, "n_cases": run.scores.n_cases, "rounds": len(run.scores.rounds),
+            "invalid_rate": _estimate(run.scores.mean, run.scores.ci, "invalid_rate"),
+            "errors": totals.get("errors"), "prompt_tokens": totals.get("prompt_tokens"),
+            "completion_tokens": totals.get("completion_tokens"), "reasoning_tokens": totals.get("reasoning_tokens"),
+            "cost_usd": totals.get("cost_usd"), "mean_predictions": run.scores.mean["mean_predictions"],
+        })  # fmt: skip
+    columns = [
+        RUN, Column("model", "Model", "text"), Column("n_cases", "Cases", "count"), Column("rounds", "Rounds", "count"),
+        Column("invalid_rate", "Invalid (%)", better=-1), Column("errors", "Errors", "count"),
+        Column("prompt_tokens", "Prompt tokens", "count"), Column("completion_tokens", "Completion tokens", "count"),
+        Column("reasoning_tokens", "Reasoning tokens", "count"), Column("cost_usd", "Cost (USD)", "usd"),
+        Column("mean_predictions", "Codes / answer", "number"),
+    ]  # fmt: skip
+    note = "Tokens and cost are the run manifests' totals over every attempt (re-asked answers included)."
+    return Table("usage", "Invalid answers, tokens and cost", columns, rows, note=note)
+
+
+def comparison_table(
+    runs: Sequence[ScoredFolder],
+    groups: Mapping[str, Sequence[str]] | None,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    unit: str = "patient",
+) -> Table | None:
+    """Paired comparison of two groups (mean over their models) or of exactly two runs; None otherwise."""
+    pair = list(groups)[:2] if groups else [run.name for run in runs]
+    if len(pair) != 2:
+        return None
+    if not groups and set(runs[0].values.case_ids) != set(runs[1].values.case_ids):
+        return None  # two runs on different cases: nothing paired to compare
+    by_name = {run.name: run.values for run in runs}
+    rows: list[dict[str, Value]] = []
+    mcnemar = not groups
+    for metric in COMPARED:
+        result = compare_runs(by_name, metric, groups=groups or None, n_resamples=n_resamples, seed=seed, unit=unit)
+        side = result["groups"] if groups else result["runs"]  # type: ignore[index]
+        diff = result["difference"]  # type: ignore[index]
+        row: dict[str, Value] = {
+            "metric": LABELS[metric],
+            "a": Estimate(side[pair[0]]["value"], *side[pair[0]]["ci"]),
+            "b": Estimate(side[pair[1]]["value"], *side[pair[1]]["ci"]),
+            "difference": Estimate(diff["value"], *diff["ci"]),
+            "p_bootstrap": diff["p_bootstrap"],
+        }
+        if mcnemar:
+            row["p_mcnemar"] = result["mcnemar"]["p"] if metric in BINARY else None  # type: ignore[index]
+        rows.append(row)
+    a, b = pair
+    columns = [Column("metric", "Metric", "text"), Column("a", a), Column("b", b), Column("difference", f"{a} − {b}"),
+               Column("p_bootstrap", "p (bootstrap)", "p")]  # fmt: skip
+    if mcnemar:
+        columns.append(Column("p_mcnemar", "p (McNemar)", "p"))
+    members = "".join(f" {g}: {', '.join(groups[g])}." for g in pair) if groups else ""
+    note = (
+        f"Values in %. Paired bootstrap over {unit}s ({n_resamples} resamples, seed {seed}), one draw applied to every "
+        "run; a group's value is the mean over its runs; p: two-sided, replicates centred on the observed difference."
+        + (" McNemar: exact, (case, round) pairs pooled." if mcnemar else "")
+        + members
+    )
+    title = f"Comparison: {a} vs {b}"
+    return Table("comparison", title, columns, rows, note=note)
+
+
+def per_disease_table(runs: Sequence[ScoredFolder]) -> Table:
+    """Primary accuracy per primary diagnosis (rows, most cases first) and run (columns)."""
+    names = icd9_names()
+    first: dict[str, float] = {}
+    for run in runs:
+        for code, row in run.scores.per_disease.items():
+            first.setdefault(code, row["n"])
+    codes = sorted(first, key=lambda c: (-first[c], c))
+    keys = [f"run_{i}" for i in range(len(runs))]
+    rows: list[dict[str, Value]] = []
+    for code in codes:
+        row: dict[str, Value] = {"code": code, "name": names.get(code, ""), "n": first[code]}
+        for key, run in zip(keys, runs, strict=True):
+            cell = run.scores.per_disease.get(code)
+            row[key] = cell["primary_accuracy"] if cell else None
+        rows.append(row)
+    columns = [Column("code", "ICD-9", "text"), Column("name", "Primary diagnosis", "text")]
+    columns.append(Column("n", "Cases", "count"))
+    columns += [Column(key, run.name) for key, run in zip(keys, runs, strict=True)]
+    note = "Primary accuracy (%) per primary diagnosis, mean over rounds; Cases: cases with that primary diagnosis."
+    return Table("per_disease", "Primary accuracy per disease", columns, rows, note=note)
+
+
+def runs_table(runs: Sequence[ScoredFolder]) -> Table:
+    """What was run: model, task, style, rounds, cases (the report's summary)."""
+    rows: list[dict[str, Value]] = []
+    for run in runs:
+        identity = run.manifest.identity if run.manifest else {}
+        rows.append({
+            "run": run.name, "model": run.model, "task": identity.get("task"), "style": identity.get("style"),
+            "rounds": len(run.scores.rounds), "n_cases": run.scores.n_cases, "n_patients": run.scores.n_patients,
+            "labels": len(run.scores.label_space), "extraction": run.scores.extraction,
+        })  # fmt: skip
+    columns = [RUN, Column("model", "Model", "text"), Column("task", "Task", "text"),
+               Column("style", "Prompt style", "text"), Column("rounds", "Rounds", "count"),
+               Column("n_cases", "Cases", "count"), Column("n_patients", "Patients", "count"),
+               Column("labels", "Labels", "count"), Column("extraction", "Extraction", "text")]  # fmt: skip
+    return Table("runs", "Runs", columns, rows)

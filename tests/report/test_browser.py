@@ -1,0 +1,61 @@
+"""The HTML report in a real browser: Debian's Chromium, headless, driven by Playwright (no browser download).
+
+JavaScript off (the report must not need it): the page renders, makes no request but for itself and its embedded
+images, logs no error, and its screenshot is not blank. JavaScript on: every figure decoded at its full size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageStat
+
+from tests.gates import CHROMIUM, needs_chromium
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+
+
+@needs_chromium
+def test_report_renders_in_chromium(report: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM is not None, "CI must install Debian's chromium (see .ci/run)"
+    index = (report / "index.html").resolve()
+    shot = tmp_path / "report.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            requests: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+            page.on("request", lambda r: requests.append(r.url))
+            response = page.goto(index.as_uri(), wait_until="load")
+            assert response is not None and response.ok
+            page.screenshot(path=str(shot), full_page=True)
+            title = page.title()
+            headings = page.locator("h2").all_inner_texts()
+            figures = page.locator("figure img").count()
+            best = page.locator("td.best").count()
+
+            scripted = browser.new_page(viewport={"width": 1280, "height": 900})
+            scripted.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            scripted.on("pageerror", lambda e: errors.append(str(e)))
+            scripted.goto(index.as_uri(), wait_until="load")
+            sizes = scripted.evaluate("Array.from(document.images, i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        finally:
+            browser.close()
+
+    assert errors == []
+    assert all(url == index.as_uri() or url.startswith("data:") for url in requests), requests
+    assert title == "medldr report" and headings == ["Summary", "Tables", "Figures", "Provenance"]
+    assert figures == 5 and best > 10
+    assert len(sizes) == 5 and all(done and width >= 1000 and height >= 600 for done, width, height in sizes)
+    with Image.open(shot) as image:
+        assert image.width == 1280 and image.height > 5000  # the whole page: tables, five figures, provenance
+        rgb = image.convert("RGB")
+        assert max(ImageStat.Stat(rgb).stddev) > 20  # not a blank page
+        assert len(rgb.getcolors(1 << 24) or []) > 200  # text, tables and plots, not a flat error page

@@ -1,0 +1,193 @@
+"""`medldr report` on scored runs: the tables hold scores.json's numbers, the figures are real images of the
+expected size, the HTML is self-contained, and bad input fails in one line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+from PIL import Image
+
+from medldr.report.figures import DPI, FIGURE_INCHES, heatmap_inches
+from medldr.report.tables import Estimate, format_value
+from tests.conftest import run_cli
+
+FIGURES = ["accuracy", "relevance", "reliability", "miss_overdiagnosis", "per_disease"]
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _scores(folder: Path) -> dict:
+    return json.loads((folder / "scores.json").read_text())
+
+
+def test_model_tables_hold_the_scores(report: Path, scored_runs: list[Path]) -> None:
+    for table, keys in (("accuracy", ["primary_accuracy", "jaccard", "overdiagnosis_rate"]),
+                        ("assistance", ["recall_at_10", "relevance_1", "relevance_4"])):  # fmt: skip
+        rows = _csv(report / "tables" / f"{table}.csv")
+        assert [r["run"] for r in rows] == ["strong", "middling", "weak"]
+        for row, folder in zip(rows, scored_runs, strict=True):
+            scores = _scores(folder)
+            for key in keys:
+                assert float(row[key]) == scores["mean"][key]
+                assert [float(row[f"{key}_ci_low"]), float(row[f"{key}_ci_high"])] == scores["ci"][key]
+    rel = _csv(report / "tables" / "reliability.csv")
+    assert float(rel[0]["topn_jaccard_10"]) == _scores(scored_runs[0])["reliability"]["topn_jaccard_10"]
+
+
+def test_markdown_and_latex_show_value_ci_and_best(report: Path, scored_runs: list[Path]) -> None:
+    accuracies = [_scores(f)["mean"]["primary_accuracy"] for f in scored_runs]
+    best = accuracies.index(max(accuracies))
+    scores = _scores(scored_runs[best])
+    low, high = scores["ci"]["primary_accuracy"]
+    text = f"{100 * accuracies[best]:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+    assert text == format_value(Estimate(accuracies[best], low, high), "percent")
+    markdown = (report / "tables" / "accuracy.md").read_text().splitlines()
+    assert markdown[2 + best].startswith(f"| {scored_runs[best].name} | **{text}** |")
+    latex = (report / "tables" / "accuracy.tex").read_text()
+    assert rf"\textbf{{{text}}}" in latex and r"\begin{tabular}" in latex and r"\bottomrule" in latex
+
+
+def test_comparison_matches_medldr_compare(report: Path, scored_runs: list[Path], tmp_path: Path) -> None:
+    strong, middling, weak = map(str, scored_runs)
+    result = run_cli("compare", strong, middling, weak, "--group", f"good={strong}", "--group",
+                     f"poor={middling},{weak}", "--resamples", "300", "--out", str(tmp_path / "c.json"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = json.loads((tmp_path / "c.json").read_text())
+    row = next(r for r in _csv(report / "tables" / "comparison.csv") if r["metric"] == "Primary acc.")
+    assert float(row["a"]) == expected["groups"]["good"]["value"]
+    assert float(row["b"]) == expected["groups"]["poor"]["value"]
+    assert float(row["difference"]) == expected["difference"]["value"]
+    assert [float(row["difference_ci_low"]), float(row["difference_ci_high"])] == expected["difference"]["ci"]
+    assert float(row["p_bootstrap"]) == expected["difference"]["p_bootstrap"]
+
+
+def test_per_disease_and_usage_tables(report: Path, scored_runs: list[Path]) -> None:
+    rows = _csv(report / "tables" / "per_disease.csv")
+    strong = _scores(scored_runs[0])["per_disease"]
+    assert {r["code"] for r in rows} == set(strong)
+    for row in rows:
+        assert float(row["run_0"]) == strong[row["code"]]["primary_accuracy"]
+        assert float(row["n"]) == strong[row["code"]]["n"]
+    assert rows[0]["name"]  # ICD-9 titles from the bundled dictionary
+    usage = _csv(report / "tables" / "usage.csv")
+    manifest = json.loads((scored_runs[1] / "manifest.json").read_text())
+    assert float(usage[1]["prompt_tokens"]) == manifest["totals"]["prompt_tokens"] > 0
+    assert usage[1]["model"] == "openai-compatible:middling" and usage[1]["rounds"] == "3"
+
+
+def test_figures_are_images_of_the_expected_size(report: Path, scored_runs: list[Path]) -> None:
+    n_diseases = len(_csv(report / "tables" / "per_disease.csv"))
+    for name in FIGURES:
+        png = report / "figures" / f"{name}.png"
+        with Image.open(png) as image:
+            image.verify()
+        with Image.open(png) as image:
+            inches = heatmap_inches(n_diseases) if name == "per_disease" else FIGURE_INCHES
+            assert image.format == "PNG" and image.size == (round(inches[0] * DPI), round(inches[1] * DPI))
+            assert len(image.convert("RGB").getcolors(1 << 20) or []) > 20  # drawn, not blank
+        svg = ET.parse(report / "figures" / f"{name}.svg").getroot()
+        assert svg.tag.endswith("svg") and svg.get("width") == f"{inches[0] * 72:g}pt"
+
+
+class _References(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.urls += [value or "" for key, value in attrs if key in ("src", "href", "srcset", "action", "poster")]
+
+
+def test_html_is_self_contained(report: Path, scored_runs: list[Path]) -> None:
+    html = (report / "index.html").read_text()
+    parser = _References()
+    parser.feed(html)
+    assert parser.urls and all(url.startswith(("data:", "#")) for url in parser.urls)
+    assert "script" not in parser.tags and "link" not in parser.tags and "url(" not in html
+    assert parser.tags.count("img") == len(FIGURES)
+    for heading in ("Summary", "Tables", "Figures", "Provenance"):
+        assert f"<h2>{heading}</h2>" in html
+    manifest = json.loads((scored_runs[0] / "manifest.json").read_text())
+    assert manifest["run_id"] in html and manifest["identity"]["template_sha256"] in html
+    assert "allowed: local model, loopback server or zero-retention route" in html
+    assert "good: strong; poor: middling, weak" in html
+
+
+def test_same_inputs_same_files(report: Path, scored_runs: list[Path], tmp_path: Path) -> None:
+    strong, middling, weak = map(str, scored_runs)
+    groups = ["--group", f"good={strong}", "--group", f"poor={middling},{weak}"]
+    again = tmp_path / "again"
+    result = run_cli("report", strong, middling, weak, *groups, "--out", str(again), "--resamples", "300", "--quiet")
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    for path in sorted((report / "tables").iterdir()) + sorted((report / "figures").iterdir()):
+        assert (again / path.parent.name / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_two_runs_get_a_paired_comparison_with_mcnemar(scored_runs: list[Path], tmp_path: Path) -> None:
+    result = run_cli("report", str(scored_runs[0]), str(scored_runs[2]), "--out", str(tmp_path), "--resamples", "50")
+    assert result.returncode == 0, result.stderr
+    rows = _csv(tmp_path / "tables" / "comparison.csv")
+    primary = next(r for r in rows if r["metric"] == "Primary acc.")
+    jaccard = next(r for r in rows if r["metric"] == "Jaccard")
+    assert 0 <= float(primary["p_mcnemar"]) <= 1 and jaccard["p_mcnemar"] == ""  # McNemar: binary metrics only
+
+
+def test_single_run_single_round(scored_runs: list[Path], tmp_path: Path) -> None:
+    """One run, one round: no comparison, no reliability figure, both said; the rest is written."""
+    folder = tmp_path / "one"
+    shutil.copytree(scored_runs[0], folder)
+    lines = (folder / "responses.jsonl").read_text().splitlines()
+    kept = [line for line in lines if json.loads(line).get("round", 0) == 0]
+    (folder / "responses.jsonl").write_text("\n".join(kept) + "\n")
+    assert run_cli("score", str(folder), "--quiet").returncode == 0
+    result = run_cli("report", str(folder), "--out", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    assert "No comparison table" in result.stderr and "No reliability figure" in result.stderr
+    assert not (tmp_path / "r" / "figures" / "reliability.png").exists()
+    assert (tmp_path / "r" / "figures" / "accuracy.png").exists()
+    assert re.search(r"<td[^>]*>—</td>", (tmp_path / "r" / "index.html").read_text())
+
+
+def _one_line_error(result, *needles: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def test_bad_input_fails_in_one_line(scored_runs: list[Path], tmp_path: Path) -> None:
+    unscored = tmp_path / "unscored"
+    unscored.mkdir()
+    _one_line_error(run_cli("report", str(unscored), "--out", str(tmp_path / "r")), "scores.json", "medldr score")
+    _one_line_error(run_cli("report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")), "not a run folder")
+    strong = str(scored_runs[0])
+    _one_line_error(run_cli("report", strong, strong, "--out", str(tmp_path / "r")), "given twice")
+    _one_line_error(
+        run_cli("report", strong, "--group", f"a={tmp_path}", "--out", str(tmp_path / "r")),
+        "--group a", "not among the report's run folders",
+    )
+    _one_line_error(run_cli("report", strong, "--group", "a", "--out", str(tmp_path / "r")), "NAME=RUN,RUN")
+
+
+def test_stale_or_damaged_scores_are_refused(scored_runs: list[Path], tmp_path: Path) -> None:
+    folder = tmp_path / "stale"
+    shutil.copytree(scored_runs[1], folder)
+    with open(folder / "responses.jsonl", "a") as fh:
+        fh.write(json.dumps({"case_id": "x", "round": 5, "text": "{}"}) + "\n")
+    _one_line_error(run_cli("report", str(folder), "--out", str(tmp_path / "r")), "scored before", "medldr score")
+    damaged = tmp_path / "damaged"
+    shutil.copytree(scored_runs[1], damaged)
+    text = (damaged / "per_case.csv").read_text().splitlines()
+    (damaged / "per_case.csv").write_text("\n".join([*text[:3], "0,x,y,z,not-a-number"]) + "\n")
+    _one_line_error(run_cli("report", str(damaged), "--out", str(tmp_path / "r")), "per_case.csv", "line 4")

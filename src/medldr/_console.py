@@ -159,3 +159,25 @@ class RunProgress(_Live):
         if self._task is None:
             self._task = self._progress.add_task("run", total=max(total, 1), stats=stats)
         self._progress.update(self._task, completed=done, total=max(total, 1), stats=stats)
+
+
+def overdiagnosis_table(summary: dict[str, Any], title: str) -> Table:
+    """Type shares of the overdiagnosed codes, and the judge's verdicts when it ran."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("type")
+    table.add_column("codes", justify="right")
+    table.add_column("share", justify="right")
+    for key, name in summary["type_names"].items():
+        table.add_row(f"{key}: {name}", str(summary["counts"][key]), f"{100 * summary['shares'][key]:.1f}%")
+    table.caption = (
+        f"{summary['overdiagnosed']} overdiagnosed codes in {summary['n_answers']} answers "
+        f"({summary['per_answer']:.2f} per answer)"
+    )
+    judge = summary.get("judge")
+    if judge:
+        verdicts = ", ".join(f"{k} {v}" for k, v in judge["verdicts"].items())
+        table.caption += (
+            f"; judge {judge['model']} on {judge['asked']} of {judge['type_a']} Type-A codes: {verdicts}; "
+            f"{judge['quotes_rejected']} quotes not in the record, {judge['unreadable']} unreadable answers"
+        )
+    return table

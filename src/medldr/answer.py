@@ -128,6 +128,27 @@ def _json_objects(text: str) -> list[str]:
     return spans
 
 
+def first_json_object(text: str | None) -> dict[str, Any] | None:
+    """The first JSON object in a model's text (a fenced block first, then any balanced ``{...}``), read with the
+    same JSON5 leniency as answers; None when there is none. For structured answers other than diagnoses (the
+    overdiagnosis judge's).
+
+    >>> first_json_object('Sure: {"supported": "yes", // ok\\n "quotes": ["Cr 3.1"]}')
+    {'supported': 'yes', 'quotes': ['Cr 3.1']}
+    """
+    if not text:
+        return None
+    text = _THINK_RE.sub("", text)
+    for candidate in [*_FENCE_RE.findall(text), *_json_objects(text)]:
+        try:
+            value = _loads(candidate.strip())
+        except (ValueError, TypeError, pyjson5.Json5Exception):
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
 def _parse_candidate(text: str) -> Answer | None:
     try:
         return _from_object(_loads(text))

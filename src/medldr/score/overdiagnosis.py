@@ -1,0 +1,125 @@
+"""Why a model overdiagnosed: every predicted code outside the gold set gets a type, deterministically.
+
+Type-C (clinical hierarchy confusion): the code is related to a gold code in the ICD-9 tree: an ancestor or
+descendant, the same 3-character category, or the same CCS group. Type-B (temporal confusion): the code is a condition
+of the past: coded in an earlier admission (``history_icd``) or named in the past medical history text. Type-A
+(evidence over-interpretation): the rest. When several apply, the first in the order C, B, A is the type and the
+others are kept in ``also``. Pure: (case, predictions) in, typed codes out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from medldr.icd import category, ccs_group, ccs_name, hierarchy_relation, icd9_names, normalize_code
+from medldr.icd_terms import find_condition
+from medldr.schema import Case
+
+Type = Literal["A", "B", "C"]
+TYPES: tuple[Type, ...] = ("A", "B", "C")
+TYPE_NAMES = {"A": "evidence over-interpretation", "B": "temporal confusion", "C": "clinical hierarchy confusion"}
+_RELATION_ORDER = ("ancestor", "same_category", "same_ccs")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a code could be of a type: which relation matched and the evidence for it."""
+
+    type: Type
+    relation: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class TypedCode:
+    code: str
+    type: Type
+    relation: str
+    evidence: str
+    also: tuple[Finding, ...] = field(default=())
+
+    def record(self, case_id: str, round_: int) -> dict[str, Any]:
+        """The overdiagnosis.jsonl line."""
+        return {"case_id": case_id, "round": round_, "code": self.code, "name": icd9_names().get(self.code, ""),
+                "type": self.type, "relation": self.relation, "evidence": self.evidence,
+                "also": [asdict(f) for f in self.also]}  # fmt: skip
+
+
+def _hierarchy(code: str, gold: Sequence[str]) -> Finding | None:
+    """The most specific tree relation of ``code`` to any gold code (ancestor > same category > same CCS)."""
+    names = icd9_names()
+    found = [(relation, g) for g in gold if (relation := hierarchy_relation(code, g))]
+    if not found:
+        return None
+    relation, g = min(found, key=lambda pair: _RELATION_ORDER.index(pair[0]))
+    what = {
+        "ancestor": f"is {'an ancestor' if g.startswith(code) else 'a descendant'} of gold {g}",
+        "same_category": f"shares category {category(code)} with gold {g}",
+        "same_ccs": f"shares CCS group {ccs_group(code)} ({ccs_name(ccs_group(code) or '')}) with gold {g}",
+    }[relation]
+    return Finding("C", relation, f"{code} {what} ({names.get(g, '')})")
+
+
+def _temporal(code: str, case: Case) -> Finding | None:
+    history = {normalize_code(c) for c in case.history_icd or []}
+    if code in history:
+        return Finding("B", "history_icd", f"{code} was coded in an earlier admission of the patient")
+    text = case.input_dict.past_medical_history
+    if text:
+        term = find_condition(code, text)
+        if term is not None:
+            return Finding("B", "past_medical_history", f"past medical history names it: {term!r}")
+    return None
+
+
+def type_overdiagnoses(case: Case, predictions: Iterable[str], labels: Iterable[str] | None = None) -> list[TypedCode]:
+    """Type every code of ``predictions`` (within ``labels`` when given, as the metrics count them) not in the gold
+    set of ``case``, in prediction order, each once.
+
+    >>> from medldr.schema import Case
+    >>> case = Case.model_validate({"case_id": "1/2/0", "input_dict": {}, "top_1_icd": {"code": "42833", "name": ""},
+    ...     "output_dict": {"output_icd_id": ["42833"], "output_icd_name": [""], "output_icd_id_and_name": [""]},
+    ...     "history_icd": ["5849"]})
+    >>> [(t.code, t.type, t.relation) for t in type_overdiagnoses(case, ["42833", "4280", "5849", "486"])]
+    [('4280', 'C', 'same_category'), ('5849', 'B', 'history_icd'), ('486', 'A', 'none')]
+    """
+    gold = [normalize_code(c) for c in case.output_dict.output_icd_id]
+    allowed = None if labels is None else set(labels)
+    out = []
+    for code in dict.fromkeys(normalize_code(p) for p in predictions):
+        if code in gold or (allowed is not None and code not in allowed):
+            continue
+        findings = [f for f in (_hierarchy(code, gold), _temporal(code, case)) if f is not None]
+        if findings:
+            first, *rest = findings
+            out.append(TypedCode(code, first.type, first.relation, first.evidence, tuple(rest)))
+        else:
+            out.append(TypedCode(code, "A", "none", "no tree relation to a gold code and not a past condition"))
+    return out
+
+
+def summarize(records: Sequence[dict[str, Any]], n_answers: int, primaries: dict[str, str]) -> dict[str, Any]:
+    """Per run: overdiagnosed codes by type (count, share), per answer, by relation, and per primary diagnosis.
+
+    ``n_answers``: (case, round) answers typed; ``primaries``: case id -> primary gold code.
+    """
+    counts = Counter(r["type"] for r in records)
+    total = len(records)
+    relations: dict[str, Counter[str]] = defaultdict(Counter)
+    per_disease: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in records:
+        relations[r["type"]][r["relation"]] += 1
+        per_disease[primaries[r["case_id"]]][r["type"]] += 1
+    return {
+        "n_answers": n_answers,
+        "overdiagnosed": total,
+        "per_answer": total / n_answers if n_answers else 0.0,
+        "counts": {t: counts.get(t, 0) for t in TYPES},
+        "shares": {t: (counts.get(t, 0) / total if total else 0.0) for t in TYPES},
+        "relations": {t: dict(relations[t]) for t in TYPES},
+        "per_disease": {code: {t: c.get(t, 0) for t in TYPES} for code, c in sorted(per_disease.items())},
+        "type_names": TYPE_NAMES,
+    }

@@ -1,0 +1,106 @@
+"""Overdiagnosis typing on hand-built cases: each type, each Type-C relation, a synonym in the past history, the
+precedence C > B > A, and the per-run summary."""
+
+from __future__ import annotations
+
+import pytest
+
+from medldr.icd_terms import condition_terms, find_condition
+from medldr.schema import Case
+from medldr.score.overdiagnosis import summarize, type_overdiagnoses
+
+
+def _case(gold: list[str], *, history: list[str] | None = None, pmh: str | None = None, case_id: str = "1/2/0") -> Case:
+    return Case.model_validate({
+        "case_id": case_id,
+        "input_dict": {"lab": "The following lab tests are available for the patient:\n", "past_medical_history": pmh},
+        "output_dict": {"output_icd_id": gold, "output_icd_name": gold, "output_icd_id_and_name": gold},
+        "top_1_icd": {"code": gold[0], "name": ""},
+        "history_icd": history,
+    })  # fmt: skip
+
+
+def _typed(case: Case, predictions: list[str], labels: list[str] | None = None) -> list[tuple[str, str, str]]:
+    return [(t.code, t.type, t.relation) for t in type_overdiagnoses(case, predictions, labels)]
+
+
+@pytest.mark.parametrize(
+    ("gold", "predicted", "relation"),
+    [
+        ("42833", "428", "ancestor"),  # a category predicted for its subcode
+        ("4282", "42823", "ancestor"),  # a subcode of a gold subcategory (systolic heart failure)
+        ("42833", "42823", "same_category"),  # acute on chronic diastolic vs systolic heart failure
+        ("5849", "5845", "same_category"),  # acute kidney failure: unspecified vs with tubular necrosis
+        ("5849", "586", "same_ccs"),  # CCS 157, acute and unspecified renal failure, another category
+        ("486", "4829", "same_ccs"),  # CCS 122, pneumonia
+    ],
+)
+def test_type_c_relations(gold: str, predicted: str, relation: str) -> None:
+    typed = type_overdiagnoses(_case([gold]), [gold, predicted])
+    assert [(t.code, t.type, t.relation) for t in typed] == [(predicted, "C", relation)]
+    assert gold in typed[0].evidence
+
+
+def test_type_b_from_earlier_admissions() -> None:
+    assert _typed(_case(["486"], history=["25000", "4019"]), ["486", "4019"]) == [("4019", "B", "history_icd")]
+
+
+def test_type_b_from_a_synonym_in_the_past_history() -> None:
+    case = _case(["486"], pmh="Past Medical History:\nHTN, HLD, s/p CABG 2010, CHF (EF 35%)")
+    typed = type_overdiagnoses(case, ["486", "4019", "42832", "2724", "5849"])
+    assert [(t.code, t.type, t.relation) for t in typed] == [
+        ("4019", "B", "past_medical_history"), ("42832", "B", "past_medical_history"),
+        ("2724", "B", "past_medical_history"), ("5849", "A", "none"),
+    ]  # fmt: skip
+    assert "'HTN'" in typed[0].evidence and "'CHF'" in typed[1].evidence and "'HLD'" in typed[2].evidence
+
+
+def test_negated_history_is_no_evidence() -> None:
+    case = _case(["486"], pmh="Denies hypertension. No history of atrial fibrillation; diabetes mellitus type 2.")
+    assert _typed(case, ["4019", "42731", "25000"]) == [
+        ("4019", "A", "none"), ("42731", "A", "none"), ("25000", "B", "past_medical_history"),
+    ]  # fmt: skip
+
+
+def test_family_history_is_not_past_history() -> None:
+    case = Case.model_validate({
+        "case_id": "1/2/0", "input_dict": {"family_history": "Mother with HTN and diabetes"},
+        "output_dict": {"output_icd_id": ["486"], "output_icd_name": [""], "output_icd_id_and_name": [""]},
+        "top_1_icd": {"code": "486", "name": ""},
+    })  # fmt: skip
+    assert _typed(case, ["4019"]) == [("4019", "A", "none")]
+
+
+def test_precedence_keeps_the_other_findings() -> None:
+    typed = type_overdiagnoses(_case(["42833"], history=["42823"]), ["42823"])
+    assert (typed[0].type, typed[0].relation) == ("C", "same_category")
+    assert [(f.type, f.relation) for f in typed[0].also] == [("B", "history_icd")]
+
+
+def test_only_overdiagnosed_label_codes_each_once() -> None:
+    case = _case(["5849", "486"])
+    assert _typed(case, ["5849", "486", "7802", "7802", "99999"], labels=["5849", "486", "7802"]) == [
+        ("7802", "A", "none")
+    ]
+    assert _typed(case, ["5849", "486"]) == []
+
+
+def test_terms_and_matching() -> None:
+    assert "HTN" in condition_terms("4019") and "CHF" in condition_terms("42833")
+    assert find_condition("5849", "h/o AKI in 2019") == "AKI"
+    assert find_condition("5849", "AKIN score") is None  # whole words only
+    assert find_condition("4019", "pre-HTN-like") is None
+
+
+def test_summary_shares_sum_to_one() -> None:
+    records = [
+        {"case_id": "a", "type": "A", "relation": "none"}, {"case_id": "a", "type": "C", "relation": "same_ccs"},
+        {"case_id": "b", "type": "B", "relation": "history_icd"}, {"case_id": "b", "type": "A", "relation": "none"},
+    ]  # fmt: skip
+    summary = summarize(records, n_answers=4, primaries={"a": "486", "b": "5849"})
+    assert summary["counts"] == {"A": 2, "B": 1, "C": 1} and summary["per_answer"] == 1.0
+    assert summary["shares"] == {"A": 0.5, "B": 0.25, "C": 0.25} and sum(summary["shares"].values()) == 1.0
+    assert summary["per_disease"] == {"486": {"A": 1, "B": 0, "C": 1}, "5849": {"A": 1, "B": 1, "C": 0}}
+    assert summary["relations"]["C"] == {"same_ccs": 1}
+    empty = summarize([], n_answers=3, primaries={})
+    assert empty["shares"] == {"A": 0.0, "B": 0.0, "C": 0.0} and empty["per_answer"] == 0.0

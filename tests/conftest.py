@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from medldr.build import BuildConfig, build_cases
+from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.schema import BuildManifest
+from medldr.score.files import run_inputs, score_files, write_scores
 from medldr.sources import open_mimic
 from tests.mimic_tables import SHARED_DEMO
+from tests.run.fake_openai import FakeOpenAI
+from tests.scored_runs import SKILL, oracle
 
 
 @pytest.fixture(autouse=True)
@@ -42,3 +46,22 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     return subprocess.run(
         [sys.executable, "-m", "medldr.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
     )
+
+
+@pytest.fixture(scope="session")
+def scored_runs(demo_build: tuple[Path, BuildManifest], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Run folders runs/{strong,middling,weak}: 3 rounds each, scored (scores.json, per_case.csv)."""
+    cases_file = demo_build[0] / "inference.jsonl"
+    root = tmp_path_factory.mktemp("runs")
+    folders = []
+    with FakeOpenAI(answer_for=oracle(cases_file)) as server:
+        for model in SKILL:
+            settings = RunSettings(
+                cases_file=cases_file, out=root / model, model=f"openai-compatible:{model}", base_url=server.url,
+                task="lab_num+", rounds=3, concurrency=4, params=GenerationParams(temperature=0.7, seed=7),
+            )  # fmt: skip
+            run_cases(settings)
+            scored = score_files(*run_inputs(settings.out, None, None), n_resamples=200)
+            write_scores(scored, settings.out / "scores.json")
+            folders.append(settings.out)
+    return folders

@@ -1,0 +1,99 @@
+"""`medldr overdiagnosis` on runs of the demo's cases: every overdiagnosed code typed, shares summing to 1, the
+evidence judge over a real local server (a fabricated quote is rejected and counted), resume, the data-use guard."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medldr.errors import MedldrError
+from medldr.schema import read_cases
+from medldr.score.files import run_inputs
+from medldr.score.overdiagnosis_files import JudgeSettings, type_run
+from tests.conftest import run_cli
+from tests.run.fake_openai import FakeOpenAI
+
+FABRICATED = "patient reports crushing chest pain radiating to the jaw"
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _judge_answer(body: dict[str, Any]) -> str:
+    """One real quote from the record the judge was shown, and one that is not in it."""
+    record = body["messages"][-1]["content"].split("The record:\n", 1)[1]
+    real = re.search(r"[A-Za-z][^\n]{12,40}", record).group(0)  # type: ignore[union-attr]
+    return json.dumps({"verdict": "partly", "quotes": [real, FABRICATED], "explanation": "one finding fits"})
+
+
+def test_typing_a_run(scored_runs: list[Path], tmp_path: Path) -> None:
+    weak = scored_runs[2]
+    result = run_cli("overdiagnosis", str(weak), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "temporal confusion" in result.stdout
+    summary = json.loads((tmp_path / "overdiagnosis_summary.json").read_text())
+    records = _lines(tmp_path / "overdiagnosis.jsonl")
+    assert summary["overdiagnosed"] == len(records) > 0
+    assert sum(summary["shares"].values()) == pytest.approx(1.0)
+    scores = json.loads((weak / "scores.json").read_text())
+    assert len(records) == pytest.approx(scores["mean"]["overdiagnosed_codes"] * len(scores["rounds"]))  # the metric
+    assert summary["n_answers"] == scores["n_cases"] * 3
+    cases = {c.case_id: c for c in read_cases(run_inputs(weak, None, None)[0])}
+    for record in records:
+        case = cases[record["case_id"]]
+        assert record["code"] not in case.output_dict.output_icd_id and record["type"] in "ABC"
+        if record["relation"] == "history_icd":
+            assert record["code"] in (case.history_icd or [])
+
+
+def test_judge_rejects_a_fabricated_quote_and_resumes(scored_runs: list[Path], tmp_path: Path) -> None:
+    weak = str(scored_runs[2])
+    with FakeOpenAI(answer_for=_judge_answer) as server:
+        args = ["overdiagnosis", weak, "--out", str(tmp_path), "--judge", "openai-compatible:judge", "--base-url",
+                server.url, "--sample", "5", "--seed", "3"]  # fmt: skip
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        asked = server.requests
+        again = run_cli(*args)
+        assert again.returncode == 0, again.stderr
+        assert server.requests == asked == 5  # the second run found every judgement stored
+    judgements = _lines(tmp_path / "judge.jsonl")
+    assert len(judgements) == 5
+    for judgement in judgements:
+        assert judgement["valid"] and judgement["verdict"] == "partly"
+        assert judgement["quotes_rejected"] == [FABRICATED] and len(judgement["quotes_verified"]) == 1
+    summary = json.loads((tmp_path / "overdiagnosis_summary.json").read_text())["judge"]
+    assert summary["asked"] == 5 and summary["quotes_rejected"] == 5 and summary["judgements_with_rejected_quote"] == 5
+    assert summary["verdicts"]["partly"] == 5 and summary["data_use"]["decision"] == "allowed"
+    judged = [r for r in _lines(tmp_path / "overdiagnosis.jsonl") if "judge" in r]
+    assert len(judged) == 5 and all(r["type"] == "A" for r in judged)
+    manifest = json.loads((tmp_path / "judge_manifest.json").read_text())
+    assert manifest["identity"]["model"] == "openai-compatible:judge" and manifest["finished_at"]
+    assert len(manifest["identity"]["prompt_sha256"]) == 64
+    other = run_cli(*args[:-1], "4")  # another seed into the same folder
+    assert other.returncode == 2 and "other settings (seed)" in other.stderr
+
+
+def test_judge_follows_the_data_use_rule(
+    scored_runs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test build is of MIMIC-IV tables (not the bundled demo), so it counts as credentialed."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    inputs = run_inputs(scored_runs[0], None, None)
+    with pytest.raises(MedldrError, match="data-use rule"):
+        type_run(*inputs[:2], tmp_path, inputs[2], run_dir=scored_runs[0], judge=JudgeSettings("openai:gpt-4.1"))
+    assert not (tmp_path / "judge.jsonl").exists()
+    for path in tmp_path.rglob("*"):
+        assert "sk-test-not-a-key" not in path.read_text()
+
+
+def test_option_errors_are_one_line(scored_runs: list[Path], tmp_path: Path) -> None:
+    result = run_cli("overdiagnosis", str(scored_runs[0]), "--sample", "3", "--out", str(tmp_path))
+    assert result.returncode == 2 and "--judge" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("overdiagnosis", "--out", str(tmp_path))
+    assert result.returncode == 2 and "run folder" in result.stderr

@@ -52,10 +52,10 @@ def test_report_renders_in_chromium(report: Path, tmp_path: Path) -> None:
     assert errors == []
     assert all(url == index.as_uri() or url.startswith("data:") for url in requests), requests
     assert title == "medldr report" and headings == ["Summary", "Tables", "Figures", "Provenance"]
-    assert figures == 5 and best > 10
-    assert len(sizes) == 5 and all(done and width >= 1000 and height >= 600 for done, width, height in sizes)
+    assert figures == 6 and best > 10
+    assert len(sizes) == 6 and all(done and width >= 1000 and height >= 600 for done, width, height in sizes)
     with Image.open(shot) as image:
-        assert image.width == 1280 and image.height > 5000  # the whole page: tables, five figures, provenance
+        assert image.width == 1280 and image.height > 5000  # the whole page: tables, six figures, provenance
         rgb = image.convert("RGB")
         assert max(ImageStat.Stat(rgb).stddev) > 20  # not a blank page
         assert len(rgb.getcolors(1 << 24) or []) > 200  # text, tables and plots, not a flat error page

@@ -17,7 +17,7 @@ from medldr.report.figures import DPI, FIGURE_INCHES, heatmap_inches
 from medldr.report.tables import Estimate, format_value
 from tests.conftest import run_cli
 
-FIGURES = ["accuracy", "relevance", "reliability", "miss_overdiagnosis", "per_disease"]
+FIGURES = ["accuracy", "relevance", "reliability", "miss_overdiagnosis", "per_disease", "overdiagnosis"]
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -84,6 +84,16 @@ def test_per_disease_and_usage_tables(report: Path, scored_runs: list[Path]) -> 
     assert usage[1]["model"] == "openai-compatible:middling" and usage[1]["rounds"] == "3"
 
 
+def test_overdiagnosis_table(report: Path, scored_runs: list[Path]) -> None:
+    rows = _csv(report / "tables" / "overdiagnosis.csv")
+    for row, folder in zip(rows[:2], scored_runs, strict=False):
+        summary = json.loads((folder / "overdiagnosis_summary.json").read_text())
+        assert float(row["overdiagnosed"]) == summary["overdiagnosed"]
+        assert [float(row[f"type_{t}"]) for t in "ABC"] == [summary["shares"][t] for t in "ABC"]
+    assert rows[2]["run"] == "weak" and rows[2]["overdiagnosed"] == ""  # not typed
+    assert "| weak | — |" in (report / "tables" / "overdiagnosis.md").read_text()
+
+
 def test_figures_are_images_of_the_expected_size(report: Path, scored_runs: list[Path]) -> None:
     n_diseases = len(_csv(report / "tables" / "per_disease.csv"))
     for name in FIGURES:
@@ -146,7 +156,7 @@ def test_two_runs_get_a_paired_comparison_with_mcnemar(scored_runs: list[Path], 
 def test_single_run_single_round(scored_runs: list[Path], tmp_path: Path) -> None:
     """One run, one round: no comparison, no reliability figure, both said; the rest is written."""
     folder = tmp_path / "one"
-    shutil.copytree(scored_runs[0], folder)
+    shutil.copytree(scored_runs[0], folder, ignore=shutil.ignore_patterns("overdiagnosis*"))
     lines = (folder / "responses.jsonl").read_text().splitlines()
     kept = [line for line in lines if json.loads(line).get("round", 0) == 0]
     (folder / "responses.jsonl").write_text("\n".join(kept) + "\n")
@@ -183,9 +193,16 @@ def test_bad_input_fails_in_one_line(scored_runs: list[Path], tmp_path: Path) ->
 def test_stale_or_damaged_scores_are_refused(scored_runs: list[Path], tmp_path: Path) -> None:
     folder = tmp_path / "stale"
     shutil.copytree(scored_runs[1], folder)
+    assert run_cli("overdiagnosis", str(folder), "--quiet").returncode == 0
     with open(folder / "responses.jsonl", "a") as fh:
         fh.write(json.dumps({"case_id": "x", "round": 5, "text": "{}"}) + "\n")
     _one_line_error(run_cli("report", str(folder), "--out", str(tmp_path / "r")), "scored before", "medldr score")
+    assert run_cli("score", str(folder), "--quiet", "--allow-missing").returncode == 2  # case x is not in the cases
+    (folder / "responses.jsonl").write_text((scored_runs[1] / "responses.jsonl").read_text() + "\n")
+    assert run_cli("score", str(folder), "--quiet").returncode == 0
+    _one_line_error(
+        run_cli("report", str(folder), "--out", str(tmp_path / "r")), "overdiagnosis_summary.json", "typed before"
+    )
     damaged = tmp_path / "damaged"
     shutil.copytree(scored_runs[1], damaged)
     text = (damaged / "per_case.csv").read_text().splitlines()

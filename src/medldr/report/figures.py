@@ -164,6 +164,34 @@ def miss_overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure:
     return fig
 
 
+TYPE_COLOURS = {"A": "#D55E00", "B": "#0072B2", "C": "#E69F00"}
+TYPE_LABELS = {"A": "A: evidence over-interpretation", "B": "B: temporal confusion", "C": "C: hierarchy confusion"}
+
+
+@_styled
+def overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
+    """Overdiagnosed codes per answer, stacked by type, per typed run; None when no run was typed."""
+    typed = [run for run in runs if run.overdiagnosis]
+    if not typed:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    x = np.arange(len(typed))
+    bottom = np.zeros(len(typed))
+    for kind in "CBA":
+        values = np.array([run.overdiagnosis["counts"][kind] / max(run.overdiagnosis["n_answers"], 1)
+                           for run in typed if run.overdiagnosis])  # fmt: skip
+        ax.bar(x, values, 0.6, bottom=bottom, label=TYPE_LABELS[kind], color=TYPE_COLOURS[kind], edgecolor="white")
+        bottom += values
+    _run_ticks(ax, x, typed)
+    ax.set_xlabel("Run")
+    ax.set_ylabel("Overdiagnosed codes per answer")
+    ax.set_ylim(0, max(bottom.max() * 1.15, 0.1))
+    ax.set_title("Why the runs overdiagnosed")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return fig
+
+
 def heatmap_inches(n_diseases: int) -> tuple[float, float]:
     return HEATMAP_WIDTH, max(FIGURE_INCHES[1], 1.4 + 0.24 * n_diseases)
 

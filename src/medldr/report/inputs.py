@@ -3,9 +3,11 @@ the build manifest of the cases it ran on when it is beside them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -14,6 +16,7 @@ from medldr.errors import MedldrError
 from medldr.run.runner import MANIFEST, RESPONSES
 from medldr.schema import BuildManifest, RunManifest, Scores, _first_error, read_build_manifest
 from medldr.score.files import PER_CASE, SCORES, read_case_values
+from medldr.score.overdiagnosis_files import SUMMARY as OVERDIAGNOSIS
 from medldr.score.scoring import CaseValues
 
 
@@ -27,6 +30,7 @@ class ScoredFolder:
     values: CaseValues
     manifest: RunManifest | None
     build: BuildManifest | None
+    overdiagnosis: dict[str, Any] | None = None  # overdiagnosis_summary.json, when the run was typed
 
     @property
     def model(self) -> str:
@@ -64,10 +68,24 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
         raise MedldrError(f"{folder}: not a run folder")
     scores = _read_scores(folder / SCORES)
     responses = folder / RESPONSES
-    if scores.responses_sha256 and responses.exists() and sha256_file(responses) != scores.responses_sha256:
+    current = sha256_file(responses) if responses.exists() else None
+    if scores.responses_sha256 and current and current != scores.responses_sha256:
         raise MedldrError(
             f"{folder / SCORES}: scored before {responses} last changed; run `medldr score {folder}` again"
         )
+    overdiagnosis = None
+    if (folder / OVERDIAGNOSIS).exists():
+        try:
+            overdiagnosis = json.loads((folder / OVERDIAGNOSIS).read_text(encoding="utf-8"))
+            typed_sha = overdiagnosis["responses_sha256"]
+        except (ValueError, KeyError, TypeError):
+            raise MedldrError(f"{folder / OVERDIAGNOSIS}: not an overdiagnosis summary; run `medldr overdiagnosis "
+                              f"{folder}` again") from None  # fmt: skip
+        if current and typed_sha != current:
+            raise MedldrError(
+                f"{folder / OVERDIAGNOSIS}: typed before {responses} last changed; run `medldr overdiagnosis "
+                f"{folder}` again"
+            )
     values = read_case_values(folder / PER_CASE)
     if len(values.case_ids) != scores.n_cases or values.rounds != scores.rounds:
         raise MedldrError(f"{folder / PER_CASE}: does not match {folder / SCORES}; run `medldr score {folder}` again")
@@ -76,7 +94,7 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
     if manifest is not None:
         build_path = Path(manifest.cases_file).parent / "build_manifest.json"
         build = read_build_manifest(build_path) if build_path.exists() else None
-    return ScoredFolder(name, folder, scores, values, manifest, build)
+    return ScoredFolder(name, folder, scores, values, manifest, build, overdiagnosis)
 
 
 def load_folders(folders: Sequence[Path]) -> list[ScoredFolder]:

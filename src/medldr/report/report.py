@@ -26,6 +26,7 @@ from medldr.report.sections import (
     accuracy_table,
     assistance_table,
     comparison_table,
+    overdiagnosis_table,
     per_disease_table,
     reliability_table,
     runs_table,
@@ -103,6 +104,12 @@ def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> 
                        "better.", figs.miss_overdiagnosis_figure(runs)))  # fmt: skip
     out.append(_render("per_disease", "Primary accuracy per primary diagnosis (rows, most cases first) and run.",
                        figs.per_disease_figure(runs, disease_codes)))  # fmt: skip
+    overdiagnosis = figs.overdiagnosis_figure(runs)
+    if overdiagnosis is None:
+        notes.append("No overdiagnosis figure: no run was typed (medldr overdiagnosis RUN).")
+    else:
+        out.append(_render("overdiagnosis", "Overdiagnosed codes per answer by type: C hierarchy confusion, B temporal "
+                           "confusion, A evidence over-interpretation.", overdiagnosis))  # fmt: skip
     return out, notes
 
 
@@ -198,6 +205,8 @@ def build_report(
         notes.append("No comparison table: give two runs on the same cases, or two groups with --group.")
     tables = [accuracy_table(runs), assistance_table(runs), reliability_table(runs)]
     tables += [comparison] if comparison else []
+    typed = overdiagnosis_table(runs)
+    tables += [typed] if typed else []
     tables += [usage_table(runs), per_disease]
     figures, figure_notes = draw_figures(runs, [str(row["code"]) for row in per_disease.rows])
     html = (

@@ -197,3 +197,29 @@ def runs_table(runs: Sequence[ScoredFolder]) -> Table:
                Column("n_cases", "Cases", "count"), Column("n_patients", "Patients", "count"),
                Column("labels", "Labels", "count"), Column("extraction", "Extraction", "text")]  # fmt: skip
     return Table("runs", "Runs", columns, rows)
+
+
+def overdiagnosis_table(runs: Sequence[ScoredFolder]) -> Table | None:
+    """Why each run overdiagnosed: the type shares of its overdiagnosed codes (None when no run was typed)."""
+    if not any(run.overdiagnosis for run in runs):
+        return None
+    rows: list[dict[str, Value]] = []
+    for run in runs:
+        summary = run.overdiagnosis or {}
+        judge = summary.get("judge") or {}
+        rows.append({
+            "run": run.name, "overdiagnosed": summary.get("overdiagnosed"), "per_answer": summary.get("per_answer"),
+            **{f"type_{t}": summary["shares"][t] if summary else None for t in "ABC"},
+            "judged": judge.get("asked"), "quotes_rejected": judge.get("quotes_rejected"),
+        })  # fmt: skip
+    columns = [
+        RUN, Column("overdiagnosed", "Overdiagnosed codes", "count"), Column("per_answer", "Per answer", "number"),
+        Column("type_A", "A: evidence (%)"), Column("type_B", "B: temporal (%)"), Column("type_C", "C: hierarchy (%)"),
+        Column("judged", "Judged (A)", "count"), Column("quotes_rejected", "Quotes not in record", "count"),
+    ]  # fmt: skip
+    note = (
+        "Every predicted code outside the gold set, typed by `medldr overdiagnosis`: C when related to a gold code in "
+        "the ICD-9 tree (ancestor, category, CCS group), else B when coded in an earlier admission or named in the "
+        "past medical history, else A. '—': run not typed, or no judge."
+    )
+    return Table("overdiagnosis", "Overdiagnosis types", columns, rows, note=note)

@@ -14,8 +14,8 @@ from tests.gates import needs_llama
 
 COMMANDS = [
     ["run"],
-    [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["report"], ["prompts"],
-    ["prompts", "show"], ["version"],
+    [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["report"],
+    ["overdiagnosis"], ["prompts"], ["prompts", "show"], ["version"],
 ]  # fmt: skip
 
 
@@ -50,3 +50,7 @@ def test_demo_command(tmp_path: Path) -> None:
     html = index.read_text()
     assert "SmolLM2-135M on the MIMIC-IV demo" in html and "local" in html and "data:image/png;base64," in html
     assert (tmp_path / "medldr-demo" / "report" / "tables" / "accuracy.tex").is_file()
+    typed = json.loads((tmp_path / "medldr-demo" / "runs" / "local" / "overdiagnosis_summary.json").read_text())
+    assert typed["n_answers"] == 4 and typed["overdiagnosed"] > 0  # a 135M model overdiagnoses
+    assert sum(typed["shares"].values()) == pytest.approx(1.0)
+    assert (tmp_path / "medldr-demo" / "report" / "figures" / "overdiagnosis.png").is_file()

@@ -147,6 +147,7 @@ def demo(
     if not quiet:
         console.print(build_summary(result.build, str(out / "cases")))
         console.print(scores_summary(result.scores, "the bundled SmolLM2-135M on the demo's inference subset"))
+        console.print(overdiagnosis_table(result.overdiagnosis, "why it overdiagnosed"))
     console.print("demo done: " + ", ".join(str(p) for p in result.written))
     console.print(f"report: {result.report}")
 

@@ -1,10 +1,12 @@
 """The demo, end to end and offline: build the open demo's cases, run the bundled model on the inference subset,
-score the answers, write the report. It composes the stages exactly as a user would chain the commands."""
+score the answers, type the overdiagnoses, write the report. It composes the stages exactly as a user would chain
+the commands."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from medldr.build import BuildConfig, Progress, build_cases
 from medldr.report import write_report
@@ -12,6 +14,7 @@ from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.runner import Progress as RunProgress
 from medldr.schema import BuildManifest, RunManifest, Scores
 from medldr.score.files import run_inputs, score_files, write_scores
+from medldr.score.overdiagnosis_files import type_run
 from medldr.sources import open_demo
 
 DEMO_SOURCE = "mimic-iv-demo (bundled)"
@@ -24,6 +27,7 @@ class DemoResult:
     run: RunManifest
     scores: Scores
     written: list[Path]
+    overdiagnosis: dict[str, Any]
     report: Path
 
 
@@ -35,8 +39,8 @@ def run_demo(
     build_progress: Progress | None = None,
     run_progress: RunProgress | None = None,
 ) -> DemoResult:
-    """Build -> run (bundled SmolLM2 via llama.cpp, seeded) -> score -> report, under ``out``; re-running resumes the
-    run."""
+    """Build -> run (bundled SmolLM2 via llama.cpp, seeded) -> score -> overdiagnosis types -> report, under ``out``;
+    re-running resumes the run."""
     cases = Path(out) / "cases"
     built = build_cases(open_demo(), cases, BuildConfig(), source_name=DEMO_SOURCE, force=True, progress=build_progress)
     settings = RunSettings(
@@ -50,7 +54,10 @@ def run_demo(
         params=GenerationParams(temperature=0.7, seed=2025, max_tokens=256),
     )
     ran = run_cases(settings, progress=run_progress)
-    scored = score_files(*run_inputs(settings.out, None, None))
+    inputs = run_inputs(settings.out, None, None)
+    scored = score_files(*inputs)
     written = write_scores(scored, settings.out / "scores.json")
+    typed = type_run(*inputs[:2], settings.out, inputs[2], run_dir=settings.out)
+    written += typed.written
     report = write_report([settings.out], Path(out) / "report", title="medldr demo: SmolLM2-135M on the MIMIC-IV demo")
-    return DemoResult(built, ran, scored.scores, written, report.index)
+    return DemoResult(built, ran, scored.scores, written, typed.summary, report.index)

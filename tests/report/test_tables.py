@@ -31,6 +31,11 @@ def test_best_marks_follow_the_direction_and_ties() -> None:
     assert table.best == {"run": set(), "acc": {0, 2}, "miss": {1}, "l2": set(), "cost": set()}
 
 
+def test_no_best_when_all_equal() -> None:
+    rows = [{"run": "a", "acc": Estimate(0.0)}, {"run": "b", "acc": Estimate(0.0)}]
+    assert Table("t", "T", COLUMNS[:2], rows).best["acc"] == set()
+
+
 def test_markdown_cells() -> None:
     lines = to_markdown(_table()).splitlines()
     assert lines[0] == "| Run | Accuracy | Miss rate | Same category | Cost |"

@@ -68,6 +68,12 @@ def _run_ticks(ax: Axes, x: np.ndarray, runs: Sequence[ScoredFolder]) -> None:
     ax.set_xticks(x, [run.name for run in runs], rotation=25 if crowded else 0, ha="right" if crowded else "center")
 
 
+def _stack_legend(ax: Axes) -> None:
+    """Legend beside a stacked bar chart, top entry = top segment."""
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+
+
 def _errors(runs: Sequence[ScoredFolder], key: str) -> np.ndarray:
     """(2, n) distances from the point to the CI bounds, in %, (0 where the run has no CI)."""
     out = np.zeros((2, len(runs)))
@@ -115,7 +121,7 @@ def relevance_figure(runs: Sequence[ScoredFolder]) -> Figure:
     ax.set_xlabel("Run")
     ax.set_ylim(0, 100)
     ax.set_title("Clinical relevance of the best prediction to the primary diagnosis")
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    _stack_legend(ax)
     return fig
 
 
@@ -188,7 +194,7 @@ def overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
     ax.set_ylabel("Overdiagnosed codes per answer")
     ax.set_ylim(0, max(bottom.max() * 1.15, 0.1))
     ax.set_title("Why the runs overdiagnosed")
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    _stack_legend(ax)
     return fig
 
 

@@ -62,10 +62,11 @@ def _number(value: Value) -> float | None:
 
 
 def _best_rows(rows: list[dict[str, Value]], column: Column) -> set[int]:
-    """Rows holding the column's best value (ties all marked); none when fewer than two rows have a value."""
+    """Rows holding the column's best value (ties all marked); none when fewer than two rows have a value or all
+    values are equal (nothing stands out)."""
     numbers = {i: _number(row.get(column.key)) for i, row in enumerate(rows)}
     numbers = {i: v for i, v in numbers.items() if v is not None}
-    if column.better == 0 or len(numbers) < 2:
+    if column.better == 0 or len(numbers) < 2 or max(numbers.values()) - min(numbers.values()) < 1e-12:
         return set()
     target = max(numbers.values()) if column.better > 0 else min(numbers.values())
     return {i for i, v in numbers.items() if abs(v - target) < 1e-12}

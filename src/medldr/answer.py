@@ -42,6 +42,7 @@ class Answer:
     valid: bool = False
     reason: str = ""
     extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    repeated: bool = False  # the predictions named a code twice (dropped here; the GRPO reward penalises it)
 
     @property
     def predictions_are_top_prefix(self) -> bool:
@@ -97,11 +98,12 @@ def _from_object(obj: Any) -> Answer | None:
     if not isinstance(top10 or [], list) or not isinstance(predictions or [], list):
         return None
     top = _dedup([normalize_item(x) for x in top10 or [] if x is not None])
-    preds = _dedup([normalize_item(x) for x in predictions or [] if x is not None])
+    raw = [code for x in predictions or [] if x is not None and (code := normalize_item(x))]
+    preds = _dedup(raw)
     if not preds:
         return Answer(top, preds, valid=False, reason="no predictions")
     extras = {k: v for k, v in obj.items() if k not in (*_KEYS["top10"], *_KEYS["predictions"])}
-    return Answer(top, preds, valid=True, extras=extras)
+    return Answer(top, preds, valid=True, extras=extras, repeated=len(raw) > len(preds))
 
 
 def _json_objects(text: str) -> list[str]:
@@ -222,7 +224,7 @@ def _reference(text: str) -> Answer:
         preds = [icd.split(":")[0] for icd in predictions]
     except (TypeError, AttributeError):
         return Answer(reason="reference: items are not strings")
-    return Answer(_dedup(top), _dedup(preds), valid=True)
+    return Answer(_dedup(top), _dedup(preds), valid=True, repeated=len(set(preds)) < len(preds))
 
 
 def extract(text: str | None, *, finish_reason: str | None = None, mode: Mode = "robust") -> Answer:

@@ -47,6 +47,8 @@ app = typer.Typer(
 )
 prompts_app = typer.Typer(help="Prompt styles and task types: list them, preview one on a case.")
 app.add_typer(prompts_app, name="prompts")
+train_app = typer.Typer(help="Fine-tune on built cases: SFT and GRPO with TRL, PEFT and accelerate (offline).")
+app.add_typer(train_app, name="train")
 console = Console()
 
 Out = Annotated[Path, typer.Option("--out", "-o", help="Folder for {train,validation,test,inference}.jsonl.")]
@@ -395,6 +397,43 @@ def prompts_show(
     for message in messages:
         console.rule(message["role"])
         console.print(message["content"], markup=False, highlight=False)
+
+
+RecipeFile = Annotated[Path, typer.Option("--config", "-c", help="A YAML recipe (see recipes/).")]
+StepsOpt = Annotated[int | None, typer.Option(help="Stop after N optimiser steps (overrides the recipe).")]
+OutputDir = Annotated[Path | None, typer.Option(help="Where the model goes (overrides the recipe).")]
+ModelOpt = Annotated[str | None, typer.Option(help="Base model: a local folder, a .gguf file or 'bundled'.")]
+LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N cases (overrides the recipe).")]
+
+
+def _train(kind: str, config: Path, overrides: dict[str, object]) -> None:
+    from medldr.train.config import load_recipe
+
+    recipe = load_recipe(config, kind, overrides)  # type: ignore[arg-type]
+    if kind == "sft":
+        from medldr.train.sft import train_sft as trainer
+    else:
+        from medldr.train.grpo import train_grpo as trainer
+    out = trainer(recipe)  # type: ignore[arg-type]
+    console.print(f"trained: {out} (evaluate: medldr run CASES --model hf:{out})")
+
+
+@train_app.command("sft")
+def train_sft_command(
+    config: RecipeFile, max_steps: StepsOpt = None, output_dir: OutputDir = None, model: ModelOpt = None,
+    limit: LimitOpt = None,
+) -> None:  # fmt: skip
+    """Supervised fine-tuning: the gold answer (optionally after a teacher's right reasoning) as the target."""
+    _train("sft", config, {"max_steps": max_steps, "output_dir": output_dir, "model": model, "limit": limit})
+
+
+@train_app.command("grpo")
+def train_grpo_command(
+    config: RecipeFile, max_steps: StepsOpt = None, output_dir: OutputDir = None, model: ModelOpt = None,
+    limit: LimitOpt = None,
+) -> None:  # fmt: skip
+    """GRPO with the recipe's weighted rewards (Jaccard accuracy, format, ICD-9 hierarchy)."""
+    _train("grpo", config, {"max_steps": max_steps, "output_dir": output_dir, "model": model, "limit": limit})
 
 
 @app.command()

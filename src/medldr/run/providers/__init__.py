@@ -38,6 +38,12 @@ def _gguf(model: str, base_url: str | None, timeout: float) -> Provider:
     return LlamaCpp(Path(model).expanduser(), name="gguf")
 
 
+def _hf(model: str, base_url: str | None, timeout: float) -> Provider:
+    from medldr.run.providers.hf import Transformers
+
+    return Transformers(model)
+
+
 def _anthropic(route: str) -> Loader:
     def load(model: str, base_url: str | None, timeout: float) -> Provider:
         from medldr.run.providers.anthropic import AnthropicMessages
@@ -50,6 +56,7 @@ def _anthropic(route: str) -> Loader:
 PROVIDERS: dict[str, Loader] = {
     "local": _local,
     "gguf": _gguf,
+    "hf": _hf,
     "openai": _openai_like("openai", None, "OPENAI_API_KEY"),
     "azure": _openai_like("azure", None, "AZURE_OPENAI_API_KEY", azure=True),
     "openai-compatible": _openai_like("openai-compatible", None, "OPENAI_API_KEY"),
@@ -64,7 +71,8 @@ PROVIDERS: dict[str, Loader] = {
     "vertex": _anthropic("vertex"),
 }
 """Provider name -> loader(model, base_url, timeout). ``local`` is the bundled SmolLM2-135M-Instruct GGUF and
-``gguf:PATH`` any GGUF file, both in-process through llama.cpp. Azure is a zero-retention route; so is any loopback
+``gguf:PATH`` any GGUF file, both in-process through llama.cpp; ``hf:PATH`` a transformers model folder (or a trained
+adapter, a .gguf file, ``bundled``) in-process. Azure is a zero-retention route; so is any loopback
 server."""
 
 

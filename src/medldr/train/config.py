@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medldr.errors import MedldrError
 from medldr.prompts import DEFAULT_STYLE
+from medldr.run.providers.hf import check_model
 
 
 class LoraSettings(BaseModel):
@@ -95,6 +96,7 @@ def load_recipe(path: Path, kind: Literal["sft", "grpo"], overrides: dict[str, A
         recipe = model.model_validate(data)
     except ValidationError as err:
         raise MedldrError(_one_line(err, path)) from None
+    check_model(recipe.model)
     if not recipe.cases.is_file():
         raise MedldrError(f"{path}: cases: {recipe.cases} is not a file; build the cases first (medldr build)")
     return recipe

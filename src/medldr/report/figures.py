@@ -62,6 +62,12 @@ def _figure(size: tuple[float, float] = FIGURE_INCHES) -> Figure:
     return Figure(figsize=size, dpi=DPI, layout="constrained")
 
 
+def _bars(runs: Sequence[ScoredFolder]) -> tuple[Figure, Axes, np.ndarray]:
+    """A figure with one axes and a bar position per run."""
+    fig = _figure()
+    return fig, fig.add_subplot(), np.arange(len(runs))
+
+
 def _run_ticks(ax: Axes, x: np.ndarray, runs: Sequence[ScoredFolder]) -> None:
     """Run names under the bars, slanted when there are many."""
     crowded = len(runs) > 4
@@ -88,9 +94,7 @@ def _errors(runs: Sequence[ScoredFolder], key: str) -> np.ndarray:
 @_styled
 def accuracy_figure(runs: Sequence[ScoredFolder]) -> Figure:
     """Primary accuracy and exact match per run, with CI bars."""
-    fig = _figure()
-    ax = fig.add_subplot()
-    x = np.arange(len(runs))
+    fig, ax, x = _bars(runs)
     width = 0.38
     for j, (key, label) in enumerate((("primary_accuracy", "Primary accuracy"), ("exact_match", "Exact match"))):
         values = [run.scores.mean[key] * 100 for run in runs]
@@ -108,9 +112,7 @@ def accuracy_figure(runs: Sequence[ScoredFolder]) -> Figure:
 @_styled
 def relevance_figure(runs: Sequence[ScoredFolder]) -> Figure:
     """Clinical relevance of the predictions to the primary diagnosis, stacked per run."""
-    fig = _figure()
-    ax = fig.add_subplot()
-    x = np.arange(len(runs))
+    fig, ax, x = _bars(runs)
     bottom = np.zeros(len(runs))
     for level, (label, shade) in enumerate(zip(LEVELS, LEVEL_COLOURS, strict=True), start=1):
         values = np.array([run.scores.mean[f"relevance_{level}"] * 100 for run in runs])
@@ -180,9 +182,7 @@ def overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
     typed = [run for run in runs if run.overdiagnosis]
     if not typed:
         return None
-    fig = _figure()
-    ax = fig.add_subplot()
-    x = np.arange(len(typed))
+    fig, ax, x = _bars(typed)
     bottom = np.zeros(len(typed))
     for kind in "CBA":
         values = np.array([run.overdiagnosis["counts"][kind] / max(run.overdiagnosis["n_answers"], 1)

@@ -79,6 +79,9 @@ def load_model(path: Path, *, dtype: Any = None) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError:
         raise MedldrError('transformers support is not installed: pip install "medldr[train]"') from None
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the run's own progress display is the one to show
     dtype = dtype or torch.float32
     if (path / "adapter_config.json").is_file():
         from peft import AutoPeftModelForCausalLM

@@ -42,7 +42,7 @@ class Answer:
     valid: bool = False
     reason: str = ""
     extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    repeated: bool = False  # the predictions named a code twice (dropped here; the GRPO reward penalises it)
+    repeated: bool = field(default=False, repr=False)  # a code named twice in the predictions (the GRPO reward: 0)
 
     @property
     def predictions_are_top_prefix(self) -> bool:

@@ -74,7 +74,8 @@ def test_judge_rejects_a_fabricated_quote_and_resumes(scored_runs: list[Path], t
     assert len(judged) == 5 and all(r["type"] == "A" for r in judged)
     manifest = json.loads((tmp_path / "judge_manifest.json").read_text())
     assert manifest["identity"]["model"] == "openai-compatible:judge" and manifest["finished_at"]
-    assert len(manifest["identity"]["prompt_sha256"]) == 64
+    assert len(manifest["identity"]["prompt_sha256"]) == 64 and "verbatim" in manifest["prompt"]["system"]
+    assert manifest["prompt"]["schema"]["required"] == ["verdict", "quotes", "explanation"]
     other = run_cli(*args[:-1], "4")  # another seed into the same folder
     assert other.returncode == 2 and "other settings (seed)" in other.stderr
 

@@ -50,14 +50,16 @@ JUDGE_SCHEMA: dict[str, Any] = {
 }
 
 
+JUDGE_USER = "The record:\n{record}\n\nThe proposed diagnosis: ICD-9 {code} ({name})."
+
+
 def judge_messages(record: str, code: str) -> list[dict[str, str]]:
-    name = icd9_names().get(code, "")
-    user = f"The record:\n{record}\n\nThe proposed diagnosis: ICD-9 {code} ({name})."
+    user = JUDGE_USER.format(record=record, code=code, name=icd9_names().get(code, ""))
     return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
 
 
 def prompt_sha256() -> str:
-    return hashlib.sha256((JUDGE_SYSTEM + json.dumps(JUDGE_SCHEMA, sort_keys=True)).encode()).hexdigest()
+    return hashlib.sha256((JUDGE_SYSTEM + JUDGE_USER + json.dumps(JUDGE_SCHEMA, sort_keys=True)).encode()).hexdigest()
 
 
 def _squash(text: str) -> str:
@@ -127,6 +129,7 @@ def judge_items(
     previous = _check_same_judge(out, identity)
     manifest = {
         "kind": "overdiagnosis_judge", "identity": identity, "data_use": data_use,
+        "prompt": {"system": JUDGE_SYSTEM, "user": JUDGE_USER, "schema": JUDGE_SCHEMA},
         "started_at": (previous or {}).get("started_at") or datetime.now(UTC).isoformat(timespec="seconds"),
         "finished_at": None,
     }  # fmt: skip

@@ -56,7 +56,6 @@ def _anthropic(route: str) -> Loader:
 PROVIDERS: dict[str, Loader] = {
     "local": _local,
     "gguf": _gguf,
-    "hf": _hf,
     "openai": _openai_like("openai", None, "OPENAI_API_KEY"),
     "azure": _openai_like("azure", None, "AZURE_OPENAI_API_KEY", azure=True),
     "openai-compatible": _openai_like("openai-compatible", None, "OPENAI_API_KEY"),
@@ -69,6 +68,7 @@ PROVIDERS: dict[str, Loader] = {
     "anthropic": _anthropic("api"),
     "bedrock": _anthropic("bedrock"),
     "vertex": _anthropic("vertex"),
+    "hf": _hf,
 }
 """Provider name -> loader(model, base_url, timeout). ``local`` is the bundled SmolLM2-135M-Instruct GGUF and
 ``gguf:PATH`` any GGUF file, both in-process through llama.cpp; ``hf:PATH`` a transformers model folder (or a trained

@@ -30,6 +30,7 @@ from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
+from medldr.run.providers.base import closing
 from medldr.run.store import GroupCommit, ResponseStore
 from medldr.schema import Case, RunManifest, read_cases, resolve_label_space
 
@@ -305,7 +306,8 @@ def run_cases(
         case.case_id: build_messages(case, task=settings.task, template=template, labels=space.labels) for case in cases
     }
     try:
-        asyncio.run(_execute(effective, provider, cases, messages_of, store, records, progress or (lambda *a: None)))
+        work = _execute(effective, provider, cases, messages_of, store, records, progress or (lambda *a: None))
+        asyncio.run(closing(provider, work))
         manifest.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     finally:
         store.close()

@@ -22,7 +22,7 @@ from medldr.answer import first_json_object
 from medldr.errors import MedldrError
 from medldr.icd import icd9_names
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Provider
+from medldr.run.providers.base import Provider, closing
 from medldr.run.store import ResponseStore
 
 JUDGE_FILE = "judge.jsonl"
@@ -160,7 +160,7 @@ def judge_items(
         await asyncio.gather(*(ask(item, gate) for item in todo))
 
     try:
-        asyncio.run(main())
+        asyncio.run(closing(provider, main()))
     finally:
         store.close()
     stored = [r for r in ResponseStore(out / JUDGE_FILE).load() if not r.get("error")]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 from urllib.parse import urlparse
 
 from medldr.run.params import GenerationParams
 
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "other"]
 Message = dict[str, str]
+T = TypeVar("T")
 
 _THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
 
@@ -70,3 +72,13 @@ def is_loopback(base_url: str | None) -> bool:
         return False
     host = (urlparse(base_url).hostname or "").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+async def closing(provider: Provider, work: Awaitable[T]) -> T:
+    """Await ``work``, then close the provider's connections in the same event loop (where they live)."""
+    try:
+        return await work
+    finally:
+        close = getattr(provider, "aclose", None)
+        if close is not None:
+            await close()

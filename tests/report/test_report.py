@@ -154,7 +154,8 @@ def test_two_runs_get_a_paired_comparison_with_mcnemar(scored_runs: list[Path], 
 
 
 def test_single_run_single_round(scored_runs: list[Path], tmp_path: Path) -> None:
-    """One run, one round: no comparison, no reliability figure, both said; the rest is written."""
+    """One run, one round: no comparison (nothing to compare: not warned about) and no reliability figure (said);
+    the rest is written."""
     folder = tmp_path / "one"
     shutil.copytree(scored_runs[0], folder, ignore=shutil.ignore_patterns("overdiagnosis*"))
     lines = (folder / "responses.jsonl").read_text().splitlines()
@@ -163,7 +164,8 @@ def test_single_run_single_round(scored_runs: list[Path], tmp_path: Path) -> Non
     assert run_cli("score", str(folder), "--quiet").returncode == 0
     result = run_cli("report", str(folder), "--out", str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr
-    assert "No comparison table" in result.stderr and "No reliability figure" in result.stderr
+    assert "No comparison table" not in result.stderr and "No reliability figure" in result.stderr
+    assert not (tmp_path / "r" / "tables" / "comparison.csv").exists()
     assert not (tmp_path / "r" / "figures" / "reliability.png").exists()
     assert (tmp_path / "r" / "figures" / "accuracy.png").exists()
     assert re.search(r"<td[^>]*>—</td>", (tmp_path / "r" / "index.html").read_text())
@@ -208,3 +210,9 @@ def test_stale_or_damaged_scores_are_refused(scored_runs: list[Path], tmp_path: 
     text = (damaged / "per_case.csv").read_text().splitlines()
     (damaged / "per_case.csv").write_text("\n".join([*text[:3], "0,x,y,z,not-a-number"]) + "\n")
     _one_line_error(run_cli("report", str(damaged), "--out", str(tmp_path / "r")), "per_case.csv", "line 4")
+
+
+def test_three_runs_without_groups_say_why_there_is_no_comparison(scored_runs: list[Path], tmp_path: Path) -> None:
+    result = run_cli("report", *map(str, scored_runs), "--out", str(tmp_path), "--resamples", "20")
+    assert result.returncode == 0, result.stderr
+    assert "No comparison table" in result.stderr and not (tmp_path / "tables" / "comparison.csv").exists()

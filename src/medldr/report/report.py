@@ -201,7 +201,7 @@ def build_report(
     per_disease = per_disease_table(runs)
     comparison = comparison_table(runs, groups, n_resamples=n_resamples, seed=seed, unit=unit)
     notes = []
-    if comparison is None:
+    if comparison is None and len(runs) > 1:
         notes.append("No comparison table: give two runs on the same cases, or two groups with --group.")
     tables = [accuracy_table(runs), assistance_table(runs), reliability_table(runs)]
     tables += [comparison] if comparison else []

@@ -61,7 +61,8 @@ class FakeOpenAI:
                         self._send(200, b'{"id": "x", "choices": [ {"mess')
                         return
                 time.sleep(server.delay)
-                reply = server.message(body) if self.path.endswith("/messages") else server.completion(body)
+                anthropic = self.path.endswith(("/messages", "/invoke", ":rawPredict"))  # API, Bedrock, Vertex
+                reply = server.message(body) if anthropic else server.completion(body)
                 self._send(200, json.dumps(reply).encode())
 
             def _send(self, status: int, payload: bytes, extra: dict[str, str] | None = None) -> None:

@@ -187,6 +187,39 @@ def test_anthropic_messages_with_thinking(demo_cases: Path, tmp_path: Path, monk
     assert records[0]["usage"] == {"prompt_tokens": 90, "completion_tokens": 15}
 
 
+@pytest.mark.parametrize(
+    ("model", "env", "path", "token"),
+    [
+        ("bedrock:anthropic.claude-test", {"AWS_REGION": "us-east-1", "AWS_BEARER_TOKEN_BEDROCK": "bedrock-key-1"},
+         "/model/anthropic.claude-test/invoke", "Bearer bedrock-key-1"),
+        ("vertex:claude-test", {"ANTHROPIC_VERTEX_PROJECT_ID": "proj-1", "CLOUD_ML_REGION": "us-east5",
+                                "ANTHROPIC_VERTEX_ACCESS_TOKEN": "vertex-token-1"},
+         "/projects/proj-1/locations/us-east5/publishers/anthropic/models/claude-test:rawPredict",
+         "Bearer vertex-token-1"),
+    ],
+)  # fmt: skip
+def test_bedrock_and_vertex_over_a_socket(
+    model: str, env: dict[str, str], path: str, token: str, demo_cases: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The SDK's Bedrock and Vertex clients against a local server standing in for the endpoint (a VPC endpoint URL
+    is what --base-url gives them): their URLs, their auth header, the Messages answer read back; no key written."""
+    pytest.importorskip("anthropic")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with FakeOpenAI() as server:
+        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model=model, base_url=server.root,
+                               task="lab", rounds=1, limit=2)  # fmt: skip
+        manifest = run_cases(settings)
+    assert set(server.paths) == {path} and server.authorization == {token}
+    assert "anthropic_version" in server.bodies[0] and server.bodies[0]["system"].startswith("Medical Diagnosis Task")
+    records = [r for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("kind") != "header"]
+    assert len(records) == 2 and all(r["valid"] for r in records)
+    assert manifest.data_use["decision"] == "allowed" and manifest.totals["answers"] == 2
+    secret = token.split()[-1]
+    assert all(secret not in f.read_text() for f in (tmp_path / "run").iterdir())
+
+
 def test_deepseek_style_reasoning_content_is_kept_apart(demo_cases: Path, tmp_path: Path) -> None:
     answer = '{"top10": ["486"], "predictions": ["486"]}'
     with FakeOpenAI(answer=answer, reasoning_content="fever and infiltrate") as server:

@@ -32,13 +32,21 @@ class AnthropicMessages:
             anthropic.NotFoundError,
         )
         options: dict[str, Any] = {"timeout": timeout, "max_retries": 5}
-        if route == "bedrock":  # AWS credentials and region from the usual AWS environment
-            self._client = anthropic.AsyncAnthropicBedrock(aws_region=os.environ.get("AWS_REGION"), **options)
+        if route == "bedrock":
+            # AWS credentials and region from the usual AWS environment, or a Bedrock API key in
+            # AWS_BEARER_TOKEN_BEDROCK (read by the SDK); --base-url for a VPC endpoint
+            self._client = anthropic.AsyncAnthropicBedrock(
+                aws_region=os.environ.get("AWS_REGION"), base_url=base_url, **options
+            )
         elif route == "vertex":
             project, region = os.environ.get("ANTHROPIC_VERTEX_PROJECT_ID"), os.environ.get("CLOUD_ML_REGION")
             if not project or not region:
                 raise MedldrError("vertex: set ANTHROPIC_VERTEX_PROJECT_ID and CLOUD_ML_REGION")
-            self._client = anthropic.AsyncAnthropicVertex(project_id=project, region=region, **options)
+            # Google's default credentials, or a ready OAuth access token (gcloud auth print-access-token)
+            token = os.environ.get("ANTHROPIC_VERTEX_ACCESS_TOKEN")
+            self._client = anthropic.AsyncAnthropicVertex(
+                project_id=project, region=region, access_token=token, base_url=base_url, **options
+            )
         else:
             key = os.environ.get("ANTHROPIC_API_KEY")
             if not key and base_url is None:

@@ -414,7 +414,11 @@ def _train(kind: str, config: Path, overrides: dict[str, object]) -> None:
         from medldr.train.sft import train_sft as trainer
     else:
         from medldr.train.grpo import train_grpo as trainer
-    out = trainer(recipe)  # type: ignore[arg-type]
+    try:
+        out = trainer(recipe)  # type: ignore[arg-type]
+    except ImportError as err:  # torch, transformers, trl, peft are the train extra's
+        missing = f"{err.name} is missing"
+        raise MedldrError(f'training needs the train extra ({missing}): pip install "medldr[train]"') from None
     console.print(f"trained: {out} (evaluate: medldr run CASES --model hf:{out})")
 
 

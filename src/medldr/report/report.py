@@ -93,23 +93,24 @@ def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> 
                 "same ICD-9 category (L2), same chapter (L3), unrelated or no prediction (L4).",
                 figs.relevance_figure(runs)),
     ]  # fmt: skip
-    notes = []
-    reliability = figs.reliability_figure(runs)
-    if reliability is None:
-        notes.append("No reliability figure: every run has a single round (reliability needs two or more).")
-    else:
-        out.append(_render("reliability", "Reliability: mean Jaccard of the rounds' top-n lists against n, with 95% "
-                           "CI bands.", reliability))  # fmt: skip
+    notes: list[str] = []
+
+    def optional(name: str, caption: str, figure: Figure | None, missing: str) -> None:
+        if figure is None:
+            notes.append(missing)
+        else:
+            out.append(_render(name, caption, figure))
+
+    optional("reliability", "Reliability: mean Jaccard of the rounds' top-n lists against n, with 95% CI bands.",
+             figs.reliability_figure(runs),
+             "No reliability figure: every run has a single round (reliability needs two or more).")  # fmt: skip
     out.append(_render("miss_overdiagnosis", "Miss rate against overdiagnosis rate per run (95% CIs); lower-left is "
                        "better.", figs.miss_overdiagnosis_figure(runs)))  # fmt: skip
     out.append(_render("per_disease", "Primary accuracy per primary diagnosis (rows, most cases first) and run.",
                        figs.per_disease_figure(runs, disease_codes)))  # fmt: skip
-    overdiagnosis = figs.overdiagnosis_figure(runs)
-    if overdiagnosis is None:
-        notes.append("No overdiagnosis figure: no run was typed (medldr overdiagnosis RUN).")
-    else:
-        out.append(_render("overdiagnosis", "Overdiagnosed codes per answer by type: C hierarchy confusion, B temporal "
-                           "confusion, A evidence over-interpretation.", overdiagnosis))  # fmt: skip
+    optional("overdiagnosis", "Overdiagnosed codes per answer by type: C hierarchy confusion, B temporal confusion, "
+             "A evidence over-interpretation.", figs.overdiagnosis_figure(runs),
+             "No overdiagnosis figure: no run was typed (medldr overdiagnosis RUN).")  # fmt: skip
     return out, notes
 
 

@@ -141,6 +141,18 @@ def answer_schema(codes: list[str] | tuple[str, ...]) -> dict[str, object]:
     }
 
 
+def require_task_fields(cases: list[Case], task: str, *, option: str = "--task", where: str = "") -> None:
+    """Refuse cases that lack a field ``task`` needs, naming the first and the tasks it does support."""
+    unusable = [case for case in cases if missing_fields(case, task)]
+    if unusable:
+        first = unusable[0]
+        raise MedldrError(
+            f"{where}{len(unusable)} case(s) lack fields task {task!r} needs (first: {first.case_id}, missing "
+            f"{', '.join(missing_fields(first, task))}); these cases support {option} "
+            f"{' / '.join(usable_tasks(first))}"
+        )
+
+
 def usable_tasks(case: Case) -> list[str]:
     """The task types whose every field this case has."""
     return [task for task in TASKS if not missing_fields(case, task)]

@@ -25,7 +25,7 @@ from medldr import __version__
 from medldr._files import atomic_write_text, sha256_file
 from medldr.answer import extract
 from medldr.errors import MedldrError
-from medldr.prompts import answer_schema, build_messages, load_template, missing_fields, usable_tasks
+from medldr.prompts import answer_schema, build_messages, load_template, require_task_fields
 from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
@@ -72,9 +72,10 @@ def _git_sha() -> str | None:
     return result.stdout.strip() or None
 
 
-def _versions() -> dict[str, str | None]:
+def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """medldr's version, the git sha when run from a checkout, and each package's installed version (or None)."""
     out: dict[str, str | None] = {"medldr": __version__, "git_sha": _git_sha()}
-    for package in ("openai", "anthropic", "llama-cpp-python", "duckdb"):
+    for package in packages:
         try:
             out[package] = version(package)
         except PackageNotFoundError:
@@ -86,14 +87,7 @@ def _select(settings: RunSettings) -> list[Case]:
     cases = read_cases(settings.cases_file)
     if settings.limit is not None:
         cases = cases[: settings.limit]
-    unusable = [case for case in cases if missing_fields(case, settings.task)]
-    if unusable:
-        first = unusable[0]
-        raise MedldrError(
-            f"{len(unusable)} case(s) lack fields task {settings.task!r} needs (first: {first.case_id}, missing "
-            f"{', '.join(missing_fields(first, settings.task))}); these cases support --task "
-            f"{' / '.join(usable_tasks(first))}"
-        )
+    require_task_fields(cases, settings.task)
     return cases
 
 
@@ -283,7 +277,7 @@ def run_cases(
         cases_file=str(Path(settings.cases_file).resolve()),
         identity=identity,
         data_use=data_use,
-        versions=_versions(),
+        versions=package_versions(("openai", "anthropic", "llama-cpp-python", "duckdb")),
         settings={
             "concurrency": settings.concurrency,
             "timeout_s": settings.timeout,

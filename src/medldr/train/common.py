@@ -6,16 +6,15 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from medldr import __version__
 from medldr._files import atomic_write_text
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode
-from medldr.prompts import missing_fields
+from medldr.prompts import require_task_fields
 from medldr.run.providers.hf import resolve_model
+from medldr.run.runner import package_versions
 from medldr.schema import Case, read_cases, resolve_label_space
 from medldr.train.config import Recipe
 
@@ -30,12 +29,7 @@ def offline() -> None:
 
 def training_cases(recipe: Recipe) -> tuple[list[Case], list[LabelCode]]:
     cases = read_cases(recipe.cases)[: recipe.limit]
-    unusable = [case for case in cases if missing_fields(case, recipe.task)]
-    if unusable:
-        raise MedldrError(
-            f"{recipe.cases}: {len(unusable)} case(s) lack fields task {recipe.task!r} needs (first: "
-            f"{unusable[0].case_id}: {', '.join(missing_fields(unusable[0], recipe.task))}); set task in the recipe"
-        )
+    require_task_fields(cases, recipe.task, option="the recipe's task:", where=f"{recipe.cases}: ")
     if not cases:
         raise MedldrError(f"{recipe.cases}: no cases to train on")
     return cases, list(resolve_label_space(recipe.label_space, recipe.cases).labels)
@@ -82,16 +76,6 @@ def trainer_arguments(recipe: Recipe) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"medldr": __version__}
-    for package in ("torch", "transformers", "trl", "peft", "accelerate", "deepspeed", "vllm"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = None
-    return out
-
-
 def save_result(trainer: Any, recipe: Recipe, base: Path, started: str, n_examples: int) -> Path:
     """Write the trained model (merged, or the adapter naming its local base) and train_manifest.json."""
     out = Path(recipe.output_dir)
@@ -109,9 +93,9 @@ def save_result(trainer: Any, recipe: Recipe, base: Path, started: str, n_exampl
         "examples": n_examples,
         "steps": trainer.state.global_step,
         "log_history": history,
-        "versions": _versions(),
+        "versions": package_versions(("torch", "transformers", "trl", "peft", "accelerate", "deepspeed", "vllm")),
         "started_at": started,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished_at": now(),
     }
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, default=str))
     return out

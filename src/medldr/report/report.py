@@ -64,8 +64,9 @@ class RenderedFigure:
 
 @dataclass
 class Report:
-    """What a report holds before it is written: tables, figures and the HTML."""
+    """What a report holds before it is written: the runs table (the summary's), the other tables, figures, HTML."""
 
+    runs: Table
     tables: list[Table]
     figures: list[RenderedFigure]
     html: str
@@ -210,6 +211,7 @@ def build_report(
     tables += [typed] if typed else []
     tables += [usage_table(runs), per_disease]
     figures, figure_notes = draw_figures(runs, [str(row["code"]) for row in per_disease.rows])
+    summary_table = runs_table(runs)
     html = (
         _environment()
         .get_template("report.html.j2")
@@ -218,7 +220,7 @@ def build_report(
             version=__version__,
             generated_at=generated_at or datetime.now(UTC).isoformat(timespec="seconds"),
             summary=_summary(runs, groups),
-            runs_table=runs_table(runs),
+            runs_table=summary_table,
             warnings=notes,
             tables=tables,
             figures=figures,
@@ -226,7 +228,7 @@ def build_report(
             provenance=[{"name": run.name, "rows": _provenance(run)} for run in runs],
         )
     )
-    return Report(tables, figures, html, notes + figure_notes)
+    return Report(summary_table, tables, figures, html, notes + figure_notes)
 
 
 def write_report(
@@ -245,7 +247,7 @@ def write_report(
     report = build_report(runs, labels, title=title, n_resamples=n_resamples, seed=seed, unit=unit)
     out = Path(out)
     tables, figures = [], []
-    for table in [runs_table(runs), *report.tables]:
+    for table in [report.runs, *report.tables]:
         for suffix, text in (("csv", to_csv(table)), ("md", to_markdown(table)), ("tex", to_latex(table))):
             path = out / "tables" / f"{table.name}.{suffix}"
             atomic_write_text(path, text)

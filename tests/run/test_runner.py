@@ -101,8 +101,12 @@ def test_other_settings_in_the_same_folder_are_refused(demo_cases: Path, tmp_pat
                   "--out", str(tmp_path / "run"), "--limit", "3", "-q"]  # fmt: skip
         assert run_cli("run", *common, "--rounds", "1").returncode == 0
         changed = run_cli("run", *common, "--rounds", "2", "--temperature", "0.2")
+        (tmp_path / "run" / "manifest.json").write_text('{"kind": "run", "run_id": ')  # damaged by hand
+        damaged = run_cli("run", *common, "--rounds", "1")
     assert changed.returncode == 2
     assert "holds a different run (differs in params, rounds)" in changed.stderr
+    assert damaged.returncode == 2 and "manifest.json: not a run manifest" in damaged.stderr
+    assert "Traceback" not in damaged.stderr and len(damaged.stderr.strip().splitlines()) == 1
 
 
 def test_retry_invalid_keeps_every_attempt(demo_cases: Path, tmp_path: Path) -> None:

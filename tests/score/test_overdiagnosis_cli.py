@@ -78,6 +78,10 @@ def test_judge_rejects_a_fabricated_quote_and_resumes(scored_runs: list[Path], t
     assert manifest["prompt"]["schema"]["required"] == ["verdict", "quotes", "explanation"]
     other = run_cli(*args[:-1], "4")  # another seed into the same folder
     assert other.returncode == 2 and "other settings (seed)" in other.stderr
+    (tmp_path / "judge_manifest.json").write_text("{not json")  # damaged by hand
+    damaged = run_cli(*args)
+    assert damaged.returncode == 2 and "judge_manifest.json: not a judge manifest" in damaged.stderr
+    assert "Traceback" not in damaged.stderr
 
 
 def test_judge_follows_the_data_use_rule(

@@ -19,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from medldr import __version__
@@ -32,7 +33,7 @@ from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
 from medldr.run.providers.base import closing
 from medldr.run.store import GroupCommit, ResponseStore
-from medldr.schema import Case, RunManifest, read_cases, resolve_label_space
+from medldr.schema import Case, RunManifest, _first_error, read_cases, resolve_label_space
 
 RESPONSES = "responses.jsonl"
 MANIFEST = "manifest.json"
@@ -137,15 +138,22 @@ def _totals(records: list[dict[str, Any]], prices: dict | None, model: str) -> d
     return totals
 
 
+def identity_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The keys whose values differ between two identities (either side may lack a key)."""
+    return sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+
+
 def _check_same_run(out: Path, identity: dict[str, Any]) -> RunManifest | None:
     path = out / MANIFEST
     if not path.exists():
         return None
-    previous = RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    try:
+        previous = RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as err:
+        reason = _first_error(err)
+        raise MedldrError(f"{path}: not a run manifest ({reason}); restore it or choose another --out") from None
     if previous.identity != identity:
-        changed = sorted(
-            k for k in set(identity) | set(previous.identity) if identity.get(k) != previous.identity.get(k)
-        )
+        changed = identity_changes(previous.identity, identity)
         raise MedldrError(
             f"{out}: holds a different run (differs in {', '.join(changed)}); choose another --out to start a new one"
         )

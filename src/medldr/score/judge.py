@@ -23,6 +23,7 @@ from medldr.errors import MedldrError
 from medldr.icd import icd9_names
 from medldr.run.params import GenerationParams
 from medldr.run.providers.base import Provider, closing
+from medldr.run.runner import identity_changes
 from medldr.run.store import ResponseStore
 
 JUDGE_FILE = "judge.jsonl"
@@ -103,9 +104,13 @@ def _check_same_judge(folder: Path, identity: dict[str, Any]) -> dict[str, Any] 
     path = folder / JUDGE_MANIFEST
     if not path.exists():
         return None
-    previous = json.loads(path.read_text(encoding="utf-8"))
-    if previous.get("identity") != identity:
-        changed = sorted(k for k in identity if identity[k] != previous.get("identity", {}).get(k))
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        earlier = previous["identity"]
+    except (ValueError, KeyError, TypeError):
+        raise MedldrError(f"{path}: not a judge manifest; restore it or use another --out") from None
+    if earlier != identity:
+        changed = identity_changes(earlier, identity)
         raise MedldrError(
             f"{path}: an earlier judge run with other settings ({', '.join(changed)}) is in this folder; use another "
             "--out or remove it"

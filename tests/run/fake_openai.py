@@ -18,8 +18,10 @@ from typing import Any
 class FakeOpenAI:
     def __init__(self, *, failure_rate: float = 0.0, delay: float = 0.0, seed: int = 0, answer: str | None = None,
                  stall: float = 3.0, reasoning_content: str | None = None,
-                 answer_for: Callable[[dict[str, Any]], str] | None = None) -> None:  # fmt: skip
-        """``answer_for(body)``: the answer text for a request (a model of chosen skill); else a fixed answer."""
+                 answer_for: Callable[[dict[str, Any]], str] | None = None,
+                 scripted: list[tuple[int, dict[str, str]]] | None = None) -> None:  # fmt: skip
+        """``answer_for(body)``: the answer text for a request (a model of chosen skill); else a fixed answer.
+        ``scripted``: the first requests are answered with these (status, headers) errors, in order."""
         self.failure_rate, self.delay, self.stall = failure_rate, delay, stall
         self.answer_for = answer_for
         self.reasoning_content = reasoning_content
@@ -31,6 +33,8 @@ class FakeOpenAI:
         self.authorization: set[str] = set()
         self.bodies: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self.arrivals: list[float] = []
+        self.scripted = list(scripted or [])
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,8 +49,14 @@ class FakeOpenAI:
                     server.authorization.add(self.headers.get("Authorization", ""))
                     server.bodies.append(body)
                     server.paths.append(self.path)
+                    server.arrivals.append(time.monotonic())
+                    script = server.scripted.pop(0) if server.scripted else None
                     roll = server.rng.random()
                     kind = ("429", "500", "stall", "malformed")[server.rng.randrange(4)]
+                if script is not None:
+                    status, headers = script
+                    self._send(status, json.dumps({"error": {"message": f"scripted {status}"}}).encode(), headers)
+                    return
                 fail = roll < server.failure_rate
                 if fail:
                     with server.lock:

@@ -38,10 +38,16 @@ def demo_cases(demo_build: tuple[Path, BuildManifest]) -> Path:
     return demo_build[0] / "inference.jsonl"
 
 
-def test_flaky_server_every_pair_answered_once(demo_cases: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("model", "tokens_key"), [("openai-compatible:test-model", "max_tokens"),
+                                                  ("openai:test-model", "max_completion_tokens")])  # fmt: skip
+def test_flaky_server_every_pair_answered_once(
+    demo_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str, tokens_key: str
+) -> None:
+    """Both routes to a server: aiohttp (self-hosted servers) and the openai SDK (``openai:MODEL --base-url``)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with FakeOpenAI(failure_rate=0.3, seed=1, stall=4.0) as server:
         settings = RunSettings(
-            cases_file=demo_cases, out=tmp_path / "run", model="openai-compatible:test-model", base_url=server.url,
+            cases_file=demo_cases, out=tmp_path / "run", model=model, base_url=server.url,
             task="lab_num+", rounds=2, concurrency=4, timeout=1.5, transport_attempts=12,
             params=GenerationParams(temperature=0.7, max_tokens=256, seed=1),
         )  # fmt: skip
@@ -57,7 +63,7 @@ def test_flaky_server_every_pair_answered_once(demo_cases: Path, tmp_path: Path)
     assert manifest.totals["answers"] == 2 * n_cases and manifest.totals["unanswered"] == 0
     assert manifest.finished_at and manifest.data_use["decision"] == "allowed"
     body = server.bodies[0]
-    assert body["temperature"] == 0.7 and body["max_tokens"] == 256
+    assert body["temperature"] == 0.7 and body[tokens_key] == 256
     assert {b["seed"] for b in server.bodies} == {1, 2}  # round r is asked with seed + r
     assert body["messages"][0]["role"] == "system" and "The ED info:" in body["messages"][1]["content"]
     scored = score_files(*run_inputs(tmp_path / "run", None, None), n_resamples=50)
@@ -224,11 +230,15 @@ def test_bedrock_and_vertex_over_a_socket(
     assert all(secret not in f.read_text() for f in (tmp_path / "run").iterdir())
 
 
-def test_deepseek_style_reasoning_content_is_kept_apart(demo_cases: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["openai-compatible:deepseek-r1", "deepseek:deepseek-reasoner"])
+def test_deepseek_style_reasoning_content_is_kept_apart(
+    demo_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str
+) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test")
     answer = '{"top10": ["486"], "predictions": ["486"]}'
     with FakeOpenAI(answer=answer, reasoning_content="fever and infiltrate") as server:
         settings = RunSettings(
-            cases_file=demo_cases, out=tmp_path / "run", model="openai-compatible:deepseek-r1", base_url=server.url,
+            cases_file=demo_cases, out=tmp_path / "run", model=model, base_url=server.url,
             task="lab", rounds=2, limit=1, params=GenerationParams(seed=5),
         )  # fmt: skip
         run_cases(settings)
@@ -247,3 +257,29 @@ def test_azure_deployment_route(demo_cases: Path, tmp_path: Path, monkeypatch: p
     assert server.paths[0].startswith("/openai/deployments/gpt-41-deployment/chat/completions?api-version=")
     assert server.bodies[0]["max_completion_tokens"] == 300 and server.bodies[0]["reasoning_effort"] == "low"
     assert manifest.data_use["decision"] == "allowed" and manifest.totals["answers"] == 1
+
+
+def test_server_retry_after_is_honoured(demo_cases: Path, tmp_path: Path) -> None:
+    """A 429 with Retry-After and a 503 with retry-after-ms are waited out inside one request: no error recorded."""
+    scripted = [(429, {"Retry-After": "1"}), (503, {"retry-after-ms": "600"})]
+    with FakeOpenAI(scripted=scripted) as server:
+        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="vllm:m", base_url=server.url,
+                               task="lab", rounds=1, limit=1)  # fmt: skip
+        manifest = run_cases(settings)
+    first, second, third = server.arrivals
+    assert second - first >= 0.95 and third - second >= 0.57
+    assert manifest.totals["answers"] == 1 and manifest.totals["errors"] == 0
+    assert len(_lines(tmp_path / "run" / "responses.jsonl")) == 2  # the header and the one answer
+
+
+def test_server_refusal_stops_the_run(demo_cases: Path, tmp_path: Path) -> None:
+    """A 401 is not retried: the run stops with one line, exit 2, and the refusal is on record."""
+    with FakeOpenAI(scripted=[(401, {})]) as server:
+        result = run_cli("run", str(demo_cases), "--model", "openai-compatible:m", "--base-url", server.url, "--task",
+                         "lab", "--limit", "1", "--rounds", "1", "--out", str(tmp_path / "r"), "--quiet")  # fmt: skip
+    assert result.returncode == 2 and server.requests == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: openai-compatible refused the request (EndpointRefused: HTTP 401: scripted 401); run stopped"
+    ]
+    errors = [r["error"] for r in _lines(tmp_path / "r" / "responses.jsonl") if r.get("error")]
+    assert errors == ["EndpointRefused: HTTP 401: scripted 401"]

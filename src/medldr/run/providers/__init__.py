@@ -12,16 +12,28 @@ Loader = Callable[[str, "str | None", float], Provider]
 
 
 def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azure: bool = False) -> Loader:
+    """A hosted API through the ``openai`` SDK."""
+
     def load(model: str, base_url: str | None, timeout: float) -> Provider:
         from medldr.run.providers.openai_compat import OpenAICompatible
 
         url = base_url or default_url
-        if name == "openai-compatible" and url is None:
-            raise MedldrError("openai-compatible: pass --base-url (e.g. http://127.0.0.1:8000/v1 for a vLLM server)")
         return OpenAICompatible(
             model, name=name, base_url=url, api_key_env=key_env, timeout=timeout, azure=azure,
             zero_retention=azure or is_loopback(url),
         )  # fmt: skip
+
+    return load
+
+
+def _server(default_url: str | None, key_env: str | None) -> Loader:
+    """A self-hosted OpenAI-compatible server over aiohttp (``openai_http``)."""
+
+    def load(model: str, base_url: str | None, timeout: float) -> Provider:
+        from medldr.run.providers.openai_http import OpenAIServer, check_base_url
+
+        url = check_base_url(base_url or default_url)
+        return OpenAIServer(model, base_url=url, api_key_env=key_env, timeout=timeout, zero_retention=is_loopback(url))
 
     return load
 
@@ -58,10 +70,10 @@ PROVIDERS: dict[str, Loader] = {
     "gguf": _gguf,
     "openai": _openai_like("openai", None, "OPENAI_API_KEY"),
     "azure": _openai_like("azure", None, "AZURE_OPENAI_API_KEY", azure=True),
-    "openai-compatible": _openai_like("openai-compatible", None, "OPENAI_API_KEY"),
-    "vllm": _openai_like("openai-compatible", "http://127.0.0.1:8000/v1", None),
-    "sglang": _openai_like("openai-compatible", "http://127.0.0.1:30000/v1", None),
-    "llama-server": _openai_like("openai-compatible", "http://127.0.0.1:8080/v1", None),
+    "openai-compatible": _server(None, "OPENAI_API_KEY"),
+    "vllm": _server("http://127.0.0.1:8000/v1", None),
+    "sglang": _server("http://127.0.0.1:30000/v1", None),
+    "llama-server": _server("http://127.0.0.1:8080/v1", None),
     "deepseek": _openai_like("deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY"),
     "xai": _openai_like("xai", "https://api.x.ai/v1", "XAI_API_KEY"),
     "gemini": _openai_like("gemini", "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY"),
@@ -72,8 +84,9 @@ PROVIDERS: dict[str, Loader] = {
 }
 """Provider name -> loader(model, base_url, timeout). ``local`` is the bundled SmolLM2-135M-Instruct GGUF and
 ``gguf:PATH`` any GGUF file, both in-process through llama.cpp; ``hf:PATH`` a transformers model folder (or a trained
-adapter, a .gguf file, ``bundled``) in-process. Azure is a zero-retention route; so is any loopback
-server."""
+adapter, a .gguf file, ``bundled``) in-process. Self-hosted servers (``openai-compatible``, ``vllm``, ``sglang``,
+``llama-server``) go over aiohttp, hosted APIs through their official SDKs. Azure, Bedrock and Vertex are
+zero-retention routes; so is any loopback server."""
 
 
 def get_provider(spec: str, *, base_url: str | None = None, timeout: float = 600.0) -> Provider:

@@ -1,5 +1,6 @@
-"""OpenAI chat completions and every server that speaks them (vLLM, SGLang, llama.cpp server, DeepSeek, xAI,
-Gemini's OpenAI endpoint), plus Azure OpenAI, through the official ``openai`` SDK (its retries and backoff)."""
+"""Hosted chat completions APIs (OpenAI, Azure OpenAI, DeepSeek, xAI, Gemini's OpenAI endpoint, and any server
+named with ``openai:MODEL --base-url URL``) through the official ``openai`` SDK (its auth, retries and backoff).
+Self-hosted servers go through ``openai_http`` (why: its docstring)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, Message, finish_reason, split_think
+from medldr.run.providers.base import Completion, Message
+from medldr.run.providers.openai_http import chat_request, completion_from_body
 
 
 def _http_client(openai: Any, timeout: float) -> Any:
@@ -21,14 +23,13 @@ def _http_client(openai: Any, timeout: float) -> Any:
 
 
 class OpenAICompatible:
-    """Chat completions over the ``openai`` SDK. Reasoning comes from ``reasoning_content`` (DeepSeek, vLLM),
-    ``reasoning`` (some servers) or a leading ``<think>`` block in the text."""
+    """Chat completions over the ``openai`` SDK; the answer read as ``openai_http.completion_from_body`` reads it."""
 
     def __init__(
         self,
         model: str,
         *,
-        name: str = "openai-compatible",
+        name: str = "openai",
         base_url: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
         timeout: float = 600.0,
@@ -82,29 +83,10 @@ class OpenAICompatible:
             await client.close()
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
-        request: dict[str, Any] = {"model": self.model, "messages": messages}
-        for key in ("temperature", "top_p", "seed", "reasoning_effort"):
-            value = getattr(params, key)
-            if value is not None:
-                request[key] = value
-        if params.max_tokens is not None:
-            request["max_tokens" if self.name == "openai-compatible" else "max_completion_tokens"] = params.max_tokens
-        if params.json_mode:
-            request["response_format"] = {"type": "json_object"}
+        # OpenAI's own APIs renamed the limit (reasoning models refuse the old name); other vendors take max_tokens
+        tokens_key = "max_completion_tokens" if self.name in ("openai", "azure") else "max_tokens"
+        request = chat_request(self.model, messages, params, tokens_key=tokens_key)
         # the SDK's own POST (its retries, backoff and typed response) without re-walking the long message list
         # through its request TypedDict transform, which costs ~2 ms of CPU per request
         response = await self.client.post("/chat/completions", body=request, cast_to=self._completion_type)
-        choice = response.choices[0]
-        message = choice.message
-        text = message.content or ""
-        reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
-        if reasoning is None:
-            text, reasoning = split_think(text)
-        usage: dict[str, int] = {}
-        if response.usage is not None:
-            usage = {"prompt_tokens": response.usage.prompt_tokens or 0,
-                     "completion_tokens": response.usage.completion_tokens or 0}  # fmt: skip
-            details = getattr(response.usage, "completion_tokens_details", None)
-            if details is not None and getattr(details, "reasoning_tokens", None):
-                usage["reasoning_tokens"] = details.reasoning_tokens
-        return Completion(text, reasoning, finish_reason(choice.finish_reason), usage, response.model)
+        return completion_from_body(response.to_dict())

@@ -8,12 +8,12 @@ from typing import Any, Literal
 
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, Message, finish_reason, is_loopback
+from medldr.run.providers.base import Completion, LoopClient, Message, finish_reason, is_loopback
 
 Route = Literal["api", "bedrock", "vertex"]
 
 
-class AnthropicMessages:
+class AnthropicMessages(LoopClient):
     """Claude via ``anthropic.AsyncAnthropic`` / ``AsyncAnthropicBedrock`` / ``AsyncAnthropicVertex``."""
 
     def __init__(
@@ -31,27 +31,29 @@ class AnthropicMessages:
             anthropic.BadRequestError,
             anthropic.NotFoundError,
         )
-        options: dict[str, Any] = {"timeout": timeout, "max_retries": 5}
+        options: dict[str, Any] = {"timeout": timeout, "max_retries": 5, "base_url": base_url}
         if route == "bedrock":
             # AWS credentials and region from the usual AWS environment, or a Bedrock API key in
             # AWS_BEARER_TOKEN_BEDROCK (read by the SDK); --base-url for a VPC endpoint
-            self._client = anthropic.AsyncAnthropicBedrock(
-                aws_region=os.environ.get("AWS_REGION"), base_url=base_url, **options
-            )
+            self._make = lambda: anthropic.AsyncAnthropicBedrock(aws_region=os.environ.get("AWS_REGION"), **options)
         elif route == "vertex":
             project, region = os.environ.get("ANTHROPIC_VERTEX_PROJECT_ID"), os.environ.get("CLOUD_ML_REGION")
             if not project or not region:
                 raise MedldrError("vertex: set ANTHROPIC_VERTEX_PROJECT_ID and CLOUD_ML_REGION")
             # Google's default credentials, or a ready OAuth access token (gcloud auth print-access-token)
             token = os.environ.get("ANTHROPIC_VERTEX_ACCESS_TOKEN")
-            self._client = anthropic.AsyncAnthropicVertex(
-                project_id=project, region=region, access_token=token, base_url=base_url, **options
+            self._make = lambda: anthropic.AsyncAnthropicVertex(
+                project_id=project, region=region, access_token=token, **options
             )
         else:
             key = os.environ.get("ANTHROPIC_API_KEY")
             if not key and base_url is None:
                 raise MedldrError("anthropic: set the API key in the environment variable ANTHROPIC_API_KEY")
-            self._client = anthropic.AsyncAnthropic(api_key=key or "not-needed", base_url=base_url, **options)
+            self._make = lambda: anthropic.AsyncAnthropic(api_key=key or "not-needed", **options)
+        self._make()  # a bad setting fails here, before any case is sent
+
+    def _make_client(self) -> Any:
+        return self._make()
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
@@ -70,7 +72,7 @@ class AnthropicMessages:
                 request["temperature"] = params.temperature
             if params.top_p is not None:
                 request["top_p"] = params.top_p
-        response = await self._client.messages.create(**request)
+        response = await self.client.messages.create(**request)
         text = "".join(block.text for block in response.content if block.type == "text")
         thinking = "\n".join(block.thinking for block in response.content if block.type == "thinking")
         usage = {"prompt_tokens": response.usage.input_tokens, "completion_tokens": response.usage.output_tokens}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlparse
 
 from medldr.run.params import GenerationParams
@@ -37,6 +37,27 @@ class Provider(Protocol):
     zero_retention: bool
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion: ...
+
+
+class LoopClient:
+    """A connection pool made lazily in the event loop that uses it (its connections belong to that loop) and closed
+    by ``aclose`` in that loop; a later event loop gets a new one. Subclasses say how to make it."""
+
+    _client: Any = None
+
+    def _make_client(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
 
 
 def split_think(text: str) -> tuple[str, str | None]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, Message
+from medldr.run.providers.base import Completion, LoopClient, Message
 from medldr.run.providers.openai_http import chat_request, completion_from_body
 
 
@@ -22,7 +22,7 @@ def _http_client(openai: Any, timeout: float) -> Any:
         return openai.DefaultAsyncHttpxClient(timeout=timeout)
 
 
-class OpenAICompatible:
+class OpenAICompatible(LoopClient):
     """Chat completions over the ``openai`` SDK; the answer read as ``openai_http.completion_from_body`` reads it."""
 
     def __init__(
@@ -66,21 +66,10 @@ class OpenAICompatible:
         else:
             options["base_url"] = base_url
         self._openai, self._azure, self._options, self._timeout = openai, azure, options, timeout
-        self._client: Any = None
 
-    @property
-    def client(self) -> Any:
-        """The SDK client, made in the event loop that uses it (its connections belong to that loop)."""
-        if self._client is None:
-            make = self._openai.AsyncAzureOpenAI if self._azure else self._openai.AsyncOpenAI
-            self._client = make(**self._options, http_client=_http_client(self._openai, self._timeout))
-        return self._client
-
-    async def aclose(self) -> None:
-        """Close the connections; a later event loop gets a new client."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
+    def _make_client(self) -> Any:
+        make = self._openai.AsyncAzureOpenAI if self._azure else self._openai.AsyncOpenAI
+        return make(**self._options, http_client=_http_client(self._openai, self._timeout))
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         # OpenAI's own APIs renamed the limit (reasoning models refuse the old name); other vendors take max_tokens

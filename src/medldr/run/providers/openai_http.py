@@ -22,7 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from medldr import __version__
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, Message, finish_reason, split_think
+from medldr.run.providers.base import Completion, LoopClient, Message, finish_reason, split_think
 
 FATAL_STATUS = frozenset({400, 401, 403, 404, 422})  # a wrong key, model or request: retrying will not help
 RETRY_STATUS = frozenset({408, 409, 429})  # and every 5xx
@@ -124,9 +124,9 @@ def chat_request(model: str, messages: list[Message], params: GenerationParams, 
     return request
 
 
-class OpenAIServer:
-    """``POST {base_url}/chat/completions`` with a keep-alive aiohttp session (one per event loop, closed by
-    ``aclose``). The key, when the server wants one, comes from the environment only."""
+class OpenAIServer(LoopClient):
+    """``POST {base_url}/chat/completions`` over a keep-alive aiohttp session. The key, when the server wants one,
+    comes from the environment only."""
 
     fatal_errors: tuple[type[BaseException], ...] = (EndpointRefused,)
 
@@ -148,26 +148,16 @@ class OpenAIServer:
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         self._timeout, self._max_retries = timeout, max_retries
-        self._session: Any = None
 
-    @property
-    def session(self) -> Any:
-        """Made in the event loop that uses it (its connections belong to that loop); the runner bounds concurrency,
-        so the pool does not."""
-        if self._session is None:
-            import aiohttp
+    def _make_client(self) -> Any:
+        """An aiohttp session; the runner bounds concurrency, so its pool does not."""
+        import aiohttp
 
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0),
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                headers=self._headers,
-            )
-        return self._session
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0),
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            headers=self._headers,
+        )
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         body = orjson.dumps(chat_request(self.model, messages, params, tokens_key="max_tokens"))
@@ -180,7 +170,7 @@ class OpenAIServer:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _post(self, body: bytes) -> Completion:
-        async with self.session.post(self.url, data=body) as response:
+        async with self.client.post(self.url, data=body) as response:
             data = await response.read()
             if response.status >= 400:
                 raise _error(response.status, data, response.headers)

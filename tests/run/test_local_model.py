@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from medldr.answer import extract
@@ -18,11 +19,15 @@ def test_bundled_model_answers_a_real_case_in_the_schema(
     demo_build: tuple[Path, BuildManifest], tmp_path: Path
 ) -> None:
     cases = demo_build[0] / "inference.jsonl"
+    start = time.monotonic()
     result = run_cli("run", str(cases), "--model", "local", "--task", "lab_num+", "--rounds", "2", "--limit", "1",
-                     "--seed", "7", "--out", str(tmp_path / "run"), "--quiet")  # fmt: skip
+                     "--seed", "7", "--concurrency", "8", "--out", str(tmp_path / "run"), "--quiet")  # fmt: skip
+    elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in (tmp_path / "run" / "responses.jsonl").read_text().splitlines()][1:]
     assert len(lines) == 2 and not any(line.get("error") for line in lines)
+    # one request in flight whatever --concurrency says: each latency is the model's own, none includes a queue
+    assert sum(line["latency_s"] for line in lines) < elapsed
     space = set(demo_build[1].label_space.codes)
     for line in lines:
         answer = extract(line["text"], finish_reason=line["finish_reason"])

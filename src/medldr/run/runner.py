@@ -31,7 +31,7 @@ from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
-from medldr.run.providers.base import closing
+from medldr.run.providers.base import closing, concurrency_for
 from medldr.run.store import GroupCommit, ResponseStore
 from medldr.schema import Case, RunManifest, _first_error, read_cases, resolve_label_space
 
@@ -214,7 +214,7 @@ async def _execute(
     done = len(pairs) - len(todo)
     totals = _totals(records, settings.prices, settings.model)
     progress(done, len(pairs), totals)
-    semaphore = asyncio.Semaphore(settings.concurrency)
+    semaphore = asyncio.Semaphore(concurrency_for(provider, settings.concurrency))
     fatal: list[BaseException] = []
 
     async def work(pair: tuple[str, int]) -> None:

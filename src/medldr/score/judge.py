@@ -22,7 +22,7 @@ from medldr.answer import first_json_object
 from medldr.errors import MedldrError
 from medldr.icd import icd9_names
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Provider, closing
+from medldr.run.providers.base import Provider, closing, concurrency_for
 from medldr.run.runner import identity_changes
 from medldr.run.store import ResponseStore
 
@@ -161,7 +161,7 @@ def judge_items(
             report(finished, len(items))
 
     async def main() -> None:
-        gate = asyncio.Semaphore(concurrency)
+        gate = asyncio.Semaphore(concurrency_for(provider, concurrency))
         await asyncio.gather(*(ask(item, gate) for item in todo))
 
     try:

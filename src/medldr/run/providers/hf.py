@@ -7,16 +7,14 @@ transformers, TRL and PEFT need a plain checkpoint; a name that is not a local p
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, Message, split_think
+from medldr.run.providers.base import Completion, InProcess, Message, split_think
 
 
 def cache_dir() -> Path:
@@ -94,8 +92,8 @@ def load_model(path: Path, *, dtype: Any = None) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-class Transformers:
-    """A transformers causal LM loaded once, generating one request at a time in a worker thread."""
+class Transformers(InProcess):
+    """A transformers causal LM loaded once, generating one request at a time on its worker thread."""
 
     name = "hf"
     zero_retention = True
@@ -105,7 +103,6 @@ class Transformers:
         self.path = resolve_model(spec)
         self.model = str(spec)
         self._model, self._tokenizer = load_model(self.path)
-        self._lock = threading.Lock()
 
     def _complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         import torch
@@ -118,7 +115,7 @@ class Transformers:
         options: dict[str, Any] = {"max_new_tokens": limit, "do_sample": sample}
         if sample:
             options |= {"temperature": params.temperature, "top_p": params.top_p or 1.0}
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             if params.seed is not None:
                 torch.manual_seed(params.seed)
             output = self._model.generate(**inputs, **options, pad_token_id=self._tokenizer.eos_token_id)
@@ -127,9 +124,6 @@ class Transformers:
         text, reasoning = split_think(self._tokenizer.decode(new, skip_special_tokens=True))
         usage = {"prompt_tokens": int(inputs["input_ids"].shape[1]), "completion_tokens": len(new)}
         return Completion(text, reasoning, "stop" if ended or len(new) < limit else "length", usage, self.model)
-
-    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
-        return await asyncio.to_thread(self._complete, messages, params)
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

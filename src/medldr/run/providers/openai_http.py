@@ -2,7 +2,8 @@
 
 Why not the ``openai`` SDK here: against a server that answers instantly the SDK spends ~2 ms of CPU per request in
 its own layers (request options, URL and header models, typed response construction), which caps one process near
-450 requests/s on 2 cores; this path costs ~0.3 ms (bench/harness.py). It is also how vLLM's and SGLang's own
+450 requests/s on 2 cores; a plain aiohttp request costs ~0.3 ms (a whole answer through the runner ~0.8 ms,
+bench/harness.py). It is also how vLLM's and SGLang's own
 benchmark clients talk to their servers, so throughput comparisons with them are like for like. Retries follow the
 SDK's policy (408/409/429/5xx, connection errors and timeouts; ``retry-after-ms`` / ``Retry-After`` honoured, else
 exponential backoff with jitter) through ``tenacity``. Hosted APIs (``openai:``, ``azure:``, ``deepseek:``...) keep

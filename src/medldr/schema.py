@@ -287,6 +287,16 @@ def read_build_manifest(path: Path) -> BuildManifest:
         raise MedldrError(f"{path}: {_first_error(err)}") from None
 
 
+def read_run_manifest(path: Path) -> RunManifest:
+    """Load a run's manifest.json, naming the file on any error."""
+    try:
+        return RunManifest.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MedldrError(f"{path}: no run manifest") from None
+    except ValidationError as err:
+        raise MedldrError(f"{path}: not a run manifest ({_first_error(err)})") from None
+
+
 def resolve_label_space(spec: str | None, cases_file: Path) -> LabelSpace:
     """The label space for a cases file: by default (or for the same 'topN') the one its build recorded in
     build_manifest.json beside it; 'paper40' or a code file otherwise (names from MIMIC-IV's ICD-9 titles)."""

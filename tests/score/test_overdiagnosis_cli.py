@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,13 @@ def test_option_errors_are_one_line(scored_runs: list[Path], tmp_path: Path) -> 
     assert result.returncode == 2 and "--judge" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("overdiagnosis", "--out", str(tmp_path))
     assert result.returncode == 2 and "run folder" in result.stderr
+
+
+def test_a_damaged_run_manifest_is_one_line_for_the_judge(scored_runs: list[Path], tmp_path: Path) -> None:
+    """The judge reads the task from the run manifest: a damaged one is named, not a traceback."""
+    run = tmp_path / "run"
+    shutil.copytree(scored_runs[0], run)
+    inputs = run_inputs(run, None, None)
+    (run / "manifest.json").write_text('{"kind": "run", "identity": ')  # damaged by hand
+    with pytest.raises(MedldrError, match=r"manifest.json: not a run manifest"):
+        type_run(*inputs[:2], tmp_path / "typed", inputs[2], run_dir=run, judge=JudgeSettings("vllm:judge"))

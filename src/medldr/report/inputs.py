@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from medldr._files import sha256_file
 from medldr.errors import MedldrError
 from medldr.run.runner import MANIFEST, RESPONSES
-from medldr.schema import BuildManifest, RunManifest, Scores, _first_error, read_build_manifest
+from medldr.schema import BuildManifest, RunManifest, Scores, _first_error, read_build_manifest, read_run_manifest
 from medldr.score.files import PER_CASE, SCORES, read_case_values
 from medldr.score.overdiagnosis_files import SUMMARY as OVERDIAGNOSIS
 from medldr.score.scoring import CaseValues
@@ -47,12 +47,7 @@ def _read_scores(path: Path) -> Scores:
 
 
 def _read_manifest(path: Path) -> RunManifest | None:
-    if not path.exists():
-        return None
-    try:
-        return RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValidationError as err:
-        raise MedldrError(f"{path}: {_first_error(err)}") from None
+    return read_run_manifest(path) if path.exists() else None
 
 
 def _names(folders: Sequence[Path]) -> list[str]:

@@ -19,7 +19,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from medldr import __version__
@@ -33,7 +32,7 @@ from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
 from medldr.run.providers.base import closing, concurrency_for
 from medldr.run.store import GroupCommit, ResponseStore
-from medldr.schema import Case, RunManifest, _first_error, read_cases, resolve_label_space
+from medldr.schema import Case, RunManifest, read_cases, read_run_manifest, resolve_label_space
 
 RESPONSES = "responses.jsonl"
 MANIFEST = "manifest.json"
@@ -148,10 +147,9 @@ def _check_same_run(out: Path, identity: dict[str, Any]) -> RunManifest | None:
     if not path.exists():
         return None
     try:
-        previous = RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValidationError as err:
-        reason = _first_error(err)
-        raise MedldrError(f"{path}: not a run manifest ({reason}); restore it or choose another --out") from None
+        previous = read_run_manifest(path)
+    except MedldrError as err:
+        raise MedldrError(f"{err}; restore it or choose another --out") from None
     if previous.identity != identity:
         changed = identity_changes(previous.identity, identity)
         raise MedldrError(

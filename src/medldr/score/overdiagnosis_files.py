@@ -20,7 +20,7 @@ from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.providers import get_provider
 from medldr.run.runner import MANIFEST as RUN_MANIFEST
-from medldr.schema import Case, read_cases, read_responses, resolve_label_space
+from medldr.schema import Case, read_cases, read_responses, read_run_manifest, resolve_label_space
 from medldr.score.judge import JUDGE_SCHEMA, JudgeItem, judge_items, prompt_sha256, summarize_judgements
 from medldr.score.overdiagnosis import summarize, type_overdiagnoses
 from medldr.score.scoring import answers_by_round
@@ -71,7 +71,9 @@ def _task(run_dir: Path | None, task: str | None) -> str:
         return task
     manifest = run_dir / RUN_MANIFEST if run_dir else None
     if manifest and manifest.exists():
-        return json.loads(manifest.read_text(encoding="utf-8"))["identity"]["task"]
+        task = read_run_manifest(manifest).identity.get("task")
+        if task:
+            return task
     raise MedldrError("--task is needed for the judge when the run has no manifest (which fields the model saw)")
 
 

@@ -28,7 +28,6 @@ from medldr.demo import DEMO_SOURCE, run_demo
 from medldr.errors import MedldrError
 from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
 from medldr.prompts.preview import preview_messages
-from medldr.report import write_report
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.prices import load_prices
 from medldr.schema import BuildManifest
@@ -166,9 +165,7 @@ def score(
     run_dir: RunDir = None,
     cases: CasesFile = None,
     responses: ResponsesFile = None,
-    label_space: Annotated[
-        str | None, typer.Option(help="paper40, a code file, or topN (default: the build manifest's).")
-    ] = None,
+    label_space: ScoringLabels = None,
     extraction: Extraction = "robust",
     allow_missing: Annotated[bool, typer.Option(help="Score a missing (case, round) as invalid.")] = False,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
@@ -303,6 +300,8 @@ def report(
 ) -> None:
     """Paper-ready tables (CSV, Markdown, LaTeX), figures (PNG, SVG) and one offline HTML file from scored runs."""
     _check_scoring_options("robust", unit)
+    from medldr.report import write_report  # matplotlib: imported when a report is drawn, not at every CLI start
+
     written = write_report(
         runs, out, groups=_parse_groups(group), title=title, n_resamples=resamples, seed=seed, unit=unit
     )

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from medldr.build import BuildConfig, Progress, build_cases
-from medldr.report import write_report
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.runner import Progress as RunProgress
 from medldr.schema import BuildManifest, RunManifest, Scores
@@ -59,5 +58,7 @@ def run_demo(
     written = write_scores(scored, settings.out / "scores.json")
     typed = type_run(*inputs[:2], settings.out, inputs[2], run_dir=settings.out)
     written += typed.written
+    from medldr.report import write_report  # matplotlib: imported when a report is drawn, not at every CLI start
+
     report = write_report([settings.out], Path(out) / "report", title="medldr demo: SmolLM2-135M on the MIMIC-IV demo")
     return DemoResult(built, ran, scored.scores, written, typed.summary, report.index)

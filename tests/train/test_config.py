@@ -48,6 +48,11 @@ def test_mistakes_are_one_line(small_cases: Path, tmp_path: Path) -> None:
         load_recipe(_write(tmp_path, good.replace(str(small_cases), str(tmp_path / "none.jsonl"))), "sft")
     with pytest.raises(MedldrError, match="a sft recipe, not grpo"):
         load_recipe(_write(tmp_path, good), "grpo")
+    grpo = good.replace("kind: sft", "kind: grpo")  # GRPOTrainer's own rules, refused before a model loads
+    with pytest.raises(MedldrError, match=r"recipe.yaml: recipe: batch_size x gradient_accumulation \(3 x 1\) must be"):
+        load_recipe(_write(tmp_path, grpo + "batch_size: 3\nnum_generations: 2\n"), "grpo")
+    with pytest.raises(MedldrError, match=r"recipe.yaml: recipe: reward_weights: give at least one"):
+        load_recipe(_write(tmp_path, grpo + "batch_size: 2\nnum_generations: 2\nreward_weights: {}\n"), "grpo")
 
 
 def test_cli_errors_exit_2(small_cases: Path, tmp_path: Path) -> None:

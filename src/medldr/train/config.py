@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from medldr.errors import MedldrError
 from medldr.prompts import DEFAULT_STYLE
@@ -69,11 +69,25 @@ class GRPORecipe(Recipe):
     use_vllm: bool = False  # TRL's vLLM generation (GPU only)
     vllm_mode: Literal["colocate", "server"] = "colocate"
 
+    @model_validator(mode="after")
+    def _trainable(self) -> GRPORecipe:
+        """What GRPOTrainer would refuse after loading the model, refused with the recipe."""
+        if not self.reward_weights:
+            raise ValueError("reward_weights: give at least one of jaccard, format, hierarchy")
+        if (self.batch_size * self.gradient_accumulation) % self.num_generations:
+            raise ValueError(
+                f"batch_size x gradient_accumulation ({self.batch_size} x {self.gradient_accumulation}) must be a "
+                f"multiple of num_generations ({self.num_generations})"
+            )
+        return self
+
 
 def _one_line(err: ValidationError, path: Path) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "recipe"
-    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    message = {"extra_forbidden": "unknown key", "value_error": str(first.get("ctx", {}).get("error", ""))}.get(
+        first["type"], first["msg"]
+    )
     return f"{path}: {where}: {message}"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medldr.errors import MedldrError
 from medldr.train.common import base_model, lora_config, now, offline, save_result, trainer_arguments, training_cases
 from medldr.train.config import GRPORecipe
 from medldr.train.data import grpo_examples
@@ -18,13 +17,6 @@ def train_grpo(recipe: GRPORecipe) -> Path:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    if not recipe.reward_weights:
-        raise MedldrError("reward_weights: give at least one of jaccard, format, hierarchy")
-    if (recipe.batch_size * recipe.gradient_accumulation) % recipe.num_generations:
-        raise MedldrError(
-            f"batch_size x gradient_accumulation ({recipe.batch_size} x {recipe.gradient_accumulation}) must be a "
-            f"multiple of num_generations ({recipe.num_generations})"
-        )
     started = now()
     cases, labels = training_cases(recipe)
     examples = grpo_examples(cases, task=recipe.task, style=recipe.style, labels=labels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medldr.errors import MedldrError
+from medldr.run.runner import RESPONSES
 from medldr.train.common import base_model, lora_config, now, offline, save_result, trainer_arguments, training_cases
 from medldr.train.config import SFTRecipe
 from medldr.train.data import sft_examples, teacher_reasoning
@@ -20,7 +21,7 @@ def train_sft(recipe: SFTRecipe) -> Path:
     cases, labels = training_cases(recipe)
     reasoning = None
     if recipe.teacher_run is not None:
-        responses = Path(recipe.teacher_run) / "responses.jsonl"
+        responses = Path(recipe.teacher_run) / RESPONSES
         if not responses.is_file():
             raise MedldrError(f"teacher_run: {responses} is not a file")
         reasoning = teacher_reasoning(responses, cases, [label.code for label in labels])

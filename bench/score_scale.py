@@ -113,7 +113,8 @@ def main() -> None:
     t0 = time.perf_counter()
     patients = [c.subject_id for c in cases]
     mean_values = values.mean(axis=0)
-    replicates = bootstrap_replicates(mean_values, patients, how=[h for _, h in METRICS.values()], n_resamples=1000)
+    how = [m.aggregate for m in METRICS.values()]
+    replicates = bootstrap_replicates(mean_values, patients, how=how, n_resamples=1000)
     interval = percentile_interval(replicates)
     t_bootstrap = time.perf_counter() - t0
     ours = t_extract + t_metrics + t_reliability + t_bootstrap

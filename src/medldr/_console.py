@@ -11,6 +11,7 @@ from rich.table import Table
 
 from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK, STYLES, TASKS
 from medldr.schema import BuildManifest, Scores
+from medldr.score.metrics import METRICS
 
 err_console = Console(stderr=True)
 
@@ -85,20 +86,21 @@ def build_summary(manifest: BuildManifest, out: str) -> Table:
     return table
 
 
-SUMMARY_KEYS = (
-    "primary_accuracy", "exact_match", "jaccard", "f1", "miss_rate", "overdiagnosis_rate", "recall_at_3",
-    "recall_at_5", "recall_at_10", "relevance_1", "relevance_2", "relevance_3", "relevance_4", "invalid_rate",
-)  # fmt: skip
+def _scaled(value: float, unit: str) -> str:
+    return f"{100 * value:.1f}" if unit == "share" else f"{value:,.0f}" if unit == "count" else f"{value:.2f}"
 
 
 def scores_summary(scores: Scores, title: str) -> Table:
-    """The headline metrics: mean over rounds with the bootstrap interval, in percent."""
+    """Every registered metric: mean over rounds with the bootstrap interval (shares in percent)."""
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
-    table.add_column("mean [95% CI], %", justify="right")
-    for key in SUMMARY_KEYS:
-        low, high = scores.ci.get(key, (float("nan"), float("nan")))
-        table.add_row(key, f"{100 * scores.mean[key]:.1f} [{100 * low:.1f}, {100 * high:.1f}]")
+    table.add_column("mean [95% CI]", justify="right")
+    for key, metric in METRICS.items():
+        cell = _scaled(scores.mean[key], metric.unit)
+        if key in scores.ci:
+            low, high = scores.ci[key]
+            cell += f" [{_scaled(low, metric.unit)}, {_scaled(high, metric.unit)}]"
+        table.add_row(key + (" (%)" if metric.unit == "share" else ""), cell)
     if scores.reliability is not None:
         for key in ("topn_jaccard_1", "topn_jaccard_10", "consistency_top1", "consistency_all"):
             table.add_row(f"reliability {key}", f"{100 * scores.reliability[key]:.1f}")

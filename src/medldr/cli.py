@@ -30,7 +30,7 @@ from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
 from medldr.prompts.preview import preview_messages
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.prices import load_prices
-from medldr.schema import BuildManifest
+from medldr.schema import SCORES, BuildManifest
 from medldr.score.compare import compare_runs
 from medldr.score.files import run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import JudgeSettings, type_run
@@ -177,7 +177,7 @@ def score(
     """Score a run: extract answers, compute every metric of the study with bootstrap CIs; writes scores.json."""
     _check_scoring_options(extraction, unit)
     cases_file, responses_file, n_cases = run_inputs(run_dir, cases, responses)
-    target = out or (run_dir / "scores.json" if run_dir else None)
+    target = out or (run_dir / SCORES if run_dir else None)
     if target is None:
         raise MedldrError("--out is required when no run folder is given")
     scored = score_files(

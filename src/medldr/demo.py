@@ -11,7 +11,7 @@ from typing import Any
 from medldr.build import BuildConfig, Progress, build_cases
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.runner import Progress as RunProgress
-from medldr.schema import BuildManifest, RunManifest, Scores
+from medldr.schema import SCORES, BuildManifest, RunManifest, Scores
 from medldr.score.files import run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import type_run
 from medldr.sources import open_demo
@@ -55,7 +55,7 @@ def run_demo(
     ran = run_cases(settings, progress=run_progress)
     inputs = run_inputs(settings.out, None, None)
     scored = score_files(*inputs)
-    written = write_scores(scored, settings.out / "scores.json")
+    written = write_scores(scored, settings.out / SCORES)
     typed = type_run(*inputs[:2], settings.out, inputs[2], run_dir=settings.out)
     written += typed.written
     from medldr.report import write_report  # matplotlib: imported when a report is drawn, not at every CLI start

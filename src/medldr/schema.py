@@ -19,6 +19,33 @@ from medldr.icd import LabelCode, LabelSpace, icd9_names, parse_label_spec
 
 SCHEMA_VERSION = 1
 
+# The file contract: every name a stage writes and a later stage reads, in one place.
+SPLITS = ("train", "validation", "test")
+CASE_FILES = (*SPLITS, "inference")
+"""The build's cases files, ``{name}.jsonl``: the three patient splits and the inference subset."""
+BUILD_MANIFEST = "build_manifest.json"
+RESPONSES = "responses.jsonl"
+RUN_MANIFEST = "manifest.json"
+SCORES = "scores.json"
+PER_CASE = "per_case.csv"
+PER_DISEASE = "per_disease.csv"
+PER_LABEL = "per_label.csv"
+OVERDIAGNOSIS = "overdiagnosis.jsonl"
+OVERDIAGNOSIS_SUMMARY = "overdiagnosis_summary.json"
+JUDGE_RESPONSES = "judge.jsonl"
+JUDGE_MANIFEST = "judge_manifest.json"
+TRAIN_MANIFEST = "train_manifest.json"
+
+
+def cases_path(folder: Path, name: str) -> Path:
+    """A build folder's cases file ``name`` (one of CASE_FILES)."""
+    return Path(folder) / f"{name}.jsonl"
+
+
+def build_manifest_of(cases_file: Path) -> Path:
+    """The build manifest that describes a cases file: the one beside it."""
+    return Path(cases_file).parent / BUILD_MANIFEST
+
 
 class InputDict(BaseModel):
     """Rendered text blocks of one case; a field whose source table is absent is left out, never ''."""
@@ -185,10 +212,22 @@ class Scores(BaseModel):
     responses_sha256: str | None = None
 
 
-def _first_error(err: ValidationError) -> str:
-    """'field.path: message' of a validation error's first problem, for one-line errors."""
+def validation_problem(err: ValidationError) -> tuple[str, str]:
+    """(where, what) of a validation error's first problem: the field path and a plain message."""
     first = err.errors()[0]
-    return f"{'.'.join(str(part) for part in first['loc']) or 'record'}: {first['msg']}"
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "value_error" and first.get("ctx", {}).get("error") is not None:
+        message = str(first["ctx"]["error"])
+    return where, message
+
+
+def validation_error(err: ValidationError, where: str) -> MedldrError:
+    """The one-line error for a file (or record) that failed validation: 'WHERE: field.path: message'."""
+    field, message = validation_problem(err)
+    return MedldrError(f"{where}: {field or 'record'}: {message}")
 
 
 def _is_header(line: str) -> bool:
@@ -214,7 +253,7 @@ def read_responses(path: Path) -> list[tuple[int, ResponseRecord]]:
                 try:
                     records.append((number, ResponseRecord.model_validate_json(line)))
                 except ValidationError as err:
-                    raise MedldrError(f"{path}: line {number}: {_first_error(err)}") from None
+                    raise validation_error(err, f"{path}: line {number}") from None
     except FileNotFoundError:
         raise MedldrError(f"{path}: no such responses file") from None
     return records
@@ -269,7 +308,7 @@ def read_cases(path: Path) -> list[Case]:
         try:
             case = Case.model_validate(record)
         except ValidationError as err:
-            raise MedldrError(f"{where} (case {case_id}): {_first_error(err)}") from None
+            raise validation_error(err, f"{where} (case {case_id})") from None
         if case.case_id in seen:
             raise MedldrError(f"{where}: duplicate case_id {case.case_id}")
         seen.add(case.case_id)
@@ -284,7 +323,7 @@ def read_build_manifest(path: Path) -> BuildManifest:
     except FileNotFoundError:
         raise MedldrError(f"{path}: no build manifest") from None
     except ValidationError as err:
-        raise MedldrError(f"{path}: {_first_error(err)}") from None
+        raise validation_error(err, str(path)) from None
 
 
 def read_run_manifest(path: Path) -> RunManifest:
@@ -294,13 +333,23 @@ def read_run_manifest(path: Path) -> RunManifest:
     except FileNotFoundError:
         raise MedldrError(f"{path}: no run manifest") from None
     except ValidationError as err:
-        raise MedldrError(f"{path}: not a run manifest ({_first_error(err)})") from None
+        raise validation_error(err, f"{path}: not a run manifest") from None
+
+
+def read_scores(path: Path) -> Scores:
+    """Load a scores.json, naming the file on any error."""
+    try:
+        return Scores.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MedldrError(f"{path}: no scores; run `medldr score {Path(path).parent}` first") from None
+    except ValidationError as err:
+        raise validation_error(err, str(path)) from None
 
 
 def resolve_label_space(spec: str | None, cases_file: Path) -> LabelSpace:
     """The label space for a cases file: by default (or for the same 'topN') the one its build recorded in
     build_manifest.json beside it; 'paper40' or a code file otherwise (names from MIMIC-IV's ICD-9 titles)."""
-    manifest_path = Path(cases_file).parent / "build_manifest.json"
+    manifest_path = build_manifest_of(cases_file)
     if spec is not None and not spec.startswith("top"):
         names = icd9_names()
         codes = parse_label_spec(spec)[1]

@@ -283,3 +283,35 @@ def test_server_refusal_stops_the_run(demo_cases: Path, tmp_path: Path) -> None:
     ]
     errors = [r["error"] for r in _lines(tmp_path / "r" / "responses.jsonl") if r.get("error")]
     assert errors == ["EndpointRefused: HTTP 401: scripted 401"]
+
+
+@pytest.mark.parametrize("model", ["openai-compatible:m", "openai:m", "anthropic:m"])
+def test_attempts_per_answer_are_bounded(
+    demo_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str
+) -> None:
+    """A server that answers 503 forever receives exactly ``transport_attempts`` requests per (case, round) on every
+    route: the runner is the one retry owner (the SDKs' own retries are off). The pair is recorded as an error."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAI(scripted=[(503, {"retry-after-ms": "5"})] * 100) as server:
+        url = server.root if model.startswith("anthropic") else server.url
+        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model=model, base_url=url, task="lab",
+                               rounds=2, limit=1, concurrency=1, transport_attempts=4)  # fmt: skip
+        manifest = run_cases(settings)
+    assert server.requests == 2 * 4
+    assert manifest.totals["errors"] == 2 and manifest.totals["answers"] == 0
+    errors = [r["error"] for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("error")]
+    assert len(errors) == 2 and all("503" in e for e in errors)
+
+
+def test_timeout_bounds_each_attempt(demo_cases: Path, tmp_path: Path) -> None:
+    """--timeout bounds each request, not the whole retry loop: a server that stalls on every call is asked
+    ``transport_attempts`` times, each given up after ``timeout`` seconds."""
+    with FakeOpenAI(failure_rate=1.0, seed=3, stall=5.0) as server:
+        server.rng.randrange = lambda n: 2  # every failure a stall
+        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="vllm:m", base_url=server.url,
+                               task="lab", rounds=1, limit=1, timeout=0.3, transport_attempts=3)  # fmt: skip
+        start = time.monotonic()
+        manifest = run_cases(settings)
+        elapsed = time.monotonic() - start
+    assert server.requests == 3 and manifest.totals["errors"] == 1
+    assert elapsed < 3 * 0.3 + 3.0  # three bounded attempts and their backoff, not three 5 s stalls

@@ -125,7 +125,7 @@ def test_reference_extraction_changes_only_parsing() -> None:
 
 
 def test_get_metric_names_the_valid_ones() -> None:
-    assert get_metric("jaccard")[1] == "mean"
+    assert get_metric("jaccard").aggregate == "mean"
     with pytest.raises(MedldrError, match="valid: primary_accuracy, exact_match"):
         get_metric("accuracy")
 

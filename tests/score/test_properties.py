@@ -35,7 +35,7 @@ def _batch(rows: list[tuple[list[str], list[str], list[str], bool]]):
 def test_rates_in_unit_interval_and_exact_implies_primary(rows) -> None:
     values = per_case(_batch(rows))
     names = list(METRICS)
-    rates = [i for i, (_, how) in enumerate(METRICS.values()) if how == "mean" and names[i] != "mean_predictions"]
+    rates = [i for i, m in enumerate(METRICS.values()) if m.aggregate == "mean" and names[i] != "mean_predictions"]
     assert np.all((values[:, rates] >= 0) & (values[:, rates] <= 1))
     exact, primary = values[:, names.index("exact_match")], values[:, names.index("primary_accuracy")]
     assert np.all(exact <= primary)  # an exact match contains the primary
@@ -82,6 +82,6 @@ def test_patient_resampling_is_wider_when_cases_cluster() -> None:
 
 def test_every_metric_handles_empty_input() -> None:
     empty = encode([], [], primary=[], labels=LABELS)
-    for name, (function, _) in METRICS.items():
-        assert function(empty).shape == (0,), name
+    for name, metric in METRICS.items():
+        assert metric.function(empty).shape == (0,), name
     assert per_case(empty).shape == (0, len(METRICS))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from medldr.schema import BuildManifest, read_cases
+from medldr.schema import BuildManifest, RunManifest, read_cases
 from tests.conftest import run_cli
 
 KEYS = [
@@ -28,7 +28,9 @@ def _run_dir(folder: Path, cases_file: Path, right_every: int) -> Path:
                 code = case.top_1_icd.code if i % right_every == 0 else "7802"
                 body = {"top10": [code, "486"], "predictions": [code]}
                 fh.write(json.dumps({"case_id": case.case_id, "round": r, "text": json.dumps(body)}) + "\n")
-    (folder / "manifest.json").write_text(json.dumps({"cases_file": str(cases_file)}))
+    manifest = RunManifest(run_id="by-hand", cases_file=str(cases_file), identity={"n_cases": len(cases)},
+                           data_use={}, versions={}, settings={}, started_at="2026-01-01T00:00:00+00:00")  # fmt: skip
+    (folder / "manifest.json").write_text(manifest.model_dump_json())
     return folder
 
 

@@ -24,10 +24,20 @@ from medldr._files import AtomicFile, atomic_write_text, sha256_file
 from medldr.build import cohort as cohort_sql
 from medldr.build import fields as fields_sql
 from medldr.build import render
-from medldr.build.splits import SPLITS, inference_subset, split_subjects
+from medldr.build.splits import inference_subset, split_subjects
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode, LabelSpace, parse_label_spec
-from medldr.schema import BuildManifest, Case, DroppedCount, SourceFile, case_line, read_build_manifest
+from medldr.schema import (
+    BUILD_MANIFEST,
+    CASE_FILES,
+    BuildManifest,
+    Case,
+    DroppedCount,
+    SourceFile,
+    case_line,
+    cases_path,
+    read_build_manifest,
+)
 from medldr.sources import (
     DEMO_ROOT,
     MimicSource,
@@ -37,7 +47,7 @@ from medldr.sources import (
     register_views,
 )
 
-OUTPUT_FILES = (*SPLITS, "inference")
+OUTPUT_FILES = CASE_FILES
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``; a stage with total 0 is starting, done == total is finished."""
 
@@ -250,7 +260,7 @@ def _shown_path(path: Path) -> str:
 
 def _check_out_dir(out: Path, manifest_settings: dict[str, Any], sources: list[SourceFile], force: bool) -> None:
     """Refuse to overwrite a different earlier build in ``out`` unless forced: nothing written is lost silently."""
-    previous_path = out / "build_manifest.json"
+    previous_path = out / BUILD_MANIFEST
     if force or not previous_path.exists():
         return
     previous = read_build_manifest(previous_path)
@@ -351,7 +361,7 @@ def _build(
     per_code: dict[str, dict[str, int]] = {code: dict.fromkeys((*OUTPUT_FILES, "primary"), 0) for code in space.codes}
     notify("writing cases", 0, len(labels))
     with ExitStack() as stack:
-        files = {name: stack.enter_context(AtomicFile(out / f"{name}.jsonl")) for name in OUTPUT_FILES}
+        files = {name: stack.enter_context(AtomicFile(cases_path(out, name))) for name in OUTPUT_FILES}
         for done, row in enumerate(_rows(con, _assembly_query(source)), start=1):
             case = _case_from_row(row, has_ed=has_ed, has_note=has_note)
             line = case_line(case)
@@ -382,5 +392,5 @@ def _build(
         dropped=[DroppedCount(reason=r, count=n) for r, n in sorted(dropped.items(), key=lambda i: (-i[1], i[0]))],
         unmapped_icd10=unmapped,
     )
-    atomic_write_text(out / "build_manifest.json", json.dumps(manifest.model_dump(mode="json"), indent=2))
+    atomic_write_text(out / BUILD_MANIFEST, json.dumps(manifest.model_dump(mode="json"), indent=2))
     return manifest

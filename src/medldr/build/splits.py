@@ -5,8 +5,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping
 
-SPLITS = ("train", "validation", "test")
-
 
 def split_subjects(subjects: Iterable[int], ratios: tuple[float, float, float], seed: int) -> dict[int, str]:
     """Assign every patient to one split, as the study did: shuffle patients, first share train, next test, last

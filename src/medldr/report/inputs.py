@@ -9,14 +9,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from medldr._files import sha256_file
 from medldr.errors import MedldrError
-from medldr.run.runner import MANIFEST, RESPONSES
-from medldr.schema import BuildManifest, RunManifest, Scores, _first_error, read_build_manifest, read_run_manifest
-from medldr.score.files import PER_CASE, SCORES, read_case_values
-from medldr.score.overdiagnosis_files import SUMMARY as OVERDIAGNOSIS
+from medldr.schema import (
+    OVERDIAGNOSIS_SUMMARY,
+    PER_CASE,
+    RESPONSES,
+    RUN_MANIFEST,
+    SCORES,
+    BuildManifest,
+    RunManifest,
+    Scores,
+    build_manifest_of,
+    read_build_manifest,
+    read_run_manifest,
+    read_scores,
+)
+from medldr.score.files import read_case_values
 from medldr.score.scoring import CaseValues
 
 
@@ -37,15 +46,6 @@ class ScoredFolder:
         return self.manifest.identity.get("model", "?") if self.manifest else "?"
 
 
-def _read_scores(path: Path) -> Scores:
-    try:
-        return Scores.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MedldrError(f"{path}: no scores; run `medldr score {path.parent}` first") from None
-    except ValidationError as err:
-        raise MedldrError(f"{path}: {_first_error(err)}") from None
-
-
 def _read_manifest(path: Path) -> RunManifest | None:
     return read_run_manifest(path) if path.exists() else None
 
@@ -61,7 +61,7 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
     folder = Path(folder)
     if not folder.is_dir():
         raise MedldrError(f"{folder}: not a run folder")
-    scores = _read_scores(folder / SCORES)
+    scores = read_scores(folder / SCORES)
     responses = folder / RESPONSES
     current = sha256_file(responses) if responses.exists() else None
     if scores.responses_sha256 and current and current != scores.responses_sha256:
@@ -69,25 +69,27 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
             f"{folder / SCORES}: scored before {responses} last changed; run `medldr score {folder}` again"
         )
     overdiagnosis = None
-    if (folder / OVERDIAGNOSIS).exists():
+    typed_path = folder / OVERDIAGNOSIS_SUMMARY
+    if typed_path.exists():
         try:
-            overdiagnosis = json.loads((folder / OVERDIAGNOSIS).read_text(encoding="utf-8"))
+            overdiagnosis = json.loads(typed_path.read_text(encoding="utf-8"))
             typed_sha = overdiagnosis["responses_sha256"]
         except (ValueError, KeyError, TypeError):
-            raise MedldrError(f"{folder / OVERDIAGNOSIS}: not an overdiagnosis summary; run `medldr overdiagnosis "
-                              f"{folder}` again") from None  # fmt: skip
+            raise MedldrError(
+                f"{typed_path}: not an overdiagnosis summary; run `medldr overdiagnosis {folder}` again"
+            ) from None
         if current and typed_sha != current:
             raise MedldrError(
-                f"{folder / OVERDIAGNOSIS}: typed before {responses} last changed; run `medldr overdiagnosis "
+                f"{typed_path}: typed before {responses} last changed; run `medldr overdiagnosis "
                 f"{folder}` again"
             )
     values = read_case_values(folder / PER_CASE)
     if len(values.case_ids) != scores.n_cases or values.rounds != scores.rounds:
         raise MedldrError(f"{folder / PER_CASE}: does not match {folder / SCORES}; run `medldr score {folder}` again")
-    manifest = _read_manifest(folder / MANIFEST)
+    manifest = _read_manifest(folder / RUN_MANIFEST)
     build = None
     if manifest is not None:
-        build_path = Path(manifest.cases_file).parent / "build_manifest.json"
+        build_path = build_manifest_of(Path(manifest.cases_file))
         build = read_build_manifest(build_path) if build_path.exists() else None
     return ScoredFolder(name, folder, scores, values, manifest, build, overdiagnosis)
 

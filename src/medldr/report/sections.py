@@ -7,41 +7,32 @@ from collections.abc import Mapping, Sequence
 
 from medldr.icd import icd9_names
 from medldr.report.inputs import ScoredFolder
-from medldr.report.tables import Column, Estimate, Table, Value
+from medldr.report.tables import Column, Estimate, Table, Unit, Value
 from medldr.score.compare import compare_runs
-from medldr.score.metrics import BINARY
+from medldr.score.metrics import BINARY, METRICS, Dimension
 from medldr.score.reliability import TOP_N
 
 RUN = Column("run", "Run", "text")
 
-ACCURACY = [
-    Column("primary_accuracy", "Primary acc.", better=1),
-    Column("exact_match", "Exact match", better=1),
-    Column("jaccard", "Jaccard", better=1),
-    Column("precision", "Precision", better=1),
-    Column("recall", "Recall", better=1),
-    Column("f1", "F1", better=1),
-    Column("hamming_loss", "Hamming loss", better=-1),
-    Column("miss_rate", "Miss rate", better=-1),
-    Column("overdiagnosis_rate", "Overdiagnosis rate", better=-1),
-]
-ASSISTANCE = [
-    Column("recall_at_3", "Recall@3", better=1),
-    Column("recall_at_5", "Recall@5", better=1),
-    Column("recall_at_10", "Recall@10", better=1),
-    Column("relevance_1", "L1 exact", better=1),
-    Column("relevance_2", "L2 same category"),
-    Column("relevance_3", "L3 same chapter"),
-    Column("relevance_4", "L4 unrelated", better=-1),
-]
+_UNITS: dict[str, Unit] = {"share": "percent", "count": "count", "number": "number"}
+
+
+def metric_columns(table: Dimension) -> list[Column]:
+    """The registry's metrics of one report table, in registry order, as the registry describes them."""
+    return [
+        Column(name, m.label, _UNITS[m.unit], better=m.better) for name, m in METRICS.items() if m.table == table
+    ]
+
+
+ACCURACY = metric_columns("accuracy")
+ASSISTANCE = metric_columns("assistance")
+USAGE = metric_columns("usage")
 RELIABILITY = [
     *(Column(f"topn_jaccard_{n}", f"Top-{n} Jaccard", better=1) for n in TOP_N),
     Column("consistency_top1", "Top-1 consistency", better=1),
     Column("consistency_all", "Set consistency", better=1),
 ]
-COMPARED = ["primary_accuracy", "exact_match", "jaccard", "f1", "miss_rate", "overdiagnosis_rate", "recall_at_10",
-            "relevance_1", "invalid_rate"]  # fmt: skip
-LABELS = {c.key: c.label for c in (*ACCURACY, *ASSISTANCE)} | {"invalid_rate": "Invalid rate"}
+COMPARED = [name for name, metric in METRICS.items() if metric.compared]
 
 
 def _estimate(mean: Mapping[str, float], ci: Mapping[str, tuple[float, float]] | None, key: str) -> Estimate:
@@ -96,17 +87,16 @@ def usage_table(runs: Sequence[ScoredFolder]) -> Table:
         totals = run.manifest.totals if run.manifest else {}
         rows.append({
             "run": run.name, "model": run.model, "n_cases": run.scores.n_cases, "rounds": len(run.scores.rounds),
-            "invalid_rate": _estimate(run.scores.mean, run.scores.ci, "invalid_rate"),
+            **{c.key: _estimate(run.scores.mean, run.scores.ci, c.key) for c in USAGE},
             "errors": totals.get("errors"), "prompt_tokens": totals.get("prompt_tokens"),
             "completion_tokens": totals.get("completion_tokens"), "reasoning_tokens": totals.get("reasoning_tokens"),
-            "cost_usd": totals.get("cost_usd"), "mean_predictions": run.scores.mean["mean_predictions"],
+            "cost_usd": totals.get("cost_usd"),
         })  # fmt: skip
     columns = [
         RUN, Column("model", "Model", "text"), Column("n_cases", "Cases", "count"), Column("rounds", "Rounds", "count"),
-        Column("invalid_rate", "Invalid (%)", better=-1), Column("errors", "Errors", "count"),
+        *USAGE, Column("errors", "Errors", "count"),
         Column("prompt_tokens", "Prompt tokens", "count"), Column("completion_tokens", "Completion tokens", "count"),
         Column("reasoning_tokens", "Reasoning tokens", "count"), Column("cost_usd", "Cost (USD)", "usd"),
-        Column("mean_predictions", "Codes / answer", "number"),
     ]  # fmt: skip
     note = "Tokens and cost are the run manifests' totals over every attempt (re-asked answers included)."
     return Table("usage", "Invalid answers, tokens and cost", columns, rows, note=note)
@@ -134,7 +124,7 @@ def comparison_table(
         side = result["groups"] if groups else result["runs"]  # type: ignore[index]
         diff = result["difference"]  # type: ignore[index]
         row: dict[str, Value] = {
-            "metric": LABELS[metric],
+            "metric": METRICS[metric].label,
             "a": Estimate(side[pair[0]]["value"], *side[pair[0]]["ci"]),
             "b": Estimate(side[pair[1]]["value"], *side[pair[1]]["ci"]),
             "difference": Estimate(diff["value"], *diff["ci"]),

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from medldr.errors import MedldrError
 from medldr.run.providers import Provider
-from medldr.schema import read_build_manifest
+from medldr.schema import build_manifest_of, read_build_manifest
 
 OPEN_SOURCES = ("mimic-iv-demo",)
 ALLOW_LIST_ENV = "MEDLDR_ZERO_RETENTION_ENDPOINTS"
@@ -29,7 +29,7 @@ def data_use_decision(
     cases_file: Path, provider: Provider, base_url: str | None, *, allow_sharing: bool
 ) -> dict[str, Any]:
     """Allow or refuse sending these cases to this provider; returns the decision for the manifest, or raises."""
-    manifest_path = Path(cases_file).parent / "build_manifest.json"
+    manifest_path = build_manifest_of(cases_file)
     source = read_build_manifest(manifest_path).source if manifest_path.exists() else "unknown (no build manifest)"
     decision: dict[str, Any] = {"source": source, "provider": provider.name, "base_url": base_url}
     if source.startswith(OPEN_SOURCES):

@@ -1,7 +1,10 @@
 """The runner: every (case, round) of a cases file through one provider, concurrently, resumable, append-only.
 
-It knows nothing about vendors: a provider's ``complete`` either returns a Completion or raises; errors a provider
-lists in ``fatal_errors`` (a wrong key, an unknown model) stop the run, every other error is retried with backoff.
+It knows nothing about vendors: a provider's ``complete`` makes one request and either returns a Completion or
+raises. The runner is the one retry owner: errors the provider calls ``retryable`` are tried again with backoff (or
+after the endpoint's Retry-After), up to ``transport_attempts`` requests per answer, each bounded by ``timeout``; errors
+it lists in ``fatal_errors`` (a wrong key, an unknown model) stop the run; any other failure is recorded for its
+(case, round), which a re-run asks again.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from medldr import __version__
 from medldr._files import atomic_write_text, sha256_file
@@ -32,10 +35,8 @@ from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
 from medldr.run.providers.base import closing, concurrency_for
 from medldr.run.store import GroupCommit, ResponseStore
-from medldr.schema import Case, RunManifest, read_cases, read_run_manifest, resolve_label_space
+from medldr.schema import RESPONSES, RUN_MANIFEST, Case, RunManifest, read_cases, read_run_manifest, resolve_label_space
 
-RESPONSES = "responses.jsonl"
-MANIFEST = "manifest.json"
 Progress = Callable[[int, int, dict[str, float]], None]
 """Called as ``progress(done_pairs, total_pairs, totals)`` after every stored answer."""
 
@@ -143,7 +144,7 @@ def identity_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[
 
 
 def _check_same_run(out: Path, identity: dict[str, Any]) -> RunManifest | None:
-    path = out / MANIFEST
+    path = out / RUN_MANIFEST
     if not path.exists():
         return None
     try:
@@ -158,21 +159,40 @@ def _check_same_run(out: Path, identity: dict[str, Any]) -> RunManifest | None:
     return previous
 
 
+MAX_RETRY_AFTER_S = 60.0
+"""A longer Retry-After is not waited out (the official SDKs' rule): exponential backoff instead."""
+_backoff = wait_exponential_jitter(multiplier=0.2, max=10, jitter=0.2)
+
+
+def _wait_for(provider: Provider) -> Callable[[RetryCallState], float]:
+    """The endpoint's Retry-After when it gives a sane one, else exponential backoff with jitter."""
+
+    def wait(state: RetryCallState) -> float:
+        err = state.outcome.exception() if state.outcome is not None else None
+        asked = provider.retry_after(err) if err is not None else None
+        if asked is not None and 0 <= asked <= MAX_RETRY_AFTER_S:
+            return asked
+        return _backoff(state)
+
+    return wait
+
+
 async def _ask(
     provider: Provider, messages: list[dict[str, str]], settings: RunSettings, round_: int
 ) -> tuple[dict[str, Any], float]:
-    """One request with backoff for transient failures (the SDK's own retries run inside each attempt).
+    """One answer: at most ``transport_attempts`` requests, each bounded by ``timeout``. This is the only retry
+    loop between medldr and a model (providers make one request per call); it asks the provider which errors are
+    worth another attempt and how long the endpoint asked to wait.
 
     A seeded run gives round r the seed ``seed + r``: rounds stay reproducible without being copies of each other.
     """
     params = settings.params
     if params.seed is not None:
         params = params.model_copy(update={"seed": params.seed + round_})
-    fatal = getattr(provider, "fatal_errors", ())
     async for attempt in AsyncRetrying(
         stop=stop_after_attempt(settings.transport_attempts),
-        wait=wait_exponential_jitter(multiplier=0.2, max=10, jitter=0.2),
-        retry=retry_if_exception(lambda err: not isinstance(err, fatal)),
+        wait=_wait_for(provider),
+        retry=retry_if_exception(provider.retryable),
         reraise=True,
     ):
         with attempt:
@@ -228,7 +248,7 @@ async def _execute(
                               "error": f"{type(err).__name__}: {err}"[:500]}  # fmt: skip
                     await journal.append(record)
                     _count(totals, record, settings.prices, settings.model)
-                    if isinstance(err, getattr(provider, "fatal_errors", ())):
+                    if isinstance(err, provider.fatal_errors):
                         fatal.append(err)
                     return
                 valid = extract(answer["text"], finish_reason=answer["finish_reason"]).valid
@@ -293,13 +313,13 @@ def run_cases(
         started_at=previous.started_at if previous else datetime.now(UTC).isoformat(timespec="seconds"),
     )
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / MANIFEST, manifest.model_dump_json(indent=2))
+    atomic_write_text(out / RUN_MANIFEST, manifest.model_dump_json(indent=2))
     store = ResponseStore(out / RESPONSES)
     records = store.load()
     if not records:
         store.append({"kind": "header", "schema_version": manifest.schema_version, "run_id": run_id})
     effective = settings
-    if getattr(provider, "wants_answer_schema", False):  # grammar-capable: constrain the answer to the label space
+    if provider.wants_answer_schema:  # grammar-capable: constrain the answer to the label space
         schema = GenerationParams(json_schema=answer_schema(space.codes))
         effective = dataclasses.replace(settings, params=settings.params.merge(schema))
     messages_of = {
@@ -322,5 +342,5 @@ def run_cases(
                 if not states.get((c.case_id, r), _PairState()).answered
             )
         )
-        atomic_write_text(out / MANIFEST, manifest.model_dump_json(indent=2))
+        atomic_write_text(out / RUN_MANIFEST, manifest.model_dump_json(indent=2))
     return manifest

@@ -86,7 +86,7 @@ def compare_runs(
 
     ``groups`` maps a group name to run names; a group's value is the mean over its models (the study's RLM vs LLM).
     """
-    _, how = get_metric(metric)
+    how = get_metric(metric).aggregate
     ids, patients, order = aligned(runs)
     names = list(runs)
     matrix = np.column_stack([_column(runs[name], metric, order[name]) for name in names])

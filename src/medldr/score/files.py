@@ -16,15 +16,21 @@ import numpy as np
 from medldr._files import atomic_write_text, sha256_file
 from medldr.answer import Mode
 from medldr.errors import MedldrError
-from medldr.run.runner import MANIFEST as RUN_MANIFEST
-from medldr.run.runner import RESPONSES
-from medldr.schema import read_cases, read_responses, resolve_label_space
+from medldr.schema import (
+    PER_CASE,
+    PER_DISEASE,
+    PER_LABEL,
+    RESPONSES,
+    RUN_MANIFEST,
+    read_cases,
+    read_responses,
+    read_run_manifest,
+    resolve_label_space,
+)
 from medldr.score.bootstrap import Unit
 from medldr.score.metrics import METRICS
 from medldr.score.scoring import CaseValues, ScoredRun, score_responses
 
-SCORES = "scores.json"
-PER_CASE = "per_case.csv"
 _CASE_COLUMNS = ("round", "case_id", "subject_id", "primary_code")
 
 
@@ -36,12 +42,9 @@ def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None)
         responses = responses or run_dir / RESPONSES
         manifest = run_dir / RUN_MANIFEST
         if manifest.exists():
-            try:
-                record = json.loads(manifest.read_text(encoding="utf-8"))
-                n_cases = record.get("identity", {}).get("n_cases")
-                cases = cases or Path(record["cases_file"])
-            except (KeyError, ValueError, TypeError, AttributeError):
-                raise MedldrError(f"{manifest}: no 'cases_file' in the run manifest; pass --cases") from None
+            record = read_run_manifest(manifest)
+            n_cases = record.identity.get("n_cases")
+            cases = cases or Path(record.cases_file)
         elif cases is None:
             raise MedldrError(f"{manifest}: no run manifest; pass --cases")
     if cases is None or responses is None:
@@ -75,7 +78,7 @@ def write_scores(scored: ScoredRun, out: Path) -> list[Path]:
     paths."""
     out = Path(out)
     scores = scored.scores
-    paths = [out, out.with_name("per_disease.csv"), out.with_name("per_label.csv"), out.with_name(PER_CASE)]
+    paths = [out, out.with_name(PER_DISEASE), out.with_name(PER_LABEL), out.with_name(PER_CASE)]
     atomic_write_text(paths[0], json.dumps(scores.model_dump(mode="json"), indent=2))
     atomic_write_text(paths[1], _csv(scores.per_disease, "primary_code"))
     atomic_write_text(paths[2], _csv(scores.per_label, "code"))

@@ -25,9 +25,8 @@ from medldr.run.params import GenerationParams
 from medldr.run.providers.base import Provider, closing, concurrency_for
 from medldr.run.runner import identity_changes
 from medldr.run.store import ResponseStore
+from medldr.schema import JUDGE_MANIFEST, JUDGE_RESPONSES
 
-JUDGE_FILE = "judge.jsonl"
-JUDGE_MANIFEST = "judge_manifest.json"
 VERDICTS = ("supported", "partly", "unsupported")
 
 JUDGE_SYSTEM = """You check one diagnosis against a patient's hospital record.
@@ -139,7 +138,7 @@ def judge_items(
         "finished_at": None,
     }  # fmt: skip
     atomic_write_text(out / JUDGE_MANIFEST, json.dumps(manifest, indent=2))
-    store = ResponseStore(out / JUDGE_FILE)
+    store = ResponseStore(out / JUDGE_RESPONSES)
     done = {(r["case_id"], r["round"], r["code"]) for r in store.load() if not r.get("error")}
     todo = [item for item in items if item.key not in done]
     report = progress or (lambda *_: None)
@@ -168,7 +167,7 @@ def judge_items(
         asyncio.run(closing(provider, main()))
     finally:
         store.close()
-    stored = [r for r in ResponseStore(out / JUDGE_FILE).load() if not r.get("error")]
+    stored = [r for r in ResponseStore(out / JUDGE_RESPONSES).load() if not r.get("error")]
     if all(item.key in {(r["case_id"], r["round"], r["code"]) for r in stored} for item in items):
         manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         atomic_write_text(out / JUDGE_MANIFEST, json.dumps(manifest, indent=2))

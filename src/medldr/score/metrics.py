@@ -8,6 +8,7 @@ precision and the overdiagnosis rate of an empty prediction are 0, as in the stu
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -145,34 +146,58 @@ def predictions_per_case(batch: Batch) -> np.ndarray:
     return (batch.pred >= 0).sum(axis=1).astype(float)
 
 
-METRICS: dict[str, tuple[Callable[[Batch], np.ndarray], Aggregate]] = {
-    "primary_accuracy": (primary_accuracy, "mean"),
-    "exact_match": (exact_match, "mean"),
-    "jaccard": (jaccard, "mean"),
-    "precision": (precision, "mean"),
-    "recall": (recall, "mean"),
-    "f1": (f1, "mean"),
-    "hamming_loss": (hamming_loss, "mean"),
-    "miss_rate": (miss_rate, "mean"),
-    "overdiagnosis_rate": (overdiagnosis_rate, "mean"),
-    "recall_at_3": (recall_at(3), "mean"),
-    "recall_at_5": (recall_at(5), "mean"),
-    "recall_at_10": (recall_at(10), "mean"),
-    "relevance_1": (relevance(1), "mean"),
-    "relevance_2": (relevance(2), "mean"),
-    "relevance_3": (relevance(3), "mean"),
-    "relevance_4": (relevance(4), "mean"),
-    "invalid_rate": (invalid_rate, "mean"),
-    "missed_codes": (missed_codes, "sum"),
-    "overdiagnosed_codes": (overdiagnosed_codes, "sum"),
-    "mean_predictions": (predictions_per_case, "mean"),
+Unit = Literal["share", "count", "number"]
+Dimension = Literal["accuracy", "assistance", "usage"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registry entry: everything the score, compare, console and report stages need to know about one metric.
+
+    ``better``: +1 higher is better, -1 lower is better, 0 neither. ``binary``: per-case values are 0/1, so paired
+    exact tests apply. ``unit``: a ``share`` is shown in percent. ``table``: the report table (the study's dimension)
+    it belongs to. ``compared``: a row of the report's comparison table.
+    """
+
+    function: Callable[[Batch], np.ndarray]
+    label: str
+    table: Dimension
+    aggregate: Aggregate = "mean"
+    better: Literal[-1, 0, 1] = 1
+    binary: bool = False
+    unit: Unit = "share"
+    compared: bool = False
+
+
+METRICS: dict[str, Metric] = {
+    "primary_accuracy": Metric(primary_accuracy, "Primary acc.", "accuracy", binary=True, compared=True),
+    "exact_match": Metric(exact_match, "Exact match", "accuracy", binary=True, compared=True),
+    "jaccard": Metric(jaccard, "Jaccard", "accuracy", compared=True),
+    "precision": Metric(precision, "Precision", "accuracy"),
+    "recall": Metric(recall, "Recall", "accuracy"),
+    "f1": Metric(f1, "F1", "accuracy", compared=True),
+    "hamming_loss": Metric(hamming_loss, "Hamming loss", "accuracy", better=-1),
+    "miss_rate": Metric(miss_rate, "Miss rate", "accuracy", better=-1, compared=True),
+    "overdiagnosis_rate": Metric(overdiagnosis_rate, "Overdiagnosis rate", "accuracy", better=-1, compared=True),
+    "recall_at_3": Metric(recall_at(3), "Recall@3", "assistance"),
+    "recall_at_5": Metric(recall_at(5), "Recall@5", "assistance"),
+    "recall_at_10": Metric(recall_at(10), "Recall@10", "assistance", compared=True),
+    "relevance_1": Metric(relevance(1), "L1 exact", "assistance", binary=True, compared=True),
+    "relevance_2": Metric(relevance(2), "L2 same category", "assistance", better=0, binary=True),
+    "relevance_3": Metric(relevance(3), "L3 same chapter", "assistance", better=0, binary=True),
+    "relevance_4": Metric(relevance(4), "L4 unrelated", "assistance", better=-1, binary=True),
+    "invalid_rate": Metric(invalid_rate, "Invalid rate", "usage", better=-1, binary=True, compared=True),
+    "missed_codes": Metric(missed_codes, "Missed codes", "accuracy", "sum", better=-1, unit="count"),
+    "overdiagnosed_codes": Metric(overdiagnosed_codes, "Overdiagnosed codes", "accuracy", "sum", -1, unit="count"),
+    "mean_predictions": Metric(predictions_per_case, "Codes / answer", "usage", better=0, unit="number"),
 }
-"""Name -> (per-case function, how a run aggregates it). The keys are those of ``scores.json``."""
+"""Name -> its entry. The keys (in this order) are those of ``scores.json`` and the columns of ``per_case.csv``;
+adding a metric is one entry here (and its test)."""
 
-BINARY = ("primary_accuracy", "exact_match", "relevance_1", "relevance_2", "relevance_3", "relevance_4", "invalid_rate")
+BINARY = tuple(name for name, metric in METRICS.items() if metric.binary)
 
 
-def get_metric(name: str) -> tuple[Callable[[Batch], np.ndarray], Aggregate]:
+def get_metric(name: str) -> Metric:
     """The metric called ``name``; an unknown name fails listing the valid ones."""
     try:
         return METRICS[name]
@@ -182,13 +207,14 @@ def get_metric(name: str) -> tuple[Callable[[Batch], np.ndarray], Aggregate]:
 
 def per_case(batch: Batch) -> np.ndarray:
     """(N, len(METRICS)) matrix of every metric's per-case values, columns in METRICS order."""
-    return np.column_stack([function(batch) for function, _ in METRICS.values()])
+    return np.column_stack([metric.function(batch) for metric in METRICS.values()])
 
 
 def aggregate(values: np.ndarray) -> dict[str, float]:
     """Run-level numbers from a per-case matrix: means, or sums for the totals."""
     out = {}
-    for column, (name, (_, how)) in enumerate(METRICS.items()):
+    for column, (name, metric) in enumerate(METRICS.items()):
         column_values = values[:, column]
-        out[name] = float(column_values.sum() if how == "sum" else column_values.mean()) if len(values) else 0.0
+        total = metric.aggregate == "sum"
+        out[name] = float(column_values.sum() if total else column_values.mean()) if len(values) else 0.0
     return out

@@ -19,14 +19,19 @@ from medldr.prompts import user_message
 from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.providers import get_provider
-from medldr.run.runner import MANIFEST as RUN_MANIFEST
-from medldr.schema import Case, read_cases, read_responses, read_run_manifest, resolve_label_space
+from medldr.schema import (
+    OVERDIAGNOSIS,
+    OVERDIAGNOSIS_SUMMARY,
+    RUN_MANIFEST,
+    Case,
+    read_cases,
+    read_responses,
+    read_run_manifest,
+    resolve_label_space,
+)
 from medldr.score.judge import JUDGE_SCHEMA, JudgeItem, judge_items, prompt_sha256, summarize_judgements
 from medldr.score.overdiagnosis import summarize, type_overdiagnoses
 from medldr.score.scoring import answers_by_round
-
-RECORDS = "overdiagnosis.jsonl"
-SUMMARY = "overdiagnosis_summary.json"
 
 
 @dataclass
@@ -91,7 +96,7 @@ def _judge(
     provider = get_provider(settings.model, base_url=settings.base_url, timeout=settings.timeout)
     data_use = data_use_decision(cases_file, provider, settings.base_url, allow_sharing=settings.allow_data_sharing)
     params = settings.params or GenerationParams(temperature=0.0, max_tokens=512)
-    if getattr(provider, "wants_answer_schema", False):  # grammar-capable: constrain the judge to its schema
+    if provider.wants_answer_schema:  # grammar-capable: constrain the judge to its schema
         params = params.merge(GenerationParams(json_schema=JUDGE_SCHEMA))
     identity = {"model": settings.model, "base_url": settings.base_url, "prompt_sha256": prompt_sha256(),
                 "task": task, "sample": settings.sample, "seed": settings.seed,
@@ -132,7 +137,7 @@ def type_run(
     summary |= {"extraction": mode, "n_cases": len(cases), "responses_sha256": sha256_file(responses_file)}
     if judge is not None:
         summary["judge"] = _judge(records, cases, cases_file, _task(run_dir, task), judge, out, progress)
-    written = [out / RECORDS, out / SUMMARY]
+    written = [out / OVERDIAGNOSIS, out / OVERDIAGNOSIS_SUMMARY]
     atomic_write_lines(written[0], (orjson.dumps(r).decode() for r in records))
     atomic_write_text(written[1], json.dumps(summary, indent=2))
     return Typed(records, summary, written)

@@ -157,7 +157,7 @@ def score_responses(
     ]
     mean_values = values.mean(axis=0)
     mean = aggregate(mean_values)
-    how = [h for _, h in METRICS.values()]
+    how = [m.aggregate for m in METRICS.values()]
     patients = [case.subject_id for case in cases]
     groups = patients if unit == "patient" else [case.case_id for case in cases]
     ci = {}

@@ -15,10 +15,8 @@ from medldr.icd import LabelCode
 from medldr.prompts import require_task_fields
 from medldr.run.providers.hf import resolve_model
 from medldr.run.runner import package_versions
-from medldr.schema import Case, read_cases, resolve_label_space
+from medldr.schema import TRAIN_MANIFEST, Case, read_cases, resolve_label_space
 from medldr.train.config import Recipe
-
-MANIFEST = "train_manifest.json"
 
 
 def offline() -> None:
@@ -97,7 +95,7 @@ def save_result(trainer: Any, recipe: Recipe, base: Path, started: str, n_exampl
         "started_at": started,
         "finished_at": now(),
     }
-    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, default=str))
+    atomic_write_text(out / TRAIN_MANIFEST, json.dumps(manifest, indent=2, default=str))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medldr.errors import MedldrError
-from medldr.run.runner import RESPONSES
+from medldr.schema import RESPONSES
 from medldr.train.common import base_model, lora_config, now, offline, save_result, trainer_arguments, training_cases
 from medldr.train.config import SFTRecipe
 from medldr.train.data import sft_examples, teacher_reasoning

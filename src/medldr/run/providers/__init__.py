@@ -26,14 +26,13 @@ def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azu
     return load
 
 
-def _server(default_url: str | None, key_env: str | None) -> Loader:
-    """A self-hosted OpenAI-compatible server over aiohttp (``openai_http``)."""
+def _server(kind: str) -> Loader:
+    """A self-hosted OpenAI-compatible server over aiohttp: ``kind`` names its class in ``openai_http``."""
 
     def load(model: str, base_url: str | None, timeout: float) -> Provider:
-        from medldr.run.providers.openai_http import OpenAIServer, check_base_url
+        from medldr.run.providers import openai_http
 
-        url = check_base_url(base_url or default_url)
-        return OpenAIServer(model, base_url=url, api_key_env=key_env, timeout=timeout, zero_retention=is_loopback(url))
+        return getattr(openai_http, kind)(model, base_url=base_url, timeout=timeout)
 
     return load
 
@@ -70,10 +69,10 @@ PROVIDERS: dict[str, Loader] = {
     "gguf": _gguf,
     "openai": _openai_like("openai", None, "OPENAI_API_KEY"),
     "azure": _openai_like("azure", None, "AZURE_OPENAI_API_KEY", azure=True),
-    "openai-compatible": _server(None, "OPENAI_API_KEY"),
-    "vllm": _server("http://127.0.0.1:8000/v1", None),
-    "sglang": _server("http://127.0.0.1:30000/v1", None),
-    "llama-server": _server("http://127.0.0.1:8080/v1", None),
+    "openai-compatible": _server("OpenAIServer"),
+    "vllm": _server("VLLMServer"),
+    "sglang": _server("SGLangServer"),
+    "llama-server": _server("LlamaServer"),
     "deepseek": _openai_like("deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY"),
     "xai": _openai_like("xai", "https://api.x.ai/v1", "XAI_API_KEY"),
     "gemini": _openai_like("gemini", "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY"),

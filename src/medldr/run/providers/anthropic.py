@@ -9,11 +9,12 @@ from typing import Any, Literal
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
 from medldr.run.providers.base import Completion, LoopClient, Message, finish_reason, is_loopback
+from medldr.run.providers.openai_wire import SDKRetryRules
 
 Route = Literal["api", "bedrock", "vertex"]
 
 
-class AnthropicMessages(LoopClient):
+class AnthropicMessages(SDKRetryRules, LoopClient):
     """Claude via ``anthropic.AsyncAnthropic`` / ``AsyncAnthropicBedrock`` / ``AsyncAnthropicVertex``."""
 
     def __init__(
@@ -25,13 +26,15 @@ class AnthropicMessages(LoopClient):
             raise MedldrError('the Anthropic SDK is not installed: pip install "medldr[anthropic]"') from None
         self.model, self.name = model, {"api": "anthropic", "bedrock": "bedrock", "vertex": "vertex"}[route]
         self.zero_retention = route in ("bedrock", "vertex") or is_loopback(base_url)
+        self.status_error = anthropic.APIStatusError
         self.fatal_errors: tuple[type[BaseException], ...] = (
             anthropic.AuthenticationError,
             anthropic.PermissionDeniedError,
             anthropic.BadRequestError,
             anthropic.NotFoundError,
         )
-        options: dict[str, Any] = {"timeout": timeout, "max_retries": 5, "base_url": base_url}
+        # one request per attempt: the runner owns retries
+        options: dict[str, Any] = {"timeout": timeout, "max_retries": 0, "base_url": base_url}
         if route == "bedrock":
             # AWS credentials and region from the usual AWS environment, or a Bedrock API key in
             # AWS_BEARER_TOKEN_BEDROCK (read by the SDK); --base-url for a VPC endpoint

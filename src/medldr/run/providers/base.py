@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 from medldr.run.params import GenerationParams
@@ -30,18 +30,38 @@ class Completion:
     model: str | None = None
 
 
-class Provider(Protocol):
-    """A model endpoint. ``name`` identifies it in manifests; ``zero_retention`` tells the data-use guard whether
-    credentialed data may be sent to it."""
+class Provider:
+    """A model endpoint: implement ``complete``; everything else is a declared capability with a default.
 
-    name: str
-    model: str
-    zero_retention: bool
+    The runner owns retries: it asks ``retryable`` whether a failed attempt may be tried again and ``retry_after``
+    how long the endpoint asked it to wait, bounds each attempt by ``--timeout`` and stops the run on an error that is
+    not retryable. A provider therefore makes exactly one request per ``complete`` (SDK-internal retries off).
+    """
 
-    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion: ...
+    name: str = "provider"  # identifies the route in manifests and messages
+    model: str = ""
+    zero_retention: bool = False  # the data-use guard may send credentialed data here
+    max_concurrency: int | None = None  # requests it can serve at once (None: as many as the runner sends)
+    wants_answer_schema: bool = False  # takes ``params.json_schema`` (grammar-constrained answers)
+    fatal_errors: tuple[type[BaseException], ...] = ()  # errors that stop the run: a wrong key, model or request
+
+    async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        """One request, one answer (or an exception)."""
+        raise NotImplementedError
+
+    def retryable(self, err: BaseException) -> bool:
+        """Whether another attempt may succeed: every error but the fatal ones, unless a subclass knows better."""
+        return not isinstance(err, self.fatal_errors)
+
+    def retry_after(self, err: BaseException) -> float | None:
+        """Seconds the endpoint asked to wait before the next attempt (``Retry-After``), when it said."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release connections (in the event loop that made them)."""
 
 
-class LoopClient:
+class LoopClient(Provider):
     """A connection pool made lazily in the event loop that uses it (its connections belong to that loop) and closed
     by ``aclose`` in that loop; a later event loop gets a new one. Subclasses say how to make it."""
 
@@ -62,7 +82,7 @@ class LoopClient:
             await client.close()
 
 
-class InProcess:
+class InProcess(Provider):
     """A model in this process: one request at a time (``max_concurrency``), always on the same worker thread.
 
     OpenMP runtimes (llama.cpp's, torch's) keep a thread team per calling thread; answers computed on whichever
@@ -70,7 +90,8 @@ class InProcess:
     thread, 6.5 s after a switch). With one request in flight the recorded latency is the model's, not a queue's.
     """
 
-    max_concurrency = 1
+    max_concurrency: int | None = 1
+    zero_retention = True
     _worker: ThreadPoolExecutor | None = None
 
     def _complete(self, messages: list[Message], params: GenerationParams) -> Completion:
@@ -84,7 +105,8 @@ class InProcess:
 
 def concurrency_for(provider: Provider, wanted: int) -> int:
     """The requests to keep in flight: what the user asked for, capped by what the provider can serve."""
-    return max(1, min(wanted, getattr(provider, "max_concurrency", wanted)))
+    cap = provider.max_concurrency
+    return max(1, wanted if cap is None else min(wanted, cap))
 
 
 def split_think(text: str) -> tuple[str, str | None]:
@@ -127,6 +149,4 @@ async def closing(provider: Provider, work: Awaitable[T]) -> T:
     try:
         return await work
     finally:
-        close = getattr(provider, "aclose", None)
-        if close is not None:
-            await close()
+        await provider.aclose()

@@ -1,6 +1,7 @@
 """Hosted chat completions APIs (OpenAI, Azure OpenAI, DeepSeek, xAI, Gemini's OpenAI endpoint, and any server
-named with ``openai:MODEL --base-url URL``) through the official ``openai`` SDK (its auth, retries and backoff).
-Self-hosted servers go through ``openai_http`` (why: its docstring)."""
+named with ``openai:MODEL --base-url URL``) through the official ``openai`` SDK (its auth, errors and types).
+Self-hosted servers go through ``openai_http`` (why: its docstring). One ``complete`` is one request: the SDK's own
+retries are off, the runner owns them (``retryable``, ``retry_after``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
 from medldr.run.providers.base import Completion, LoopClient, Message
-from medldr.run.providers.openai_http import chat_request, completion_from_body
+from medldr.run.providers.openai_wire import SDKRetryRules, chat_request, completion_from_body
 
 
 def _http_client(openai: Any, timeout: float) -> Any:
@@ -22,7 +23,7 @@ def _http_client(openai: Any, timeout: float) -> Any:
         return openai.DefaultAsyncHttpxClient(timeout=timeout)
 
 
-class OpenAICompatible(LoopClient):
+class OpenAICompatible(SDKRetryRules, LoopClient):
     """Chat completions over the ``openai`` SDK; the answer read as ``openai_http.completion_from_body`` reads it."""
 
     def __init__(
@@ -33,7 +34,6 @@ class OpenAICompatible(LoopClient):
         base_url: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
         timeout: float = 600.0,
-        max_retries: int = 5,
         zero_retention: bool = False,
         azure: bool = False,
     ) -> None:
@@ -43,6 +43,7 @@ class OpenAICompatible(LoopClient):
             raise MedldrError('the OpenAI SDK is missing: pip install "medldr"') from None
         self.name, self.model, self.zero_retention = name, model, zero_retention
         # a wrong key, an unknown model or a refused request will not get better by retrying: stop the run
+        self.status_error = openai.APIStatusError
         self.fatal_errors: tuple[type[BaseException], ...] = (
             openai.AuthenticationError,
             openai.PermissionDeniedError,
@@ -56,7 +57,7 @@ class OpenAICompatible(LoopClient):
         from openai.types.chat import ChatCompletion
 
         self._completion_type = ChatCompletion
-        options: dict[str, Any] = {"api_key": key or "not-needed", "timeout": timeout, "max_retries": max_retries}
+        options: dict[str, Any] = {"api_key": key or "not-needed", "timeout": timeout, "max_retries": 0}
         if azure:
             endpoint = base_url or os.environ.get("AZURE_OPENAI_ENDPOINT")
             if not endpoint:
@@ -75,7 +76,7 @@ class OpenAICompatible(LoopClient):
         # OpenAI's own APIs renamed the limit (reasoning models refuse the old name); other vendors take max_tokens
         tokens_key = "max_completion_tokens" if self.name in ("openai", "azure") else "max_tokens"
         request = chat_request(self.model, messages, params, tokens_key=tokens_key)
-        # the SDK's own POST (its retries, backoff and typed response) without re-walking the long message list
+        # the SDK's own POST (its auth, errors and typed response) without re-walking the long message list
         # through its request TypedDict transform, which costs ~2 ms of CPU per request
         response = await self.client.post("/chat/completions", body=request, cast_to=self._completion_type)
         return completion_from_body(response.to_dict())

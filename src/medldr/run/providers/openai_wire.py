@@ -1,0 +1,123 @@
+"""The OpenAI chat-completions wire format, shared by the SDK route (hosted APIs) and the aiohttp route (self-hosted
+servers): the request body, the answer read back, and what an error answer says about retrying."""
+
+from __future__ import annotations
+
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from medldr.errors import MedldrError
+from medldr.run.params import GenerationParams
+from medldr.run.providers.base import Completion, Message, finish_reason, split_think
+
+
+def retry_after(headers: Any, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait: ``retry-after-ms``, else ``Retry-After`` as seconds or an HTTP date.
+
+    >>> retry_after({"retry-after-ms": "1500"}), retry_after({"Retry-After": "2"}), retry_after({})
+    (1.5, 2.0, None)
+    >>> retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=1445412480.0)
+    10.0
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in lowered:
+            return float(lowered["retry-after-ms"]) / 1000
+        value = lowered.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            return parsedate_to_datetime(value).timestamp() - (time.time() if now is None else now)
+    except (ValueError, TypeError):
+        return None
+
+
+def should_retry(headers: Any) -> bool | None:
+    """The server's own ``x-should-retry`` verdict, when it gives one.
+
+    >>> should_retry({"x-should-retry": "false"}), should_retry({})
+    (False, None)
+    """
+    value = {k.lower(): v for k, v in headers.items()}.get("x-should-retry")
+    return None if value is None else value.lower() == "true"
+
+
+RETRY_STATUS = frozenset({408, 409, 429})  # and every 5xx
+
+
+def transient(status: int, headers: Any) -> bool:
+    """Whether an HTTP error answer may succeed when asked again: the server's ``x-should-retry`` first, then
+    408/409/429 and every 5xx (the official SDKs' rule).
+
+    >>> transient(503, {}), transient(400, {}), transient(500, {"x-should-retry": "false"})
+    (True, False, False)
+    """
+    said = should_retry(headers)
+    return said if said is not None else status in RETRY_STATUS or status >= 500
+
+
+class SDKRetryRules:
+    """``retryable`` / ``retry_after`` for an official SDK's exceptions (openai's and anthropic's share a shape: a
+    status error with ``status_code`` and ``response.headers``; connection errors and timeouts are transient)."""
+
+    fatal_errors: tuple[type[BaseException], ...] = ()
+    status_error: type[BaseException] = type(None)  # type: ignore[assignment]  # set by the provider
+
+    def retryable(self, err: BaseException) -> bool:
+        if isinstance(err, self.fatal_errors):
+            return False
+        if isinstance(err, self.status_error):
+            return transient(err.status_code, err.response.headers)  # type: ignore[attr-defined]
+        return True
+
+    def retry_after(self, err: BaseException) -> float | None:
+        return retry_after(err.response.headers) if isinstance(err, self.status_error) else None  # type: ignore[attr-defined]
+
+
+def completion_from_body(body: dict[str, Any]) -> Completion:
+    """A chat completion's JSON -> our Completion. Reasoning from ``reasoning_content`` (DeepSeek, vLLM),
+    ``reasoning`` (some servers) or a leading ``<think>`` block in the text. A body without a choice is an error."""
+    try:
+        choice = body["choices"][0]
+        message = choice["message"]
+    except (KeyError, IndexError, TypeError):
+        raise ValueError(f"not a chat completion: {str(body)[:200]}") from None
+    text = message.get("content") or ""
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if reasoning is None:
+        text, reasoning = split_think(text)
+    usage: dict[str, int] = {}
+    counts = body.get("usage") or {}
+    if counts:
+        usage = {"prompt_tokens": counts.get("prompt_tokens") or 0,
+                 "completion_tokens": counts.get("completion_tokens") or 0}  # fmt: skip
+        reasoning_tokens = (counts.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        if reasoning_tokens:
+            usage["reasoning_tokens"] = reasoning_tokens
+    return Completion(text, reasoning, finish_reason(choice.get("finish_reason")), usage, body.get("model"))
+
+
+def chat_request(model: str, messages: list[Message], params: GenerationParams, *, tokens_key: str) -> dict[str, Any]:
+    """The chat completions body for ``params`` (``tokens_key``: ``max_tokens`` or the newer
+    ``max_completion_tokens``)."""
+    request: dict[str, Any] = {"model": model, "messages": messages}
+    for key in ("temperature", "top_p", "seed", "reasoning_effort"):
+        value = getattr(params, key)
+        if value is not None:
+            request[key] = value
+    if params.max_tokens is not None:
+        request[tokens_key] = params.max_tokens
+    if params.json_mode:
+        request["response_format"] = {"type": "json_object"}
+    return request
+
+
+def check_base_url(base_url: str | None) -> str:
+    if not base_url:
+        raise MedldrError("openai-compatible: pass --base-url (e.g. http://127.0.0.1:8000/v1 for a vLLM server)")
+    if not base_url.startswith(("http://", "https://")):
+        raise MedldrError(f"--base-url {base_url!r}: give an http:// or https:// URL")
+    return base_url

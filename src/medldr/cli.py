@@ -30,7 +30,7 @@ from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
 from medldr.prompts.preview import preview_messages
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.prices import load_prices
-from medldr.schema import SCORES, BuildManifest
+from medldr.schema import SCORES, BuildManifest, validation_problem
 from medldr.score.compare import compare_runs
 from medldr.score.files import run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import JudgeSettings, type_run
@@ -69,8 +69,8 @@ Extraction = Annotated[str, typer.Option(help="robust, or reference (the study's
 
 def _option_error(err: ValidationError) -> MedldrError:
     """A settings model's validation error as the CLI option it came from ('--temperature: ...')."""
-    first = err.errors()[0]
-    return MedldrError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}")
+    field, message = validation_problem(err)
+    return MedldrError(f"--{field.split('.')[0].replace('_', '-')}: {message}")
 
 
 def _config(label_space: str, seed: int, ratios: str, labs: str, per_code: int, memory: str, threads: int | None):

@@ -224,10 +224,11 @@ def validation_problem(err: ValidationError) -> tuple[str, str]:
     return where, message
 
 
-def validation_error(err: ValidationError, where: str) -> MedldrError:
-    """The one-line error for a file (or record) that failed validation: 'WHERE: field.path: message'."""
+def validation_error(err: ValidationError, where: str, whole: str = "record") -> MedldrError:
+    """The one-line error for a file (or record) that failed validation: 'WHERE: field.path: message' (``whole``
+    stands for the path when the problem is the record as a whole)."""
     field, message = validation_problem(err)
-    return MedldrError(f"{where}: {field or 'record'}: {message}")
+    return MedldrError(f"{where}: {field or whole}: {message}")
 
 
 def _is_header(line: str) -> bool:

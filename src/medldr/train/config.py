@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from medldr.errors import MedldrError
 from medldr.prompts import DEFAULT_STYLE
 from medldr.run.providers.hf import check_model
+from medldr.schema import validation_error
 
 
 class LoraSettings(BaseModel):
@@ -82,15 +83,6 @@ class GRPORecipe(Recipe):
         return self
 
 
-def _one_line(err: ValidationError, path: Path) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "recipe"
-    message = {"extra_forbidden": "unknown key", "value_error": str(first.get("ctx", {}).get("error", ""))}.get(
-        first["type"], first["msg"]
-    )
-    return f"{path}: {where}: {message}"
-
-
 def load_recipe(path: Path, kind: Literal["sft", "grpo"], overrides: dict[str, Any] | None = None) -> Recipe:
     """Read a YAML recipe; ``overrides`` (CLI flags) win over the file. Relative paths are taken from the current
     folder."""
@@ -109,7 +101,7 @@ def load_recipe(path: Path, kind: Literal["sft", "grpo"], overrides: dict[str, A
     try:
         recipe = model.model_validate(data)
     except ValidationError as err:
-        raise MedldrError(_one_line(err, path)) from None
+        raise validation_error(err, str(path), "recipe") from None
     check_model(recipe.model)
     if not recipe.cases.is_file():
         raise MedldrError(f"{path}: cases: {recipe.cases} is not a file; build the cases first (medldr build)")

@@ -47,3 +47,38 @@ def test_hierarchy_reward() -> None:
 
 def test_registry_names_the_recipe_keys() -> None:
     assert set(REWARDS) == {"jaccard", "format", "hierarchy"}
+
+
+def test_a_completion_without_codes_scores_zero_and_never_raises() -> None:
+    """A diagnosis named without its code used to raise inside the hierarchy reward (the parser's MedldrError was not
+    caught), crashing a GRPO run on the first such completion."""
+    for reward, with_code in ((jaccard_reward, 1 / 2), (hierarchy_reward, 2 / 3)):
+        assert reward(['{"predictions": ["Pneumonia"]}'], [["486"]]) == [0.0]
+        assert reward([_message('{"predictions": ["Pneumonia", "486"]}')], [["486"]]) == [pytest.approx(with_code)]
+    assert format_reward([_message('<think>x</think>{"predictions": ["Pneumonia"]}')]) == [1.0]
+    assert jaccard_reward([None, 17, [{"content": None}]], [["486"]] * 3) == [0.0, 0.0, 0.0]  # type: ignore[list-item]
+
+
+def test_rewards_score_in_the_label_space_as_the_metrics_do() -> None:
+    """Codes outside the label space count for nothing, as in scoring: the study-style Jaccard reward equals the
+    score stage's jaccard, and a category code outside the space earns no hierarchy credit."""
+    space = ["42833", "5849", "486"]
+    completions = [_message('{"predictions": ["42833", "4019"]}'), _message('{"predictions": ["428"]}')]
+    assert jaccard_reward(completions, [["42833"], ["42833"]], label_space=[space, space]) == [1.0, 0.0]
+    assert hierarchy_reward(completions, [["42833"], ["42833"]], label_space=[space, space]) == [1.0, 0.0]
+    assert hierarchy_reward(completions[1:], [["42833"]]) == [0.5]  # no label space given: every code counts
+
+
+def test_rewards_equal_the_scored_metrics_on_a_run() -> None:
+    """One code path: the reward of each answer equals the per-case value ``medldr score`` computes for it."""
+    from medldr.score import METRICS, encode, extract
+
+    space = ["42833", "5849", "486", "4019", "0389"]
+    golds = [["42833", "5849"], ["486"], ["0389", "4019"], ["5849"]]
+    texts = ['{"predictions": ["42833", "486"]}', '{"predictions": ["486"]}', '{"predictions": ["4019", "9999"]}',
+             'no answer']  # fmt: skip
+    answers = [extract(t) for t in texts]
+    batch = encode(golds, [a.predictions for a in answers], primary=[g[0] for g in golds], labels=space,
+                   valid=[a.valid for a in answers])  # fmt: skip
+    expected = METRICS["jaccard"].function(batch).tolist()
+    assert jaccard_reward(texts, golds, label_space=[space] * 4) == expected

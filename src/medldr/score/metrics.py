@@ -146,6 +146,38 @@ def predictions_per_case(batch: Batch) -> np.ndarray:
     return (batch.pred >= 0).sum(axis=1).astype(float)
 
 
+def hierarchy_credit(batch: Batch) -> np.ndarray:
+    """ICD-9 tree partial credit of the predictions against the gold set: the harmonic mean of a precision (each
+    prediction's best credit against the gold codes) and a recall (each gold code's best credit against the
+    predictions), credits 1 / 0.5 / 0.25 for exact / same category / same chapter; 0 for no prediction. Not one of
+    the study's metrics (not in ``METRICS``): training's hierarchy reward.
+
+    >>> from medldr.score.encode import encode
+    >>> hierarchy_credit(encode([["42833"]], [["42823"]], primary=["42833"], labels=["42833", "42823"]))
+    array([0.5])
+    """
+    vocab = batch.vocab
+
+    def best(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Sum over each row's codes in ``a`` of their best credit against the row's codes in ``b``."""
+        pairs = np.where(
+            a[:, :, None] == b[:, None, :],
+            1.0,
+            np.where(
+                vocab.category_of(a)[:, :, None] == vocab.category_of(b)[:, None, :],
+                0.5,
+                np.where(vocab.chapter_of(a)[:, :, None] == vocab.chapter_of(b)[:, None, :], 0.25, 0.0),
+            ),
+        )
+        pairs = np.where((a >= 0)[:, :, None] & (b >= 0)[:, None, :], pairs, 0.0)
+        return pairs.max(axis=2, initial=0.0).sum(axis=1)
+
+    gold_n, pred_n, _ = _sizes(batch)
+    precision = _div(best(batch.pred, batch.gold), pred_n, 0.0)
+    recall = _div(best(batch.gold, batch.pred), gold_n, 0.0)
+    return _div(2 * precision * recall, precision + recall, 0.0)
+
+
 Unit = Literal["share", "count", "number"]
 Dimension = Literal["accuracy", "assistance", "usage"]
 

@@ -73,9 +73,15 @@ def sft_examples(
 def grpo_examples(
     cases: Sequence[Case], *, task: str, style: str, labels: Sequence[LabelCode]
 ) -> list[dict[str, Any]]:
-    """TRL conversational prompts with the gold codes in ``solution`` (the rewards' second argument)."""
+    """TRL conversational prompts with the gold codes in ``solution`` (the rewards' second argument) and the label
+    codes in ``label_space`` (the rewards score predictions in it, as scoring does)."""
     template = load_template(style)
+    codes = [label.code for label in labels]
     return [
-        {"prompt": build_messages(case, task=task, template=template, labels=labels), "solution": gold_codes(case)}
+        {
+            "prompt": build_messages(case, task=task, template=template, labels=labels),
+            "solution": gold_codes(case),
+            "label_space": codes,
+        }
         for case in cases
     ]

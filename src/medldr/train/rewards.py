@@ -1,18 +1,30 @@
 """GRPO rewards: pure functions with TRL's signature ``f(completions, solution, **kwargs) -> list[float]``.
 
 Every reward reads the completion with the score stage's extraction (``medldr.answer.extract``): one parser for
-training and evaluation. ``solution`` holds each prompt's gold codes (primary first), as the dataset column of that
-name.
+training and evaluation, and the accuracy rewards compute through the score stage's metric functions (one code path
+for "how good is this answer"), with predictions outside the label space dropped as scoring drops them.
+``solution`` holds each prompt's gold codes (primary first) and ``label_space`` its label codes, as the dataset
+columns of those names. A completion that cannot be read is an invalid answer: reward 0, never an exception.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from medldr.answer import Answer, extract
-from medldr.icd import category, chapter, normalize_code
+from medldr.icd import normalize_code
+from medldr.score import metrics
+from medldr.score.encode import Batch, encode
+
+log = logging.getLogger(__name__)
+UNREADABLE: Counter[str] = Counter()
+"""Completions no reader could make sense of (each scored 0 and logged); a run's count, for its logs."""
 
 _THINK_THEN_ANSWER = re.compile(r"^\s*<think>(?P<think>.*?)</think>(?P<answer>.*)$", re.DOTALL)
 
@@ -27,53 +39,54 @@ def completion_text(completion: Any) -> str:
 
 
 def _answer(completion: Any) -> Answer:
-    return extract(completion_text(completion))
+    """The score stage's reading of a completion; one that cannot be read at all is an invalid answer (reward 0),
+    counted in ``UNREADABLE`` and logged, never an exception inside the trainer."""
+    try:
+        return extract(completion_text(completion))
+    except Exception as err:  # a reward must never stop a GRPO run
+        UNREADABLE["completions"] += 1
+        log.warning("reward: an unreadable completion scored 0 (%s: %s)", type(err).__name__, err)
+        return Answer(reason="unreadable completion")
 
 
-def jaccard(predicted: Answer, gold: Sequence[str]) -> float:
-    """|P ∩ G| / |P ∪ G| of a parsed answer; 0 for an invalid answer or one that repeats a code (the study's rule).
+def _metric(
+    function: Callable[[Batch], np.ndarray], answer: Answer, gold: Sequence[str], labels: Sequence[str] | None
+) -> float:
+    """One completion's value of a score-stage metric, its predictions filtered to the label space as scoring
+    filters them (no label space given: every code counts). An invalid answer, or one that repeats a code (the
+    study's reward rule), gets 0."""
+    if not answer.valid or answer.repeated:
+        return 0.0
+    gold = [normalize_code(code) for code in gold]
+    space = list(labels) if labels is not None else list(dict.fromkeys([*gold, *answer.predictions]))
+    batch = encode([gold], [list(answer.predictions)], primary=gold[:1], labels=space)
+    return float(function(batch)[0])
+
+
+def jaccard(predicted: Answer, gold: Sequence[str], labels: Sequence[str] | None = None) -> float:
+    """|P ∩ G| / |P ∪ G| of a parsed answer (the score stage's ``jaccard``); 0 for an invalid answer or one that
+    repeats a code (the study's rule).
 
     >>> jaccard(extract('{"predictions": ["5849", "486"]}'), ["5849", "4019"])
     0.3333333333333333
     >>> jaccard(extract('{"predictions": ["5849", "5849"]}'), ["5849"])
     0.0
+    >>> jaccard(extract('{"predictions": ["5849", "486"]}'), ["5849"], labels=["5849", "4019"])  # 486 not scored
+    1.0
     """
-    if not predicted.valid or predicted.repeated:
-        return 0.0
-    p, g = set(predicted.predictions), {normalize_code(c) for c in gold}
-    return len(p & g) / len(p | g)
+    return _metric(metrics.jaccard, predicted, gold, labels)
 
 
-def _credit(code: str, others: set[str]) -> float:
-    """1 for an exact match, 0.5 for the same ICD-9 category, 0.25 for the same chapter, else 0."""
-    if code in others:
-        return 1.0
-    try:
-        if category(code) in {category(o) for o in others}:
-            return 0.5
-        if chapter(code) in {chapter(o) for o in others}:
-            return 0.25
-    except ValueError:  # not an ICD-9 diagnosis code (MedldrError is a ValueError)
-        return 0.0
-    return 0.0
-
-
-def hierarchy(predicted: Answer, gold: Sequence[str]) -> float:
-    """Partial credit from the ICD-9 tree: the harmonic mean of a precision (each prediction's best credit against
-    the gold codes) and a recall (each gold code's best credit against the predictions), credits 1 / 0.5 / 0.25 for
-    exact / same category / same chapter; 0 for an invalid or repeating answer.
+def hierarchy(predicted: Answer, gold: Sequence[str], labels: Sequence[str] | None = None) -> float:
+    """ICD-9 tree partial credit (the score stage's ``hierarchy_credit``: exact 1, same category 0.5, same chapter
+    0.25, precision and recall combined harmonically); 0 for an invalid or repeating answer.
 
     >>> hierarchy(extract('{"predictions": ["42823"]}'), ["42833"])  # same category: 0.5 both ways
     0.5
     >>> round(hierarchy(extract('{"predictions": ["5849", "486"]}'), ["5849"]), 4)  # precision 0.5, recall 1
     0.6667
     """
-    if not predicted.valid or predicted.repeated:
-        return 0.0
-    p, g = set(predicted.predictions), {normalize_code(c) for c in gold}
-    precision = sum(_credit(c, g) for c in p) / len(p)
-    recall = sum(_credit(c, p) for c in g) / len(g)
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return _metric(metrics.hierarchy_credit, predicted, gold, labels)
 
 
 def well_formed(text: str) -> bool:
@@ -85,12 +98,20 @@ def well_formed(text: str) -> bool:
     (False, False)
     """
     match = _THINK_THEN_ANSWER.match(text)
-    return bool(match and match["think"].strip() and extract(match["answer"]).valid)
+    return bool(match and match["think"].strip() and _answer(match["answer"]).valid)
 
 
-def jaccard_reward(completions: list[Any], solution: list[Sequence[str]], **kwargs: Any) -> list[float]:
-    """The study's GRPO reward: Jaccard accuracy of the predicted set against the gold set."""
-    return [jaccard(_answer(c), s) for c, s in zip(completions, solution, strict=True)]
+def _spaces(label_space: list[Sequence[str]] | None, n: int) -> list[Sequence[str] | None]:
+    """Each prompt's label space (the dataset's ``label_space`` column), or none."""
+    return list(label_space) if label_space is not None else [None] * n
+
+
+def jaccard_reward(
+    completions: list[Any], solution: list[Sequence[str]], label_space: list[Sequence[str]] | None = None, **kw: Any
+) -> list[float]:
+    """The study's GRPO reward: Jaccard accuracy of the predicted set (in the label space) against the gold set."""
+    spaces = _spaces(label_space, len(completions))
+    return [jaccard(_answer(c), s, ls) for c, s, ls in zip(completions, solution, spaces, strict=True)]
 
 
 def format_reward(completions: list[Any], **kwargs: Any) -> list[float]:
@@ -98,9 +119,12 @@ def format_reward(completions: list[Any], **kwargs: Any) -> list[float]:
     return [1.0 if well_formed(completion_text(c)) else 0.0 for c in completions]
 
 
-def hierarchy_reward(completions: list[Any], solution: list[Sequence[str]], **kwargs: Any) -> list[float]:
-    """ICD-9 hierarchy partial credit (see :func:`hierarchy`)."""
-    return [hierarchy(_answer(c), s) for c, s in zip(completions, solution, strict=True)]
+def hierarchy_reward(
+    completions: list[Any], solution: list[Sequence[str]], label_space: list[Sequence[str]] | None = None, **kw: Any
+) -> list[float]:
+    """ICD-9 hierarchy partial credit of the predictions in the label space (see :func:`hierarchy`)."""
+    spaces = _spaces(label_space, len(completions))
+    return [hierarchy(_answer(c), s, ls) for c, s, ls in zip(completions, solution, spaces, strict=True)]
 
 
 REWARDS = {"jaccard": jaccard_reward, "format": format_reward, "hierarchy": hierarchy_reward}

@@ -94,10 +94,21 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix=f"medldr-bench-{n}-") as tmp:
             lab_rows = replicate(n, Path(tmp) / "mimic")
             child = subprocess.run(
-                [sys.executable, __file__, "--one", f"{tmp}/mimic", f"{tmp}/cases", "--threads", str(args.threads),
-                 "--memory-limit", args.memory_limit],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    f"{tmp}/mimic",
+                    f"{tmp}/cases",
+                    "--threads",
+                    str(args.threads),
+                    "--memory-limit",
+                    args.memory_limit,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             result = json.loads(child.stdout.strip().splitlines()[-1])
         per_million = result["seconds"] / (lab_rows / 1e6)
         rows.append((lab_rows, result["seconds"]))

@@ -24,12 +24,22 @@ from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.schema import read_cases, write_cases
 from medldr.sources import open_demo
 
-BODY = json.dumps({
-    "id": "x", "object": "chat.completion", "created": 0, "model": "bench",
-    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant",
-                 "content": '{"top10": ["5849", "486"], "predictions": ["5849"]}'}}],
-    "usage": {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020},
-}).encode()  # fmt: skip
+BODY = json.dumps(
+    {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "bench",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": '{"top10": ["5849", "486"], "predictions": ["5849"]}'},
+            }
+        ],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020},
+    }
+).encode()
 
 
 def serve(port: int) -> None:
@@ -97,8 +107,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--local-cases", type=int, default=3)
-    parser.add_argument("--route", choices=("server", "sdk"), default="server",
-                        help="server: openai-compatible:MODEL (aiohttp); sdk: openai:MODEL --base-url (the openai SDK)")
+    parser.add_argument(
+        "--route",
+        choices=("server", "sdk"),
+        default="server",
+        help="server: openai-compatible:MODEL (aiohttp); sdk: openai:MODEL --base-url (the openai SDK)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cases = many_cases(Path(tmp) / "cases", args.requests)
@@ -109,31 +123,45 @@ def main() -> None:
         model = "openai-compatible:bench" if args.route == "server" else "openai:bench"
         try:
             settings = RunSettings(
-                cases_file=cases, out=Path(tmp) / "run", model=model,
-                base_url=f"http://127.0.0.1:{port}/v1", task="lab_num+", rounds=1, concurrency=args.concurrency,
-            )  # fmt: skip
+                cases_file=cases,
+                out=Path(tmp) / "run",
+                model=model,
+                base_url=f"http://127.0.0.1:{port}/v1",
+                task="lab_num+",
+                rounds=1,
+                concurrency=args.concurrency,
+            )
             start, cpu = time.perf_counter(), time.process_time()
             manifest = run_cases(settings)
             seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         finally:
             server.terminate()
         answers = int(manifest.totals["answers"])
-        print(f"harness: {answers} requests in {seconds:.2f} s = {answers / seconds:.0f} requests/s "
-              f"({model}, concurrency {args.concurrency}, fsync per answer); harness CPU {cpu / answers * 1000:.2f} ms "
-              "per request, set-up included")  # fmt: skip
+        print(
+            f"harness: {answers} requests in {seconds:.2f} s = {answers / seconds:.0f} requests/s "
+            f"({model}, concurrency {args.concurrency}, fsync per answer); harness CPU {cpu / answers * 1000:.2f} ms "
+            "per request, set-up included"
+        )
         if args.local_cases:
             settings = RunSettings(
-                cases_file=Path(tmp) / "cases" / "inference.jsonl", out=Path(tmp) / "local", model="local",
-                task="lab_num+", rounds=1, concurrency=1, limit=args.local_cases,
+                cases_file=Path(tmp) / "cases" / "inference.jsonl",
+                out=Path(tmp) / "local",
+                model="local",
+                task="lab_num+",
+                rounds=1,
+                concurrency=1,
+                limit=args.local_cases,
                 params=GenerationParams(temperature=0.7, seed=0, max_tokens=256),
-            )  # fmt: skip
+            )
             start = time.perf_counter()
             manifest = run_cases(settings)
             seconds = time.perf_counter() - start
             per_minute = manifest.totals["answers"] / seconds * 60
-            print(f"bundled model: {int(manifest.totals['answers'])} cases in {seconds:.1f} s = {per_minute:.1f} "
-                  f"cases/min ({manifest.totals['prompt_tokens'] / manifest.totals['answers']:.0f} prompt tokens "
-                  "per case, model load included)")  # fmt: skip
+            print(
+                f"bundled model: {int(manifest.totals['answers'])} cases in {seconds:.1f} s = {per_minute:.1f} "
+                f"cases/min ({manifest.totals['prompt_tokens'] / manifest.totals['answers']:.0f} prompt tokens "
+                "per case, model load included)"
+            )
 
 
 if __name__ == "__main__":

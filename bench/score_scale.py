@@ -35,12 +35,15 @@ def synthetic(n_cases: int, rounds: int, seed: int = 0) -> tuple[list[Case], lis
     for i in range(n_cases):
         gold = rng.sample(LABELS, rng.randint(1, 3))
         cases.append(
-            Case.model_validate({
-                "case_id": f"{i // 3}/{i}/0", "input_dict": {},
-                "output_dict": {"output_icd_id": gold, "output_icd_name": gold, "output_icd_id_and_name": gold},
-                "top_1_icd": {"code": gold[0], "name": gold[0]},
-            })
-        )  # fmt: skip
+            Case.model_validate(
+                {
+                    "case_id": f"{i // 3}/{i}/0",
+                    "input_dict": {},
+                    "output_dict": {"output_icd_id": gold, "output_icd_name": gold, "output_icd_id_and_name": gold},
+                    "top_1_icd": {"code": gold[0], "name": gold[0]},
+                }
+            )
+        )
     line = 0
     for r in range(rounds):
         for case in cases:
@@ -75,12 +78,18 @@ def loop_metrics(gold: list[str], primary: str, pred: list[str], top10: list[str
 
     best = min((level(c) for c in pred), default=4)
     return [
-        float(primary in p), float(p == g), inter / union, inter / len(p) if p else 0.0, inter / len(g),
-        2 * inter / (len(g) + len(p)), (len(g) + len(p) - 2 * inter) / n_labels, (len(g) - inter) / len(g),
+        float(primary in p),
+        float(p == g),
+        inter / union,
+        inter / len(p) if p else 0.0,
+        inter / len(g),
+        2 * inter / (len(g) + len(p)),
+        (len(g) + len(p) - 2 * inter) / n_labels,
+        (len(g) - inter) / len(g),
         (len(p) - inter) / len(p) if p else 0.0,
         *(len(g & set(top10[:k])) / len(g) for k in (3, 5, 10)),
         *(float(best == lv) for lv in (1, 2, 3, 4)),
-    ]  # fmt: skip
+    ]
 
 
 def main() -> None:
@@ -102,8 +111,17 @@ def main() -> None:
     batches, vocab = [], Vocabulary()  # one vocabulary for all rounds: ids must match across rounds
     for r in range(args.rounds):
         row = answers[r * n : (r + 1) * n]
-        batches.append(encode(gold, [a.predictions for a in row], primary=primary, labels=LABELS,
-                              top10=[a.top10 for a in row], valid=[a.valid for a in row], vocab=vocab))  # fmt: skip
+        batches.append(
+            encode(
+                gold,
+                [a.predictions for a in row],
+                primary=primary,
+                labels=LABELS,
+                top10=[a.top10 for a in row],
+                valid=[a.valid for a in row],
+                vocab=vocab,
+            )
+        )
     values = np.stack([per_case(b) for b in batches])
     t_metrics = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -178,13 +196,19 @@ def main() -> None:
     assert np.allclose(rel["consistency_all"], [x[1] for x in loop_rel]), "consistency disagrees"
     loop_width = np.percentile(loop_reps, 97.5) - np.percentile(loop_reps, 2.5)
     ours_width = interval[0, 1] - interval[0, 0]
-    print("agreement: per-case metrics and reliability identical to the loop; primary-accuracy CI width "
-          f"{ours_width:.4f} (ours, 1000 resamples) vs {loop_width:.4f} (loop, 50 resamples)")  # fmt: skip
+    print(
+        "agreement: per-case metrics and reliability identical to the loop; primary-accuracy CI width "
+        f"{ours_width:.4f} (ours, 1000 resamples) vs {loop_width:.4f} (loop, 50 resamples)"
+    )
 
     print(f"{'phase':<14}{'ours s':>9}{'loop s':>9}{'ratio':>8}")
-    for name, a, b in (("extraction", t_extract, t_loop_extract), ("metrics", t_metrics, t_loop_metrics),
-                       ("reliability", t_reliability, t_loop_rel), ("bootstrap", t_bootstrap, t_loop_boot),
-                       ("total", ours, loop)):  # fmt: skip
+    for name, a, b in (
+        ("extraction", t_extract, t_loop_extract),
+        ("metrics", t_metrics, t_loop_metrics),
+        ("reliability", t_reliability, t_loop_rel),
+        ("bootstrap", t_bootstrap, t_loop_boot),
+        ("total", ours, loop),
+    ):
         print(f"{name:<14}{a:>9.2f}{b:>9.2f}{b / a:>8.1f}")
     print(f"score_responses end to end (incl. breakdowns, reliability CI): {t_end_to_end:.2f} s")
     print(f"ratio excluding extraction (the shared parser): {(loop - t_loop_extract) / (ours - t_extract):.0f}x")

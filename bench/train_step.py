@@ -42,8 +42,16 @@ def main() -> None:
     gpu = torch.cuda.is_available()
     work = Path(tempfile.mkdtemp(prefix="medldr-train-bench-"))
     build_cases(open_demo(), work / "cases", BuildConfig(), source_name="mimic-iv-demo (bundled)", force=True)
-    common = {"model": "bundled", "cases": work / "cases" / "train.jsonl", "task": "lab_num+", "limit": args.cases,
-              "max_steps": 1, "batch_size": args.cases, "bf16": gpu, "lora": {"enabled": False}}  # fmt: skip
+    common = {
+        "model": "bundled",
+        "cases": work / "cases" / "train.jsonl",
+        "task": "lab_num+",
+        "limit": args.cases,
+        "max_steps": 1,
+        "batch_size": args.cases,
+        "bf16": gpu,
+        "lora": {"enabled": False},
+    }
     rows = []
     for kind in ("sft", "grpo"):
         if gpu:
@@ -52,8 +60,14 @@ def main() -> None:
         if kind == "sft":
             out = train_sft(SFTRecipe(**common, output_dir=work / "sft", max_length=8192))
         else:
-            out = train_grpo(GRPORecipe(**common, output_dir=work / "grpo", num_generations=args.cases,
-                                        max_completion_length=args.completion))  # fmt: skip
+            out = train_grpo(
+                GRPORecipe(
+                    **common,
+                    output_dir=work / "grpo",
+                    num_generations=args.cases,
+                    max_completion_length=args.completion,
+                )
+            )
         wall = time.perf_counter() - start
         history = json.loads((out / "train_manifest.json").read_text())["log_history"]
         step = next(h for h in history if "loss" in h)
@@ -69,13 +83,19 @@ def main() -> None:
     print(f"peak RSS of this process: {rss:.2f} GiB")
     ratio = LLAMA8B_PARAMS / SMOL_PARAMS
     print(f"\nArithmetic for the 8B recipes (not measured; {ratio:.0f}x the parameters):")
-    print(f"  full fine-tune memory (bf16 weights 2 + grads 2 + fp32 AdamW 8 + fp32 master 4 bytes/param): "
-          f"{16 * LLAMA8B_PARAMS / 2**30:.0f} GiB before activations -> ZeRO-3 over >= 4 x 80 GB GPUs")  # fmt: skip
-    print(f"  LoRA memory: bf16 weights {2 * LLAMA8B_PARAMS / 2**30:.0f} GiB + adapters and their optimiser "
-          "(< 1 GiB at r 64) + activations (8192 tokens, gradient checkpointing: a few GiB) -> one 80 GB GPU")
+    print(
+        f"  full fine-tune memory (bf16 weights 2 + grads 2 + fp32 AdamW 8 + fp32 master 4 bytes/param): "
+        f"{16 * LLAMA8B_PARAMS / 2**30:.0f} GiB before activations -> ZeRO-3 over >= 4 x 80 GB GPUs"
+    )
+    print(
+        f"  LoRA memory: bf16 weights {2 * LLAMA8B_PARAMS / 2**30:.0f} GiB + adapters and their optimiser "
+        "(< 1 GiB at r 64) + activations (8192 tokens, gradient checkpointing: a few GiB) -> one 80 GB GPU"
+    )
     for kind, runtime, _tokens, speed, _, _ in rows:
-        print(f"  {kind}: compute scales with parameters x tokens: ~{runtime * ratio:.0f} s per step of this size on "
-              f"this device, i.e. ~{speed / ratio:.1f} tokens/s (lower bound of the work; GPUs change the device)")
+        print(
+            f"  {kind}: compute scales with parameters x tokens: ~{runtime * ratio:.0f} s per step of this size on "
+            f"this device, i.e. ~{speed / ratio:.1f} tokens/s (lower bound of the work; GPUs change the device)"
+        )
 
 
 if __name__ == "__main__":

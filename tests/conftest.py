@@ -57,9 +57,15 @@ def scored_runs(demo_build: tuple[Path, BuildManifest], tmp_path_factory: pytest
     with FakeOpenAI(answer_for=oracle(cases_file)) as server:
         for model in SKILL:
             settings = RunSettings(
-                cases_file=cases_file, out=root / model, model=f"openai-compatible:{model}", base_url=server.url,
-                task="lab_num+", rounds=3, concurrency=4, params=GenerationParams(temperature=0.7, seed=7),
-            )  # fmt: skip
+                cases_file=cases_file,
+                out=root / model,
+                model=f"openai-compatible:{model}",
+                base_url=server.url,
+                task="lab_num+",
+                rounds=3,
+                concurrency=4,
+                params=GenerationParams(temperature=0.7, seed=7),
+            )
             run_cases(settings)
             scored = score_files(*run_inputs(settings.out, None, None), n_resamples=200)
             write_scores(scored, settings.out / "scores.json")

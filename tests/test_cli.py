@@ -14,9 +14,22 @@ from tests.gates import needs_llama
 
 COMMANDS = [
     ["run"],
-    [], ["build"], ["build", "demo"], ["build", "mimic"], ["demo"], ["score"], ["compare"], ["report"],
-    ["overdiagnosis"], ["prompts"], ["prompts", "show"], ["train"], ["train", "sft"], ["train", "grpo"], ["version"],
-]  # fmt: skip
+    [],
+    ["build"],
+    ["build", "demo"],
+    ["build", "mimic"],
+    ["demo"],
+    ["score"],
+    ["compare"],
+    ["report"],
+    ["overdiagnosis"],
+    ["prompts"],
+    ["prompts", "show"],
+    ["train"],
+    ["train", "sft"],
+    ["train", "grpo"],
+    ["version"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "medldr")

@@ -142,9 +142,12 @@ def demo(
     inference subset, score it, write the report."""
     with StageProgress(enabled=not quiet) as progress:  # one live display for both stages
         result = run_demo(
-            out, rounds=rounds, limit=limit, build_progress=progress,
+            out,
+            rounds=rounds,
+            limit=limit,
+            build_progress=progress,
             run_progress=lambda done, total, totals: progress("answering (local)", done, total),
-        )  # fmt: skip
+        )
     if not quiet:
         console.print(build_summary(result.build, str(out / "cases")))
         console.print(scores_summary(result.scores, "the bundled SmolLM2-135M on the demo's inference subset"))
@@ -269,17 +272,29 @@ def overdiagnosis(
     settings = None
     if judge is not None:
         settings = JudgeSettings(
-            model=judge, sample=sample, seed=seed, base_url=base_url, concurrency=concurrency, timeout=timeout,
+            model=judge,
+            sample=sample,
+            seed=seed,
+            base_url=base_url,
+            concurrency=concurrency,
+            timeout=timeout,
             allow_data_sharing=allow_data_sharing,
-        )  # fmt: skip
+        )
     elif sample is not None:
         raise MedldrError("--sample is the judge's sample size; give --judge PROVIDER:MODEL too")
     with StageProgress(enabled=not quiet and judge is not None) as progress:
         typed = type_run(
-            cases_file, responses_file, target, n_cases, run_dir=run_dir, label_space=label_space,
-            mode=extraction, judge=settings, task=task,  # type: ignore[arg-type]  # checked above
+            cases_file,
+            responses_file,
+            target,
+            n_cases,
+            run_dir=run_dir,
+            label_space=label_space,
+            mode=extraction,
+            judge=settings,
+            task=task,  # type: ignore[arg-type]  # checked above
             progress=lambda done, total: progress("judging", done, total),
-        )  # fmt: skip
+        )
     if not quiet:
         console.print(overdiagnosis_table(typed.summary, f"overdiagnoses in {responses_file}"))
         console.print("written: " + ", ".join(map(str, typed.written)))
@@ -354,11 +369,22 @@ def run(
     except ValidationError as err:
         raise _option_error(err) from None
     settings = RunSettings(
-        cases_file=cases, out=out or Path("runs") / model.replace(":", "-").replace("/", "_"), model=model, task=task,
-        style=style, label_space=label_space, base_url=base_url, params=params, rounds=rounds,
-        concurrency=concurrency, timeout=timeout, limit=limit, retry_invalid=retry_invalid,
-        allow_data_sharing=allow_data_sharing, prices=load_prices(prices),
-    )  # fmt: skip
+        cases_file=cases,
+        out=out or Path("runs") / model.replace(":", "-").replace("/", "_"),
+        model=model,
+        task=task,
+        style=style,
+        label_space=label_space,
+        base_url=base_url,
+        params=params,
+        rounds=rounds,
+        concurrency=concurrency,
+        timeout=timeout,
+        limit=limit,
+        retry_invalid=retry_invalid,
+        allow_data_sharing=allow_data_sharing,
+        prices=load_prices(prices),
+    )
     with RunProgress(enabled=not quiet) as progress:
         manifest = run_cases(settings, progress=progress)
     totals = manifest.totals
@@ -423,18 +449,24 @@ def _train(kind: str, config: Path, overrides: dict[str, object]) -> None:
 
 @train_app.command("sft")
 def train_sft_command(
-    config: RecipeFile, max_steps: StepsOpt = None, output_dir: OutputDir = None, model: ModelOpt = None,
+    config: RecipeFile,
+    max_steps: StepsOpt = None,
+    output_dir: OutputDir = None,
+    model: ModelOpt = None,
     limit: LimitOpt = None,
-) -> None:  # fmt: skip
+) -> None:
     """Supervised fine-tuning: the gold answer (optionally after a teacher's right reasoning) as the target."""
     _train("sft", config, {"max_steps": max_steps, "output_dir": output_dir, "model": model, "limit": limit})
 
 
 @train_app.command("grpo")
 def train_grpo_command(
-    config: RecipeFile, max_steps: StepsOpt = None, output_dir: OutputDir = None, model: ModelOpt = None,
+    config: RecipeFile,
+    max_steps: StepsOpt = None,
+    output_dir: OutputDir = None,
+    model: ModelOpt = None,
     limit: LimitOpt = None,
-) -> None:  # fmt: skip
+) -> None:
     """GRPO with the recipe's weighted rewards (Jaccard accuracy, format, ICD-9 hierarchy)."""
     _train("grpo", config, {"max_steps": max_steps, "output_dir": output_dir, "model": model, "limit": limit})
 

@@ -123,8 +123,19 @@ def condition_terms(code: str) -> tuple[str, ...]:
 
 
 # Titles so general that finding them in a history says nothing about one code.
-_TOO_GENERIC = {"other", "disease", "diseases", "disorder", "disorders", "unspecified", "other specified", "acute",
-                "chronic", "essential", "failure"}  # fmt: skip
+_TOO_GENERIC = {
+    "other",
+    "disease",
+    "diseases",
+    "disorder",
+    "disorders",
+    "unspecified",
+    "other specified",
+    "acute",
+    "chronic",
+    "essential",
+    "failure",
+}
 
 _NEGATION = re.compile(r"\b(no|denies|denied|negative for|without|not|never|ruled out|r/o|free of)\b", re.IGNORECASE)
 

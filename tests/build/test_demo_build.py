@@ -45,8 +45,10 @@ def _expected_case_ids(root: Path, top_n: int = 50) -> set[str]:
         ).fetchall()
     }
     subject_of = dict(con.sql(f"SELECT hadm_id::BIGINT, subject_id FROM {_csv(root, 'admissions')}").fetchall())
-    named = {code for (code,) in con.sql(f"SELECT icd_code FROM {_csv(root, 'd_icd_diagnoses')} WHERE icd_version='9'")
-             .fetchall()}  # fmt: skip
+    named = {
+        code
+        for (code,) in con.sql(f"SELECT icd_code FROM {_csv(root, 'd_icd_diagnoses')} WHERE icd_version='9'").fetchall()
+    }
     mapper = Mapper()
     labels: dict[int, dict[int, str]] = {}
     for hadm, seq, code, version in con.sql(

@@ -18,8 +18,20 @@ def report(scored_runs: list[Path], tmp_path_factory: pytest.TempPathFactory) ->
     for folder in (strong, middling):
         typed = run_cli("overdiagnosis", folder, "--quiet")
         assert typed.returncode == 0, typed.stderr
-    result = run_cli("report", strong, middling, weak, "--group", f"good={strong}", "--group",
-                     f"poor={middling},{weak}", "--out", str(out), "--resamples", "300")  # fmt: skip
+    result = run_cli(
+        "report",
+        strong,
+        middling,
+        weak,
+        "--group",
+        f"good={strong}",
+        "--group",
+        f"poor={middling},{weak}",
+        "--out",
+        str(out),
+        "--resamples",
+        "300",
+    )
     assert result.returncode == 0, result.stderr
     assert f"report: {out / 'index.html'}" in result.stdout
     return out

@@ -52,7 +52,16 @@ def test_binary_metrics_are_zero_one_and_get_mcnemar(scored_runs: list[Path], tm
     assert set(BINARY) == {name for name, m in METRICS.items() if m.binary}
     for name in ("primary_accuracy", "jaccard"):
         out = tmp_path / f"{name}.json"
-        result = run_cli("compare", str(scored_runs[0]), str(scored_runs[1]), "--metric", name, "--out", str(out),
-                         "--resamples", "50")  # fmt: skip
+        result = run_cli(
+            "compare",
+            str(scored_runs[0]),
+            str(scored_runs[1]),
+            "--metric",
+            name,
+            "--out",
+            str(out),
+            "--resamples",
+            "50",
+        )
         assert result.returncode == 0, result.stderr
         assert ("mcnemar" in json.loads(out.read_text())) == METRICS[name].binary

@@ -30,8 +30,10 @@ def _scores(folder: Path) -> dict:
 
 
 def test_model_tables_hold_the_scores(report: Path, scored_runs: list[Path]) -> None:
-    for table, keys in (("accuracy", ["primary_accuracy", "jaccard", "overdiagnosis_rate"]),
-                        ("assistance", ["recall_at_10", "relevance_1", "relevance_4"])):  # fmt: skip
+    for table, keys in (
+        ("accuracy", ["primary_accuracy", "jaccard", "overdiagnosis_rate"]),
+        ("assistance", ["recall_at_10", "relevance_1", "relevance_4"]),
+    ):
         rows = _csv(report / "tables" / f"{table}.csv")
         assert [r["run"] for r in rows] == ["strong", "middling", "weak"]
         for row, folder in zip(rows, scored_runs, strict=True):
@@ -58,8 +60,20 @@ def test_markdown_and_latex_show_value_ci_and_best(report: Path, scored_runs: li
 
 def test_comparison_matches_medldr_compare(report: Path, scored_runs: list[Path], tmp_path: Path) -> None:
     strong, middling, weak = map(str, scored_runs)
-    result = run_cli("compare", strong, middling, weak, "--group", f"good={strong}", "--group",
-                     f"poor={middling},{weak}", "--resamples", "300", "--out", str(tmp_path / "c.json"))  # fmt: skip
+    result = run_cli(
+        "compare",
+        strong,
+        middling,
+        weak,
+        "--group",
+        f"good={strong}",
+        "--group",
+        f"poor={middling},{weak}",
+        "--resamples",
+        "300",
+        "--out",
+        str(tmp_path / "c.json"),
+    )
     assert result.returncode == 0, result.stderr
     expected = json.loads((tmp_path / "c.json").read_text())
     row = next(r for r in _csv(report / "tables" / "comparison.csv") if r["metric"] == "Primary acc.")
@@ -187,7 +201,8 @@ def test_bad_input_fails_in_one_line(scored_runs: list[Path], tmp_path: Path) ->
     _one_line_error(run_cli("report", strong, strong, "--out", str(tmp_path / "r")), "given twice")
     _one_line_error(
         run_cli("report", strong, "--group", f"a={tmp_path}", "--out", str(tmp_path / "r")),
-        "--group a", "not among the report's run folders",
+        "--group a",
+        "not among the report's run folders",
     )
     _one_line_error(run_cli("report", strong, "--group", "a", "--out", str(tmp_path / "r")), "NAME=RUN,RUN")
 

@@ -18,11 +18,16 @@ COLUMNS = [
 
 def _table() -> Table:
     rows = [
-        {"run": "gpt_4.1 & co", "acc": Estimate(0.618, 0.581, 0.652), "miss": Estimate(0.30, 0.2, 0.4), "l2": 0.1,
-         "cost": 1.5},
+        {
+            "run": "gpt_4.1 & co",
+            "acc": Estimate(0.618, 0.581, 0.652),
+            "miss": Estimate(0.30, 0.2, 0.4),
+            "l2": 0.1,
+            "cost": 1.5,
+        },
         {"run": "o3", "acc": Estimate(0.55, 0.5, 0.6), "miss": Estimate(0.25, 0.2, 0.3), "l2": 0.3, "cost": None},
         {"run": "v3", "acc": Estimate(0.618, 0.59, 0.66), "miss": Estimate(0.4, 0.3, 0.5), "l2": 0.2, "cost": 0.25},
-    ]  # fmt: skip
+    ]
     return Table("t", "A 50% table", COLUMNS, rows, note="note_1")
 
 
@@ -55,7 +60,16 @@ def test_latex_is_booktabs_and_escaped() -> None:
 
 def test_csv_keeps_raw_numbers() -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(_table()))))
-    assert list(rows[0]) == ["run", "acc", "acc_ci_low", "acc_ci_high", "miss", "miss_ci_low", "miss_ci_high", "l2",
-                             "cost"]  # fmt: skip
+    assert list(rows[0]) == [
+        "run",
+        "acc",
+        "acc_ci_low",
+        "acc_ci_high",
+        "miss",
+        "miss_ci_low",
+        "miss_ci_high",
+        "l2",
+        "cost",
+    ]
     assert float(rows[0]["acc"]) == 0.618 and float(rows[0]["acc_ci_high"]) == 0.652
     assert rows[1]["cost"] == "" and rows[0]["run"] == "gpt_4.1 & co"

@@ -16,10 +16,18 @@ from typing import Any
 
 
 class FakeOpenAI:
-    def __init__(self, *, failure_rate: float = 0.0, delay: float = 0.0, seed: int = 0, answer: str | None = None,
-                 stall: float = 3.0, reasoning_content: str | None = None,
-                 answer_for: Callable[[dict[str, Any]], str] | None = None,
-                 scripted: list[tuple[int, dict[str, str]]] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        failure_rate: float = 0.0,
+        delay: float = 0.0,
+        seed: int = 0,
+        answer: str | None = None,
+        stall: float = 3.0,
+        reasoning_content: str | None = None,
+        answer_for: Callable[[dict[str, Any]], str] | None = None,
+        scripted: list[tuple[int, dict[str, str]]] | None = None,
+    ) -> None:
         """``answer_for(body)``: the answer text for a request (a model of chosen skill); else a fixed answer.
         ``scripted``: the first requests are answered with these (status, headers) errors, in order."""
         self.failure_rate, self.delay, self.stall = failure_rate, delay, stall
@@ -64,8 +72,11 @@ class FakeOpenAI:
                     if kind == "stall":
                         time.sleep(server.stall)
                     if kind in ("429", "500"):
-                        self._send(int(kind), json.dumps({"error": {"message": "try again"}}).encode(),
-                                   extra={"Retry-After": "0"})  # fmt: skip
+                        self._send(
+                            int(kind),
+                            json.dumps({"error": {"message": "try again"}}).encode(),
+                            extra={"Retry-After": "0"},
+                        )
                         return
                     if kind == "malformed":
                         self._send(200, b'{"id": "x", "choices": [ {"mess')
@@ -100,10 +111,13 @@ class FakeOpenAI:
         if self.reasoning_content is not None:  # DeepSeek-style separate reasoning
             message["reasoning_content"] = self.reasoning_content
         return {
-            "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "m"),
             "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-        }  # fmt: skip
+        }
 
     def message(self, body: dict[str, Any]) -> dict[str, Any]:
         """Anthropic's Messages API shape, with a thinking block when thinking was asked for."""
@@ -112,10 +126,15 @@ class FakeOpenAI:
             content.append({"type": "thinking", "thinking": "troponin is flat", "signature": "sig"})
         content.append({"type": "text", "text": self.answer or '{"top10": ["42731"], "predictions": ["42731"]}'})
         return {
-            "id": "msg_test", "type": "message", "role": "assistant", "model": body.get("model", "m"),
-            "content": content, "stop_reason": "end_turn", "stop_sequence": None,
+            "id": "msg_test",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "m"),
+            "content": content,
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
             "usage": {"input_tokens": 90, "output_tokens": 15},
-        }  # fmt: skip
+        }
 
     @property
     def root(self) -> str:

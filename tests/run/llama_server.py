@@ -19,8 +19,14 @@ from medldr.run.providers.llama import _without_extra_buffer_types, bundled_mode
 if __name__ == "__main__":
     port = int(sys.argv[1])
     threads = len(os.sched_getaffinity(0))
-    model = ModelSettings(model=str(bundled_model_path()), model_alias="smollm2", n_ctx=8192, n_threads=threads,
-                          n_threads_batch=threads, verbose=False)  # fmt: skip
+    model = ModelSettings(
+        model=str(bundled_model_path()),
+        model_alias="smollm2",
+        n_ctx=8192,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
     with _without_extra_buffer_types():
         app = create_app(server_settings=ServerSettings(host="127.0.0.1", port=port), model_settings=[model])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

@@ -46,9 +46,27 @@ def llama_server() -> Iterator[str]:
 def test_a_real_llama_cpp_server(demo_build: tuple[Path, BuildManifest], llama_server: str, tmp_path: Path) -> None:
     cases = demo_build[0] / "inference.jsonl"
     out = tmp_path / "run"
-    args = ["run", str(cases), "--model", "llama-server:smollm2", "--base-url", llama_server, "--task",
-            "lab_num+", "--rounds", "2", "--limit", "1", "--max-tokens", "24", "--seed", "3", "--out", str(out),
-            "--quiet"]  # fmt: skip
+    args = [
+        "run",
+        str(cases),
+        "--model",
+        "llama-server:smollm2",
+        "--base-url",
+        llama_server,
+        "--task",
+        "lab_num+",
+        "--rounds",
+        "2",
+        "--limit",
+        "1",
+        "--max-tokens",
+        "24",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (out / "responses.jsonl").read_text().splitlines()][1:]

@@ -20,8 +20,25 @@ def test_bundled_model_answers_a_real_case_in_the_schema(
 ) -> None:
     cases = demo_build[0] / "inference.jsonl"
     start = time.monotonic()
-    result = run_cli("run", str(cases), "--model", "local", "--task", "lab_num+", "--rounds", "2", "--limit", "1",
-                     "--seed", "7", "--concurrency", "8", "--out", str(tmp_path / "run"), "--quiet")  # fmt: skip
+    result = run_cli(
+        "run",
+        str(cases),
+        "--model",
+        "local",
+        "--task",
+        "lab_num+",
+        "--rounds",
+        "2",
+        "--limit",
+        "1",
+        "--seed",
+        "7",
+        "--concurrency",
+        "8",
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+    )
     elapsed = time.monotonic() - start
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in (tmp_path / "run" / "responses.jsonl").read_text().splitlines()][1:]

@@ -38,8 +38,10 @@ def demo_cases(demo_build: tuple[Path, BuildManifest]) -> Path:
     return demo_build[0] / "inference.jsonl"
 
 
-@pytest.mark.parametrize(("model", "tokens_key"), [("openai-compatible:test-model", "max_tokens"),
-                                                  ("openai:test-model", "max_completion_tokens")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("model", "tokens_key"),
+    [("openai-compatible:test-model", "max_tokens"), ("openai:test-model", "max_completion_tokens")],
+)
 def test_flaky_server_every_pair_answered_once(
     demo_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str, tokens_key: str
 ) -> None:
@@ -47,10 +49,17 @@ def test_flaky_server_every_pair_answered_once(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with FakeOpenAI(failure_rate=0.3, seed=1, stall=4.0) as server:
         settings = RunSettings(
-            cases_file=demo_cases, out=tmp_path / "run", model=model, base_url=server.url,
-            task="lab_num+", rounds=2, concurrency=4, timeout=1.5, transport_attempts=12,
+            cases_file=demo_cases,
+            out=tmp_path / "run",
+            model=model,
+            base_url=server.url,
+            task="lab_num+",
+            rounds=2,
+            concurrency=4,
+            timeout=1.5,
+            transport_attempts=12,
             params=GenerationParams(temperature=0.7, max_tokens=256, seed=1),
-        )  # fmt: skip
+        )
         manifest = run_cases(settings)
     n_cases = sum(1 for _ in demo_cases.open())
     counts = _answers_per_pair(tmp_path / "run" / "responses.jsonl")
@@ -72,8 +81,24 @@ def test_flaky_server_every_pair_answered_once(
 
 def test_resume_after_sigkill_and_torn_line(demo_cases: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "medldr.cli", "run", str(demo_cases), "--model", "openai-compatible:slow",
-            "--task", "lab_num+", "--rounds", "3", "--concurrency", "2", "--out", str(out), "--quiet"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "medldr.cli",
+        "run",
+        str(demo_cases),
+        "--model",
+        "openai-compatible:slow",
+        "--task",
+        "lab_num+",
+        "--rounds",
+        "3",
+        "--concurrency",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     with FakeOpenAI(delay=0.15) as server:
         args += ["--base-url", server.url]
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -103,8 +128,20 @@ def test_resume_after_sigkill_and_torn_line(demo_cases: Path, tmp_path: Path) ->
 
 def test_other_settings_in_the_same_folder_are_refused(demo_cases: Path, tmp_path: Path) -> None:
     with FakeOpenAI() as server:
-        common = [str(demo_cases), "--model", "openai-compatible:m", "--base-url", server.url, "--task", "lab_num+",
-                  "--out", str(tmp_path / "run"), "--limit", "3", "-q"]  # fmt: skip
+        common = [
+            str(demo_cases),
+            "--model",
+            "openai-compatible:m",
+            "--base-url",
+            server.url,
+            "--task",
+            "lab_num+",
+            "--out",
+            str(tmp_path / "run"),
+            "--limit",
+            "3",
+            "-q",
+        ]
         assert run_cli("run", *common, "--rounds", "1").returncode == 0
         changed = run_cli("run", *common, "--rounds", "2", "--temperature", "0.2")
         (tmp_path / "run" / "manifest.json").write_text('{"kind": "run", "run_id": ')  # damaged by hand
@@ -117,8 +154,16 @@ def test_other_settings_in_the_same_folder_are_refused(demo_cases: Path, tmp_pat
 
 def test_retry_invalid_keeps_every_attempt(demo_cases: Path, tmp_path: Path) -> None:
     with FakeOpenAI(answer="I would need to examine the patient first.") as server:
-        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="openai-compatible:m",
-                               base_url=server.url, task="lab", rounds=1, limit=4, retry_invalid=2)  # fmt: skip
+        settings = RunSettings(
+            cases_file=demo_cases,
+            out=tmp_path / "run",
+            model="openai-compatible:m",
+            base_url=server.url,
+            task="lab",
+            rounds=1,
+            limit=4,
+            retry_invalid=2,
+        )
         manifest = run_cases(settings)
     records = [r for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("kind") != "header"]
     assert Counter(r["case_id"] for r in records) == Counter({r["case_id"]: 3 for r in records})
@@ -161,10 +206,30 @@ def test_no_key_is_written_anywhere(demo_cases: Path, tmp_path: Path) -> None:
     env = {**os.environ, "OPENAI_API_KEY": secret}
     with FakeOpenAI() as server:
         result = subprocess.run(
-            [sys.executable, "-m", "medldr.cli", "run", str(demo_cases), "--model", "openai-compatible:m",
-             "--base-url", server.url, "--task", "lab", "--rounds", "1", "--limit", "2", "--out", str(tmp_path / "r")],
-            capture_output=True, text=True, env=env, timeout=120,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "medldr.cli",
+                "run",
+                str(demo_cases),
+                "--model",
+                "openai-compatible:m",
+                "--base-url",
+                server.url,
+                "--task",
+                "lab",
+                "--rounds",
+                "1",
+                "--limit",
+                "2",
+                "--out",
+                str(tmp_path / "r"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
     assert result.returncode == 0, result.stderr
     assert f"Bearer {secret}" in server.authorization  # the key was used...
     for path in (tmp_path / "r").rglob("*"):
@@ -183,9 +248,16 @@ def test_anthropic_messages_with_thinking(demo_cases: Path, tmp_path: Path, monk
     pytest.importorskip("anthropic")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
     with FakeOpenAI() as server:
-        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="anthropic:claude-test",
-                               base_url=server.root, task="lab", rounds=1, limit=2,
-                               params=GenerationParams(thinking_budget=2048, temperature=0.5))  # fmt: skip
+        settings = RunSettings(
+            cases_file=demo_cases,
+            out=tmp_path / "run",
+            model="anthropic:claude-test",
+            base_url=server.root,
+            task="lab",
+            rounds=1,
+            limit=2,
+            params=GenerationParams(thinking_budget=2048, temperature=0.5),
+        )
         run_cases(settings)
     body = server.bodies[0]
     assert body["system"].startswith("Medical Diagnosis Task:") and [m["role"] for m in body["messages"]] == ["user"]
@@ -200,26 +272,48 @@ def test_anthropic_messages_with_thinking(demo_cases: Path, tmp_path: Path, monk
 @pytest.mark.parametrize(
     ("model", "env", "path", "token"),
     [
-        ("bedrock:anthropic.claude-test", {"AWS_REGION": "us-east-1", "AWS_BEARER_TOKEN_BEDROCK": "bedrock-key-1"},
-         "/model/anthropic.claude-test/invoke", "Bearer bedrock-key-1"),
-        ("vertex:claude-test", {"ANTHROPIC_VERTEX_PROJECT_ID": "proj-1", "CLOUD_ML_REGION": "us-east5",
-                                "ANTHROPIC_VERTEX_ACCESS_TOKEN": "vertex-token-1"},
-         "/projects/proj-1/locations/us-east5/publishers/anthropic/models/claude-test:rawPredict",
-         "Bearer vertex-token-1"),
+        (
+            "bedrock:anthropic.claude-test",
+            {"AWS_REGION": "us-east-1", "AWS_BEARER_TOKEN_BEDROCK": "bedrock-key-1"},
+            "/model/anthropic.claude-test/invoke",
+            "Bearer bedrock-key-1",
+        ),
+        (
+            "vertex:claude-test",
+            {
+                "ANTHROPIC_VERTEX_PROJECT_ID": "proj-1",
+                "CLOUD_ML_REGION": "us-east5",
+                "ANTHROPIC_VERTEX_ACCESS_TOKEN": "vertex-token-1",
+            },
+            "/projects/proj-1/locations/us-east5/publishers/anthropic/models/claude-test:rawPredict",
+            "Bearer vertex-token-1",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bedrock_and_vertex_over_a_socket(
-    model: str, env: dict[str, str], path: str, token: str, demo_cases: Path, tmp_path: Path,
+    model: str,
+    env: dict[str, str],
+    path: str,
+    token: str,
+    demo_cases: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     """The SDK's Bedrock and Vertex clients against a local server standing in for the endpoint (a VPC endpoint URL
     is what --base-url gives them): their URLs, their auth header, the Messages answer read back; no key written."""
     pytest.importorskip("anthropic")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with FakeOpenAI() as server:
-        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model=model, base_url=server.root,
-                               task="lab", rounds=1, limit=2)  # fmt: skip
+        settings = RunSettings(
+            cases_file=demo_cases,
+            out=tmp_path / "run",
+            model=model,
+            base_url=server.root,
+            task="lab",
+            rounds=1,
+            limit=2,
+        )
         manifest = run_cases(settings)
     assert set(server.paths) == {path} and server.authorization == {token}
     assert "anthropic_version" in server.bodies[0] and server.bodies[0]["system"].startswith("Medical Diagnosis Task")
@@ -238,9 +332,15 @@ def test_deepseek_style_reasoning_content_is_kept_apart(
     answer = '{"top10": ["486"], "predictions": ["486"]}'
     with FakeOpenAI(answer=answer, reasoning_content="fever and infiltrate") as server:
         settings = RunSettings(
-            cases_file=demo_cases, out=tmp_path / "run", model=model, base_url=server.url,
-            task="lab", rounds=2, limit=1, params=GenerationParams(seed=5),
-        )  # fmt: skip
+            cases_file=demo_cases,
+            out=tmp_path / "run",
+            model=model,
+            base_url=server.url,
+            task="lab",
+            rounds=2,
+            limit=1,
+            params=GenerationParams(seed=5),
+        )
         run_cases(settings)
     records = [r for r in _lines(tmp_path / "run" / "responses.jsonl") if r.get("kind") != "header"]
     assert [(r["text"], r["reasoning"]) for r in records] == [(answer, "fever and infiltrate")] * 2
@@ -250,9 +350,16 @@ def test_deepseek_style_reasoning_content_is_kept_apart(
 def test_azure_deployment_route(demo_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-test-key")
     with FakeOpenAI() as server:
-        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="azure:gpt-41-deployment",
-                               base_url=server.root, task="lab", rounds=1, limit=1,
-                               params=GenerationParams(max_tokens=300, reasoning_effort="low"))  # fmt: skip
+        settings = RunSettings(
+            cases_file=demo_cases,
+            out=tmp_path / "run",
+            model="azure:gpt-41-deployment",
+            base_url=server.root,
+            task="lab",
+            rounds=1,
+            limit=1,
+            params=GenerationParams(max_tokens=300, reasoning_effort="low"),
+        )
         manifest = run_cases(settings)
     assert server.paths[0].startswith("/openai/deployments/gpt-41-deployment/chat/completions?api-version=")
     assert server.bodies[0]["max_completion_tokens"] == 300 and server.bodies[0]["reasoning_effort"] == "low"
@@ -263,8 +370,15 @@ def test_server_retry_after_is_honoured(demo_cases: Path, tmp_path: Path) -> Non
     """A 429 with Retry-After and a 503 with retry-after-ms are waited out inside one request: no error recorded."""
     scripted = [(429, {"Retry-After": "1"}), (503, {"retry-after-ms": "600"})]
     with FakeOpenAI(scripted=scripted) as server:
-        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="vllm:m", base_url=server.url,
-                               task="lab", rounds=1, limit=1)  # fmt: skip
+        settings = RunSettings(
+            cases_file=demo_cases,
+            out=tmp_path / "run",
+            model="vllm:m",
+            base_url=server.url,
+            task="lab",
+            rounds=1,
+            limit=1,
+        )
         manifest = run_cases(settings)
     first, second, third = server.arrivals
     assert second - first >= 0.95 and third - second >= 0.57
@@ -275,8 +389,23 @@ def test_server_retry_after_is_honoured(demo_cases: Path, tmp_path: Path) -> Non
 def test_server_refusal_stops_the_run(demo_cases: Path, tmp_path: Path) -> None:
     """A 401 is not retried: the run stops with one line, exit 2, and the refusal is on record."""
     with FakeOpenAI(scripted=[(401, {})]) as server:
-        result = run_cli("run", str(demo_cases), "--model", "openai-compatible:m", "--base-url", server.url, "--task",
-                         "lab", "--limit", "1", "--rounds", "1", "--out", str(tmp_path / "r"), "--quiet")  # fmt: skip
+        result = run_cli(
+            "run",
+            str(demo_cases),
+            "--model",
+            "openai-compatible:m",
+            "--base-url",
+            server.url,
+            "--task",
+            "lab",
+            "--limit",
+            "1",
+            "--rounds",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+        )
     assert result.returncode == 2 and server.requests == 1
     assert result.stderr.strip().splitlines() == [
         "error: openai-compatible refused the request (EndpointRefused: HTTP 401: scripted 401); run stopped"
@@ -294,8 +423,17 @@ def test_attempts_per_answer_are_bounded(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with FakeOpenAI(scripted=[(503, {"retry-after-ms": "5"})] * 100) as server:
         url = server.root if model.startswith("anthropic") else server.url
-        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model=model, base_url=url, task="lab",
-                               rounds=2, limit=1, concurrency=1, transport_attempts=4)  # fmt: skip
+        settings = RunSettings(
+            cases_file=demo_cases,
+            out=tmp_path / "run",
+            model=model,
+            base_url=url,
+            task="lab",
+            rounds=2,
+            limit=1,
+            concurrency=1,
+            transport_attempts=4,
+        )
         manifest = run_cases(settings)
     assert server.requests == 2 * 4
     assert manifest.totals["errors"] == 2 and manifest.totals["answers"] == 0
@@ -308,8 +446,17 @@ def test_timeout_bounds_each_attempt(demo_cases: Path, tmp_path: Path) -> None:
     ``transport_attempts`` times, each given up after ``timeout`` seconds."""
     with FakeOpenAI(failure_rate=1.0, seed=3, stall=5.0) as server:
         server.rng.randrange = lambda n: 2  # every failure a stall
-        settings = RunSettings(cases_file=demo_cases, out=tmp_path / "run", model="vllm:m", base_url=server.url,
-                               task="lab", rounds=1, limit=1, timeout=0.3, transport_attempts=3)  # fmt: skip
+        settings = RunSettings(
+            cases_file=demo_cases,
+            out=tmp_path / "run",
+            model="vllm:m",
+            base_url=server.url,
+            task="lab",
+            rounds=1,
+            limit=1,
+            timeout=0.3,
+            transport_attempts=3,
+        )
         start = time.monotonic()
         manifest = run_cases(settings)
         elapsed = time.monotonic() - start

@@ -63,7 +63,8 @@ def test_group_means() -> None:
 
 
 def test_refuses_runs_on_different_cases() -> None:
-    other = score_responses(CASES[:10], responses(*[(c.case_id, 0, answer(["486"], ["486"])) for c in CASES[:10]]),
-                            LABELS, n_resamples=0)  # fmt: skip
+    other = score_responses(
+        CASES[:10], responses(*[(c.case_id, 0, answer(["486"], ["486"])) for c in CASES[:10]]), LABELS, n_resamples=0
+    )
     with pytest.raises(MedldrError, match="not on the same cases"):
         compare_runs({"a": _run(1), "b": other}, "primary_accuracy")

@@ -26,12 +26,27 @@ ROUND0 = [
     ("4/40/0", 0, answer(None, ["5845"])),
 ]
 EXPECTED = {
-    "primary_accuracy": 1 / 5, "exact_match": 0.0, "jaccard": (1 / 3 + 1 / 2) / 5, "precision": (1 / 2 + 1) / 5,
-    "recall": (1 / 2 + 1 / 2) / 5, "f1": (1 / 2 + 2 / 3) / 5, "hamming_loss": 8 / 35, "miss_rate": 4 / 5,
-    "overdiagnosis_rate": (1 / 2 + 1 + 1) / 5, "recall_at_3": 3 / 5, "recall_at_5": 3 / 5, "recall_at_10": 3 / 5,
-    "relevance_1": 1 / 5, "relevance_2": 1 / 5, "relevance_3": 1 / 5, "relevance_4": 2 / 5, "invalid_rate": 1 / 5,
-    "missed_codes": 5.0, "overdiagnosed_codes": 3.0, "mean_predictions": 1.0,
-}  # fmt: skip
+    "primary_accuracy": 1 / 5,
+    "exact_match": 0.0,
+    "jaccard": (1 / 3 + 1 / 2) / 5,
+    "precision": (1 / 2 + 1) / 5,
+    "recall": (1 / 2 + 1 / 2) / 5,
+    "f1": (1 / 2 + 2 / 3) / 5,
+    "hamming_loss": 8 / 35,
+    "miss_rate": 4 / 5,
+    "overdiagnosis_rate": (1 / 2 + 1 + 1) / 5,
+    "recall_at_3": 3 / 5,
+    "recall_at_5": 3 / 5,
+    "recall_at_10": 3 / 5,
+    "relevance_1": 1 / 5,
+    "relevance_2": 1 / 5,
+    "relevance_3": 1 / 5,
+    "relevance_4": 2 / 5,
+    "invalid_rate": 1 / 5,
+    "missed_codes": 5.0,
+    "overdiagnosed_codes": 3.0,
+    "mean_predictions": 1.0,
+}
 
 
 def test_every_metric_by_hand() -> None:

@@ -11,13 +11,18 @@ from medldr.score.overdiagnosis import summarize, type_overdiagnoses
 
 
 def _case(gold: list[str], *, history: list[str] | None = None, pmh: str | None = None, case_id: str = "1/2/0") -> Case:
-    return Case.model_validate({
-        "case_id": case_id,
-        "input_dict": {"lab": "The following lab tests are available for the patient:\n", "past_medical_history": pmh},
-        "output_dict": {"output_icd_id": gold, "output_icd_name": gold, "output_icd_id_and_name": gold},
-        "top_1_icd": {"code": gold[0], "name": ""},
-        "history_icd": history,
-    })  # fmt: skip
+    return Case.model_validate(
+        {
+            "case_id": case_id,
+            "input_dict": {
+                "lab": "The following lab tests are available for the patient:\n",
+                "past_medical_history": pmh,
+            },
+            "output_dict": {"output_icd_id": gold, "output_icd_name": gold, "output_icd_id_and_name": gold},
+            "top_1_icd": {"code": gold[0], "name": ""},
+            "history_icd": history,
+        }
+    )
 
 
 def _typed(case: Case, predictions: list[str], labels: list[str] | None = None) -> list[tuple[str, str, str]]:
@@ -49,25 +54,32 @@ def test_type_b_from_a_synonym_in_the_past_history() -> None:
     case = _case(["486"], pmh="Past Medical History:\nHTN, HLD, s/p CABG 2010, CHF (EF 35%)")
     typed = type_overdiagnoses(case, ["486", "4019", "42832", "2724", "5849"])
     assert [(t.code, t.type, t.relation) for t in typed] == [
-        ("4019", "B", "past_medical_history"), ("42832", "B", "past_medical_history"),
-        ("2724", "B", "past_medical_history"), ("5849", "A", "none"),
-    ]  # fmt: skip
+        ("4019", "B", "past_medical_history"),
+        ("42832", "B", "past_medical_history"),
+        ("2724", "B", "past_medical_history"),
+        ("5849", "A", "none"),
+    ]
     assert "'HTN'" in typed[0].evidence and "'CHF'" in typed[1].evidence and "'HLD'" in typed[2].evidence
 
 
 def test_negated_history_is_no_evidence() -> None:
     case = _case(["486"], pmh="Denies hypertension. No history of atrial fibrillation; diabetes mellitus type 2.")
     assert _typed(case, ["4019", "42731", "25000"]) == [
-        ("4019", "A", "none"), ("42731", "A", "none"), ("25000", "B", "past_medical_history"),
-    ]  # fmt: skip
+        ("4019", "A", "none"),
+        ("42731", "A", "none"),
+        ("25000", "B", "past_medical_history"),
+    ]
 
 
 def test_family_history_is_not_past_history() -> None:
-    case = Case.model_validate({
-        "case_id": "1/2/0", "input_dict": {"family_history": "Mother with HTN and diabetes"},
-        "output_dict": {"output_icd_id": ["486"], "output_icd_name": [""], "output_icd_id_and_name": [""]},
-        "top_1_icd": {"code": "486", "name": ""},
-    })  # fmt: skip
+    case = Case.model_validate(
+        {
+            "case_id": "1/2/0",
+            "input_dict": {"family_history": "Mother with HTN and diabetes"},
+            "output_dict": {"output_icd_id": ["486"], "output_icd_name": [""], "output_icd_id_and_name": [""]},
+            "top_1_icd": {"code": "486", "name": ""},
+        }
+    )
     assert _typed(case, ["4019"]) == [("4019", "A", "none")]
 
 
@@ -94,9 +106,11 @@ def test_terms_and_matching() -> None:
 
 def test_summary_shares_sum_to_one() -> None:
     records = [
-        {"case_id": "a", "type": "A", "relation": "none"}, {"case_id": "a", "type": "C", "relation": "same_ccs"},
-        {"case_id": "b", "type": "B", "relation": "history_icd"}, {"case_id": "b", "type": "A", "relation": "none"},
-    ]  # fmt: skip
+        {"case_id": "a", "type": "A", "relation": "none"},
+        {"case_id": "a", "type": "C", "relation": "same_ccs"},
+        {"case_id": "b", "type": "B", "relation": "history_icd"},
+        {"case_id": "b", "type": "A", "relation": "none"},
+    ]
     summary = summarize(records, n_answers=4, primaries={"a": "486", "b": "5849"})
     assert summary["counts"] == {"A": 2, "B": 1, "C": 1} and summary["per_answer"] == 1.0
     assert summary["shares"] == {"A": 0.5, "B": 0.25, "C": 0.25} and sum(summary["shares"].values()) == 1.0

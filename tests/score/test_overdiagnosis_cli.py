@@ -55,8 +55,20 @@ def test_typing_a_run(scored_runs: list[Path], tmp_path: Path) -> None:
 def test_judge_rejects_a_fabricated_quote_and_resumes(scored_runs: list[Path], tmp_path: Path) -> None:
     weak = str(scored_runs[2])
     with FakeOpenAI(answer_for=_judge_answer) as server:
-        args = ["overdiagnosis", weak, "--out", str(tmp_path), "--judge", "openai-compatible:judge", "--base-url",
-                server.url, "--sample", "5", "--seed", "3"]  # fmt: skip
+        args = [
+            "overdiagnosis",
+            weak,
+            "--out",
+            str(tmp_path),
+            "--judge",
+            "openai-compatible:judge",
+            "--base-url",
+            server.url,
+            "--sample",
+            "5",
+            "--seed",
+            "3",
+        ]
         result = run_cli(*args)
         assert result.returncode == 0, result.stderr
         asked = server.requests

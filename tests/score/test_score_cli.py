@@ -12,10 +12,27 @@ from medldr.schema import BuildManifest, RunManifest, read_cases
 from tests.conftest import run_cli
 
 KEYS = [
-    "primary_accuracy", "exact_match", "jaccard", "precision", "recall", "f1", "hamming_loss", "miss_rate",
-    "overdiagnosis_rate", "recall_at_3", "recall_at_5", "recall_at_10", "relevance_1", "relevance_2", "relevance_3",
-    "relevance_4", "invalid_rate", "missed_codes", "overdiagnosed_codes", "mean_predictions",
-]  # fmt: skip
+    "primary_accuracy",
+    "exact_match",
+    "jaccard",
+    "precision",
+    "recall",
+    "f1",
+    "hamming_loss",
+    "miss_rate",
+    "overdiagnosis_rate",
+    "recall_at_3",
+    "recall_at_5",
+    "recall_at_10",
+    "relevance_1",
+    "relevance_2",
+    "relevance_3",
+    "relevance_4",
+    "invalid_rate",
+    "missed_codes",
+    "overdiagnosed_codes",
+    "mean_predictions",
+]
 
 
 def _run_dir(folder: Path, cases_file: Path, right_every: int) -> Path:
@@ -28,8 +45,15 @@ def _run_dir(folder: Path, cases_file: Path, right_every: int) -> Path:
                 code = case.top_1_icd.code if i % right_every == 0 else "7802"
                 body = {"top10": [code, "486"], "predictions": [code]}
                 fh.write(json.dumps({"case_id": case.case_id, "round": r, "text": json.dumps(body)}) + "\n")
-    manifest = RunManifest(run_id="by-hand", cases_file=str(cases_file), identity={"n_cases": len(cases)},
-                           data_use={}, versions={}, settings={}, started_at="2026-01-01T00:00:00+00:00")  # fmt: skip
+    manifest = RunManifest(
+        run_id="by-hand",
+        cases_file=str(cases_file),
+        identity={"n_cases": len(cases)},
+        data_use={},
+        versions={},
+        settings={},
+        started_at="2026-01-01T00:00:00+00:00",
+    )
     (folder / "manifest.json").write_text(manifest.model_dump_json())
     return folder
 

@@ -33,8 +33,11 @@ def hosp_copy(demo_root: Path, tmp_path: Path) -> Path:
 
 def test_missing_table(hosp_copy: Path, tmp_path: Path) -> None:
     (hosp_copy / "hosp" / "d_labitems.csv.gz").unlink()
-    _one_line_error(["--root", str(hosp_copy), "--out", str(tmp_path / "o")], "table hosp/d_labitems not found",
-                    str(hosp_copy / "hosp"))  # fmt: skip
+    _one_line_error(
+        ["--root", str(hosp_copy), "--out", str(tmp_path / "o")],
+        "table hosp/d_labitems not found",
+        str(hosp_copy / "hosp"),
+    )
     assert not (tmp_path / "o").exists()
 
 

@@ -13,9 +13,12 @@ def test_admission_sections_of_a_discharge_summary() -> None:
         "on exertion and\nbilateral leg swelling after running out of his torsemide."
     )
     assert sections["past_medical_history"].splitlines() == [
-        "- Hypertension", "- Type 2 diabetes mellitus, diet controlled", "- Chronic kidney disease stage III "
-        "(baseline Cr 1.3)", "PAST SURGICAL HISTORY:", "- Appendectomy",
-    ]  # fmt: skip
+        "- Hypertension",
+        "- Type 2 diabetes mellitus, diet controlled",
+        "- Chronic kidney disease stage III (baseline Cr 1.3)",
+        "PAST SURGICAL HISTORY:",
+        "- Appendectomy",
+    ]
     assert sections["family_history"].startswith("Mother with coronary artery disease")
     assert sections["physical_exam"].splitlines()[0] == "ADMISSION PHYSICAL EXAM:"
     assert "Bibasilar crackles" in sections["physical_exam"]
@@ -36,8 +39,9 @@ def test_discharge_content_never_bleeds_into_a_section() -> None:
 
 
 def test_missing_note_and_sections() -> None:
-    assert discharge_note_sections(None) == dict.fromkeys(("hpi", "past_medical_history", "family_history",
-                                                           "physical_exam"))  # fmt: skip
+    assert discharge_note_sections(None) == dict.fromkeys(
+        ("hpi", "past_medical_history", "family_history", "physical_exam")
+    )
     assert discharge_note_sections("Physical Exam:\nDischarge exam only: VS stable\n")["physical_exam"] is None
 
 

@@ -44,8 +44,9 @@ def test_teacher_reasoning_is_kept_only_where_right(demo_build: tuple[Path, Buil
     kept = teacher_reasoning(responses, cases, labels)
     assert kept == {cases[0].case_id: "right idea"}
     labels_full = list(resolve_label_space(None, cases_file).labels)
-    examples = sft_examples(cases, task="lab_num+", style="standard_expert_designed", labels=labels_full,
-                            reasoning=kept)  # fmt: skip
+    examples = sft_examples(
+        cases, task="lab_num+", style="standard_expert_designed", labels=labels_full, reasoning=kept
+    )
     assert len(examples) == 1
     target = examples[0]["completion"][0]["content"]
     assert target.startswith("<think>\nright idea\n</think>\n") and extract(target).valid

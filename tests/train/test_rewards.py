@@ -28,7 +28,7 @@ def test_format_reward() -> None:
         _message('{"top10": ["5849"], "predictions": ["5849"]}'),  # no reasoning block
         _message("<think>AKI</think> the answer is 5849"),  # reasoning, but no parsable answer
         _message('<think>  </think>{"predictions": ["5849"]}'),  # an empty reasoning block
-        _message('<think>AKI'),  # cut off inside the reasoning
+        _message("<think>AKI"),  # cut off inside the reasoning
     ]
     assert format_reward(completions) == [1.0, 0.0, 0.0, 0.0, 0.0]
 
@@ -75,10 +75,19 @@ def test_rewards_equal_the_scored_metrics_on_a_run() -> None:
 
     space = ["42833", "5849", "486", "4019", "0389"]
     golds = [["42833", "5849"], ["486"], ["0389", "4019"], ["5849"]]
-    texts = ['{"predictions": ["42833", "486"]}', '{"predictions": ["486"]}', '{"predictions": ["4019", "9999"]}',
-             'no answer']  # fmt: skip
+    texts = [
+        '{"predictions": ["42833", "486"]}',
+        '{"predictions": ["486"]}',
+        '{"predictions": ["4019", "9999"]}',
+        "no answer",
+    ]
     answers = [extract(t) for t in texts]
-    batch = encode(golds, [a.predictions for a in answers], primary=[g[0] for g in golds], labels=space,
-                   valid=[a.valid for a in answers])  # fmt: skip
+    batch = encode(
+        golds,
+        [a.predictions for a in answers],
+        primary=[g[0] for g in golds],
+        labels=space,
+        valid=[a.valid for a in answers],
+    )
     expected = METRICS["jaccard"].function(batch).tolist()
     assert jaccard_reward(texts, golds, label_space=[space] * 4) == expected

@@ -27,7 +27,10 @@ def _recipe(folder: Path, name: str, text: str) -> Path:
 @pytest.fixture(scope="module")
 def sft_model(small_cases: Path, workspace: Path) -> Path:
     labels = small_cases.parent / "labels.txt"
-    recipe = _recipe(workspace, "sft.yaml", f"""kind: sft
+    recipe = _recipe(
+        workspace,
+        "sft.yaml",
+        f"""kind: sft
 model: bundled
 cases: {small_cases}
 label_space: {labels}
@@ -38,7 +41,8 @@ learning_rate: 1.0e-4
 max_steps: 2
 batch_size: 2
 max_length: 1024
-""")
+""",
+    )
     result = run_cli("train", "sft", "--config", str(recipe), cwd=workspace)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"trained: {workspace / 'sft'}" in result.stdout
@@ -60,7 +64,10 @@ def test_grpo_logs_rewards_and_the_result_answers_through_medldr_run(
     sft_model: Path, small_cases: Path, workspace: Path
 ) -> None:
     labels = small_cases.parent / "labels.txt"
-    recipe = _recipe(workspace, "grpo.yaml", f"""kind: grpo
+    recipe = _recipe(
+        workspace,
+        "grpo.yaml",
+        f"""kind: grpo
 model: {sft_model}
 cases: {small_cases}
 label_space: {labels}
@@ -73,7 +80,8 @@ batch_size: 2
 num_generations: 2
 max_completion_length: 16
 reward_weights: {{jaccard: 1.0, format: 0.2, hierarchy: 0.5}}
-""")
+""",
+    )
     result = run_cli("train", "grpo", "--config", str(recipe), cwd=workspace)
     assert result.returncode == 0, result.stderr[-3000:]
     grpo = workspace / "grpo"
@@ -87,9 +95,27 @@ reward_weights: {{jaccard: 1.0, format: 0.2, hierarchy: 0.5}}
     assert (grpo / "adapter_config.json").is_file()
     assert json.loads((grpo / "adapter_config.json").read_text())["base_model_name_or_path"] == str(sft_model)
 
-    run = run_cli("run", str(small_cases), "--model", f"hf:{grpo}", "--task", "lab", "--label-space", str(labels),
-                  "--limit", "1", "--rounds", "1", "--max-tokens", "24", "--seed", "1", "--out", str(workspace / "run"),
-                  "--quiet")  # fmt: skip
+    run = run_cli(
+        "run",
+        str(small_cases),
+        "--model",
+        f"hf:{grpo}",
+        "--task",
+        "lab",
+        "--label-space",
+        str(labels),
+        "--limit",
+        "1",
+        "--rounds",
+        "1",
+        "--max-tokens",
+        "24",
+        "--seed",
+        "1",
+        "--out",
+        str(workspace / "run"),
+        "--quiet",
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     lines = [json.loads(line) for line in (workspace / "run" / "responses.jsonl").read_text().splitlines()]
     answers = [line for line in lines if line.get("kind") != "header"]

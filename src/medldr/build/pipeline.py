@@ -166,8 +166,9 @@ def _keep(con: duckdb.DuckDBPyConnection, space: LabelSpace) -> int:
 
 def _assembly_query(source: MimicSource) -> str:
     has_ed, has_note = source.has("ed"), source.has("note")
-    triage = "[t.temperature, t.heartrate, t.resprate, t.o2sat, t.sbp, t.dbp]::VARCHAR[] || [t.pain]" if has_ed \
-        else "NULL"  # fmt: skip
+    triage = (
+        "[t.temperature, t.heartrate, t.resprate, t.o2sat, t.sbp, t.dbp]::VARCHAR[] || [t.pain]" if has_ed else "NULL"
+    )
     # one triage row per ED stay, deterministically
     triage_join = "LEFT JOIN (SELECT DISTINCT ON (stay_id) * FROM triage ORDER BY ALL) t ON t.stay_id = k.stay_id"
     triage_join = triage_join if has_ed else ""

@@ -98,8 +98,16 @@ def accuracy_figure(runs: Sequence[ScoredFolder]) -> Figure:
     width = 0.38
     for j, (key, label) in enumerate((("primary_accuracy", "Primary accuracy"), ("exact_match", "Exact match"))):
         values = [run.scores.mean[key] * 100 for run in runs]
-        ax.bar(x + (j - 0.5) * width, values, width, yerr=_errors(runs, key), capsize=3, label=label,
-               color=colour(j), ecolor="#333333")  # fmt: skip
+        ax.bar(
+            x + (j - 0.5) * width,
+            values,
+            width,
+            yerr=_errors(runs, key),
+            capsize=3,
+            label=label,
+            color=colour(j),
+            ecolor="#333333",
+        )
     _run_ticks(ax, x, runs)
     ax.set_ylabel("Cases (%)")
     ax.set_xlabel("Run")
@@ -141,8 +149,14 @@ def reliability_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
         values = np.array([rel[k] * 100 for k in keys])
         ax.plot(TOP_N, values, marker="o", color=colour(i), label=run.name)
         if ci:
-            ax.fill_between(TOP_N, [ci[k][0] * 100 for k in keys], [ci[k][1] * 100 for k in keys],
-                            color=colour(i), alpha=0.15, linewidth=0)  # fmt: skip
+            ax.fill_between(
+                TOP_N,
+                [ci[k][0] * 100 for k in keys],
+                [ci[k][1] * 100 for k in keys],
+                color=colour(i),
+                alpha=0.15,
+                linewidth=0,
+            )
     ax.set_xticks(TOP_N)
     ax.grid(True, axis="both")
     ax.set_xlabel("n (top-n of the ranked list)")
@@ -160,8 +174,16 @@ def miss_overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure:
     ax = fig.add_subplot()
     for i, run in enumerate(runs):
         x, y = run.scores.mean["miss_rate"] * 100, run.scores.mean["overdiagnosis_rate"] * 100
-        ax.errorbar([x], [y], xerr=_errors([run], "miss_rate"), yerr=_errors([run], "overdiagnosis_rate"),
-                    fmt="o", color=colour(i), capsize=3, label=run.name)  # fmt: skip
+        ax.errorbar(
+            [x],
+            [y],
+            xerr=_errors([run], "miss_rate"),
+            yerr=_errors([run], "overdiagnosis_rate"),
+            fmt="o",
+            color=colour(i),
+            capsize=3,
+            label=run.name,
+        )
     ax.grid(True, axis="both")
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 100)
@@ -185,8 +207,13 @@ def overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
     fig, ax, x = _bars(typed)
     bottom = np.zeros(len(typed))
     for kind in "CBA":
-        values = np.array([run.overdiagnosis["counts"][kind] / max(run.overdiagnosis["n_answers"], 1)
-                           for run in typed if run.overdiagnosis])  # fmt: skip
+        values = np.array(
+            [
+                run.overdiagnosis["counts"][kind] / max(run.overdiagnosis["n_answers"], 1)
+                for run in typed
+                if run.overdiagnosis
+            ]
+        )
         ax.bar(x, values, 0.6, bottom=bottom, label=TYPE_LABELS[kind], color=TYPE_COLOURS[kind], edgecolor="white")
         bottom += values
     _run_ticks(ax, x, typed)
@@ -224,8 +251,9 @@ def per_disease_figure(runs: Sequence[ScoredFolder], codes: Sequence[str]) -> Fi
     if len(codes) * len(runs) <= 400:
         for (i, j), value in np.ndenumerate(matrix):
             if not np.isnan(value):
-                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=6,
-                        color="black" if value > 60 else "white")  # fmt: skip
+                ax.text(
+                    j, i, f"{value:.0f}", ha="center", va="center", fontsize=6, color="black" if value > 60 else "white"
+                )
     fig.colorbar(image, ax=ax, label="Primary accuracy (%)", shrink=0.8)
     ax.set_title("Primary accuracy per disease")
     return fig

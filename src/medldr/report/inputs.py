@@ -80,8 +80,7 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
             ) from None
         if current and typed_sha != current:
             raise MedldrError(
-                f"{typed_path}: typed before {responses} last changed; run `medldr overdiagnosis "
-                f"{folder}` again"
+                f"{typed_path}: typed before {responses} last changed; run `medldr overdiagnosis {folder}` again"
             )
     values = read_case_values(folder / PER_CASE)
     if len(values.case_ids) != scores.n_cases or values.rounds != scores.rounds:

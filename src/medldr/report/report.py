@@ -88,12 +88,16 @@ def _render(name: str, caption: str, figure: Figure) -> RenderedFigure:
 def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> tuple[list[RenderedFigure], list[str]]:
     """Every figure the runs support, and a note for each left out."""
     out = [
-        _render("accuracy", "Primary accuracy and exact match per run, with 95% bootstrap CIs.",
-                figs.accuracy_figure(runs)),
-        _render("relevance", "Clinical relevance of each case's best prediction to the primary diagnosis: exact (L1), "
-                "same ICD-9 category (L2), same chapter (L3), unrelated or no prediction (L4).",
-                figs.relevance_figure(runs)),
-    ]  # fmt: skip
+        _render(
+            "accuracy", "Primary accuracy and exact match per run, with 95% bootstrap CIs.", figs.accuracy_figure(runs)
+        ),
+        _render(
+            "relevance",
+            "Clinical relevance of each case's best prediction to the primary diagnosis: exact (L1), "
+            "same ICD-9 category (L2), same chapter (L3), unrelated or no prediction (L4).",
+            figs.relevance_figure(runs),
+        ),
+    ]
     notes: list[str] = []
 
     def optional(name: str, caption: str, figure: Figure | None, missing: str) -> None:
@@ -102,16 +106,33 @@ def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> 
         else:
             out.append(_render(name, caption, figure))
 
-    optional("reliability", "Reliability: mean Jaccard of the rounds' top-n lists against n, with 95% CI bands.",
-             figs.reliability_figure(runs),
-             "No reliability figure: every run has a single round (reliability needs two or more).")  # fmt: skip
-    out.append(_render("miss_overdiagnosis", "Miss rate against overdiagnosis rate per run (95% CIs); lower-left is "
-                       "better.", figs.miss_overdiagnosis_figure(runs)))  # fmt: skip
-    out.append(_render("per_disease", "Primary accuracy per primary diagnosis (rows, most cases first) and run.",
-                       figs.per_disease_figure(runs, disease_codes)))  # fmt: skip
-    optional("overdiagnosis", "Overdiagnosed codes per answer by type: C hierarchy confusion, B temporal confusion, "
-             "A evidence over-interpretation.", figs.overdiagnosis_figure(runs),
-             "No overdiagnosis figure: no run was typed (medldr overdiagnosis RUN).")  # fmt: skip
+    optional(
+        "reliability",
+        "Reliability: mean Jaccard of the rounds' top-n lists against n, with 95% CI bands.",
+        figs.reliability_figure(runs),
+        "No reliability figure: every run has a single round (reliability needs two or more).",
+    )
+    out.append(
+        _render(
+            "miss_overdiagnosis",
+            "Miss rate against overdiagnosis rate per run (95% CIs); lower-left is better.",
+            figs.miss_overdiagnosis_figure(runs),
+        )
+    )
+    out.append(
+        _render(
+            "per_disease",
+            "Primary accuracy per primary diagnosis (rows, most cases first) and run.",
+            figs.per_disease_figure(runs, disease_codes),
+        )
+    )
+    optional(
+        "overdiagnosis",
+        "Overdiagnosed codes per answer by type: C hierarchy confusion, B temporal confusion, "
+        "A evidence over-interpretation.",
+        figs.overdiagnosis_figure(runs),
+        "No overdiagnosis figure: no run was typed (medldr overdiagnosis RUN).",
+    )
     return out, notes
 
 
@@ -156,15 +177,27 @@ def _provenance(run: ScoredFolder) -> list[tuple[str, str]]:
         identity = dict(manifest.identity)
         labels = identity.pop("label_space", [])
         rows += [("run id", manifest.run_id), ("cases file", manifest.cases_file)]
-        rows += [(key.replace("_", " "), json.dumps(value) if isinstance(value, dict | list) else str(value))
-                 for key, value in identity.items()]  # fmt: skip
+        rows += [
+            (key.replace("_", " "), json.dumps(value) if isinstance(value, dict | list) else str(value))
+            for key, value in identity.items()
+        ]
         rows.append(("label space", f"{len(labels)} codes: {', '.join(labels)}"))
         if run.build is not None:
-            rows.append(("build", f"{run.build.source}, MIMIC-IV {run.build.mimic_version}, medldr "
-                         f"{run.build.medldr_version}, duckdb {run.build.duckdb_version}"))  # fmt: skip
+            rows.append(
+                (
+                    "build",
+                    f"{run.build.source}, MIMIC-IV {run.build.mimic_version}, medldr "
+                    f"{run.build.medldr_version}, duckdb {run.build.duckdb_version}",
+                )
+            )
         decision = manifest.data_use
-        rows.append(("data use", f"{decision.get('decision')}: {decision.get('reason')}"
-                     + (f" (cases from {decision['source']})" if decision.get("source") else "")))  # fmt: skip
+        rows.append(
+            (
+                "data use",
+                f"{decision.get('decision')}: {decision.get('reason')}"
+                + (f" (cases from {decision['source']})" if decision.get("source") else ""),
+            )
+        )
         rows.append(("versions", ", ".join(f"{k} {v}" for k, v in manifest.versions.items() if v)))
         rows.append(("settings", json.dumps(manifest.settings)))
         rows.append(("started / finished", f"{manifest.started_at} / {manifest.finished_at or 'unfinished'}"))

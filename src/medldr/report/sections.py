@@ -19,9 +19,7 @@ _UNITS: dict[str, Unit] = {"share": "percent", "count": "count", "number": "numb
 
 def metric_columns(table: Dimension) -> list[Column]:
     """The registry's metrics of one report table, in registry order, as the registry describes them."""
-    return [
-        Column(name, m.label, _UNITS[m.unit], better=m.better) for name, m in METRICS.items() if m.table == table
-    ]
+    return [Column(name, m.label, _UNITS[m.unit], better=m.better) for name, m in METRICS.items() if m.table == table]
 
 
 ACCURACY = metric_columns("accuracy")
@@ -85,19 +83,32 @@ def usage_table(runs: Sequence[ScoredFolder]) -> Table:
     rows: list[dict[str, Value]] = []
     for run in runs:
         totals = run.manifest.totals if run.manifest else {}
-        rows.append({
-            "run": run.name, "model": run.model, "n_cases": run.scores.n_cases, "rounds": len(run.scores.rounds),
-            **{c.key: _estimate(run.scores.mean, run.scores.ci, c.key) for c in USAGE},
-            "errors": totals.get("errors"), "prompt_tokens": totals.get("prompt_tokens"),
-            "completion_tokens": totals.get("completion_tokens"), "reasoning_tokens": totals.get("reasoning_tokens"),
-            "cost_usd": totals.get("cost_usd"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "run": run.name,
+                "model": run.model,
+                "n_cases": run.scores.n_cases,
+                "rounds": len(run.scores.rounds),
+                **{c.key: _estimate(run.scores.mean, run.scores.ci, c.key) for c in USAGE},
+                "errors": totals.get("errors"),
+                "prompt_tokens": totals.get("prompt_tokens"),
+                "completion_tokens": totals.get("completion_tokens"),
+                "reasoning_tokens": totals.get("reasoning_tokens"),
+                "cost_usd": totals.get("cost_usd"),
+            }
+        )
     columns = [
-        RUN, Column("model", "Model", "text"), Column("n_cases", "Cases", "count"), Column("rounds", "Rounds", "count"),
-        *USAGE, Column("errors", "Errors", "count"),
-        Column("prompt_tokens", "Prompt tokens", "count"), Column("completion_tokens", "Completion tokens", "count"),
-        Column("reasoning_tokens", "Reasoning tokens", "count"), Column("cost_usd", "Cost (USD)", "usd"),
-    ]  # fmt: skip
+        RUN,
+        Column("model", "Model", "text"),
+        Column("n_cases", "Cases", "count"),
+        Column("rounds", "Rounds", "count"),
+        *USAGE,
+        Column("errors", "Errors", "count"),
+        Column("prompt_tokens", "Prompt tokens", "count"),
+        Column("completion_tokens", "Completion tokens", "count"),
+        Column("reasoning_tokens", "Reasoning tokens", "count"),
+        Column("cost_usd", "Cost (USD)", "usd"),
+    ]
     note = "Tokens and cost are the run manifests' totals over every attempt (re-asked answers included)."
     return Table("usage", "Invalid answers, tokens and cost", columns, rows, note=note)
 
@@ -134,8 +145,13 @@ def comparison_table(
             row["p_mcnemar"] = result["mcnemar"]["p"] if metric in BINARY else None  # type: ignore[index]
         rows.append(row)
     a, b = pair
-    columns = [Column("metric", "Metric", "text"), Column("a", a), Column("b", b), Column("difference", f"{a} − {b}"),
-               Column("p_bootstrap", "p (bootstrap)", "p")]  # fmt: skip
+    columns = [
+        Column("metric", "Metric", "text"),
+        Column("a", a),
+        Column("b", b),
+        Column("difference", f"{a} − {b}"),
+        Column("p_bootstrap", "p (bootstrap)", "p"),
+    ]
     if mcnemar:
         columns.append(Column("p_mcnemar", "p (McNemar)", "p"))
     members = "".join(f" {g}: {', '.join(groups[g])}." for g in pair) if groups else ""
@@ -177,15 +193,30 @@ def runs_table(runs: Sequence[ScoredFolder]) -> Table:
     rows: list[dict[str, Value]] = []
     for run in runs:
         identity = run.manifest.identity if run.manifest else {}
-        rows.append({
-            "run": run.name, "model": run.model, "task": identity.get("task"), "style": identity.get("style"),
-            "rounds": len(run.scores.rounds), "n_cases": run.scores.n_cases, "n_patients": run.scores.n_patients,
-            "labels": len(run.scores.label_space), "extraction": run.scores.extraction,
-        })  # fmt: skip
-    columns = [RUN, Column("model", "Model", "text"), Column("task", "Task", "text"),
-               Column("style", "Prompt style", "text"), Column("rounds", "Rounds", "count"),
-               Column("n_cases", "Cases", "count"), Column("n_patients", "Patients", "count"),
-               Column("labels", "Labels", "count"), Column("extraction", "Extraction", "text")]  # fmt: skip
+        rows.append(
+            {
+                "run": run.name,
+                "model": run.model,
+                "task": identity.get("task"),
+                "style": identity.get("style"),
+                "rounds": len(run.scores.rounds),
+                "n_cases": run.scores.n_cases,
+                "n_patients": run.scores.n_patients,
+                "labels": len(run.scores.label_space),
+                "extraction": run.scores.extraction,
+            }
+        )
+    columns = [
+        RUN,
+        Column("model", "Model", "text"),
+        Column("task", "Task", "text"),
+        Column("style", "Prompt style", "text"),
+        Column("rounds", "Rounds", "count"),
+        Column("n_cases", "Cases", "count"),
+        Column("n_patients", "Patients", "count"),
+        Column("labels", "Labels", "count"),
+        Column("extraction", "Extraction", "text"),
+    ]
     return Table("runs", "Runs", columns, rows)
 
 
@@ -197,16 +228,26 @@ def overdiagnosis_table(runs: Sequence[ScoredFolder]) -> Table | None:
     for run in runs:
         summary = run.overdiagnosis or {}
         judge = summary.get("judge") or {}
-        rows.append({
-            "run": run.name, "overdiagnosed": summary.get("overdiagnosed"), "per_answer": summary.get("per_answer"),
-            **{f"type_{t}": summary["shares"][t] if summary else None for t in "ABC"},
-            "judged": judge.get("asked"), "quotes_rejected": judge.get("quotes_rejected"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "run": run.name,
+                "overdiagnosed": summary.get("overdiagnosed"),
+                "per_answer": summary.get("per_answer"),
+                **{f"type_{t}": summary["shares"][t] if summary else None for t in "ABC"},
+                "judged": judge.get("asked"),
+                "quotes_rejected": judge.get("quotes_rejected"),
+            }
+        )
     columns = [
-        RUN, Column("overdiagnosed", "Overdiagnosed codes", "count"), Column("per_answer", "Per answer", "number"),
-        Column("type_A", "A: evidence (%)"), Column("type_B", "B: temporal (%)"), Column("type_C", "C: hierarchy (%)"),
-        Column("judged", "Judged (A)", "count"), Column("quotes_rejected", "Quotes not in record", "count"),
-    ]  # fmt: skip
+        RUN,
+        Column("overdiagnosed", "Overdiagnosed codes", "count"),
+        Column("per_answer", "Per answer", "number"),
+        Column("type_A", "A: evidence (%)"),
+        Column("type_B", "B: temporal (%)"),
+        Column("type_C", "C: hierarchy (%)"),
+        Column("judged", "Judged (A)", "count"),
+        Column("quotes_rejected", "Quotes not in record", "count"),
+    ]
     note = (
         "Every predicted code outside the gold set, typed by `medldr overdiagnosis`: C when related to a gold code in "
         "the ICD-9 tree (ancestor, category, CCS group), else B when coded in an earlier admission or named in the "

@@ -244,16 +244,26 @@ async def _execute(
                 try:
                     answer, latency = await _ask(provider, messages_of[case_id], settings, round_)
                 except Exception as err:  # recorded, never silent; fatal ones stop the run
-                    record = {"case_id": case_id, "round": round_, "attempt": state.attempts,
-                              "error": f"{type(err).__name__}: {err}"[:500]}  # fmt: skip
+                    record = {
+                        "case_id": case_id,
+                        "round": round_,
+                        "attempt": state.attempts,
+                        "error": f"{type(err).__name__}: {err}"[:500],
+                    }
                     await journal.append(record)
                     _count(totals, record, settings.prices, settings.model)
                     if isinstance(err, provider.fatal_errors):
                         fatal.append(err)
                     return
                 valid = extract(answer["text"], finish_reason=answer["finish_reason"]).valid
-                record = {"case_id": case_id, "round": round_, "attempt": state.attempts, **answer,
-                          "latency_s": round(latency, 4), "valid": valid}  # fmt: skip
+                record = {
+                    "case_id": case_id,
+                    "round": round_,
+                    "attempt": state.attempts,
+                    **answer,
+                    "latency_s": round(latency, 4),
+                    "valid": valid,
+                }
                 await journal.append(record)
                 _count(totals, record, settings.prices, settings.model)
                 state.attempts += 1

@@ -109,10 +109,13 @@ def compare_runs(
         group_point = {g: float(point[cols].mean()) for g, cols in columns.items()}
         group_reps = {g: replicates[:, cols].mean(axis=1) for g, cols in columns.items()}
         result["groups"] = {
-            g: {"runs": list(groups[g]), "value": group_point[g],
-                "ci": percentile_interval(group_reps[g][:, None], level)[0].tolist()}
+            g: {
+                "runs": list(groups[g]),
+                "value": group_point[g],
+                "ci": percentile_interval(group_reps[g][:, None], level)[0].tolist(),
+            }
             for g in groups
-        }  # fmt: skip
+        }
         pair = list(groups)[:2]
         if len(pair) == 2:
             diff_reps = group_reps[pair[0]] - group_reps[pair[1]]

@@ -122,9 +122,12 @@ def read_case_values(path: Path) -> CaseValues:
     rounds = sorted(rows)
     values = np.array([[rows[r][c] for c in case_ids] for r in rounds], dtype=float)
     return CaseValues(
-        case_ids=case_ids, patients=[meta[c][0] for c in case_ids], values=values, rounds=rounds,
+        case_ids=case_ids,
+        patients=[meta[c][0] for c in case_ids],
+        values=values,
+        rounds=rounds,
         primaries=[meta[c][1] for c in case_ids],
-    )  # fmt: skip
+    )
 
 
 def score_files(

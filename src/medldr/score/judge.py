@@ -83,8 +83,13 @@ def check_judgement(text: str | None, record: str) -> dict[str, Any]:
     haystack = _squash(record)
     verified = [q for q in quotes if _squash(q) and _squash(q) in haystack]
     rejected = [q for q in quotes if q not in verified]
-    return {"valid": True, "verdict": verdict, "quotes_verified": verified, "quotes_rejected": rejected,
-            "explanation": answer.get("explanation")}  # fmt: skip
+    return {
+        "valid": True,
+        "verdict": verdict,
+        "quotes_verified": verified,
+        "quotes_rejected": rejected,
+        "explanation": answer.get("explanation"),
+    }
 
 
 @dataclass
@@ -132,11 +137,13 @@ def judge_items(
     out.mkdir(parents=True, exist_ok=True)
     previous = _check_same_judge(out, identity)
     manifest = {
-        "kind": "overdiagnosis_judge", "identity": identity, "data_use": data_use,
+        "kind": "overdiagnosis_judge",
+        "identity": identity,
+        "data_use": data_use,
         "prompt": {"system": JUDGE_SYSTEM, "user": JUDGE_USER, "schema": JUDGE_SCHEMA},
         "started_at": (previous or {}).get("started_at") or datetime.now(UTC).isoformat(timespec="seconds"),
         "finished_at": None,
-    }  # fmt: skip
+    }
     atomic_write_text(out / JUDGE_MANIFEST, json.dumps(manifest, indent=2))
     store = ResponseStore(out / JUDGE_RESPONSES)
     done = {(r["case_id"], r["round"], r["code"]) for r in store.load() if not r.get("error")}
@@ -150,12 +157,26 @@ def judge_items(
             try:
                 completion = await provider.complete(judge_messages(item.record, item.code), params)
             except Exception as err:  # an endpoint failure is recorded, and asked again on the next run
-                store.append({"case_id": item.case_id, "round": item.round, "code": item.code,
-                              "error": f"{type(err).__name__}: {err}"[:500]})  # fmt: skip
+                store.append(
+                    {
+                        "case_id": item.case_id,
+                        "round": item.round,
+                        "code": item.code,
+                        "error": f"{type(err).__name__}: {err}"[:500],
+                    }
+                )
                 return
             checked = check_judgement(completion.text, item.record)
-            store.append({"case_id": item.case_id, "round": item.round, "code": item.code, "text": completion.text,
-                          **checked, "usage": completion.usage})  # fmt: skip
+            store.append(
+                {
+                    "case_id": item.case_id,
+                    "round": item.round,
+                    "code": item.code,
+                    "text": completion.text,
+                    **checked,
+                    "usage": completion.usage,
+                }
+            )
             finished += 1
             report(finished, len(items))
 

@@ -43,9 +43,16 @@ class TypedCode:
 
     def record(self, case_id: str, round_: int) -> dict[str, Any]:
         """The overdiagnosis.jsonl line."""
-        return {"case_id": case_id, "round": round_, "code": self.code, "name": icd9_names().get(self.code, ""),
-                "type": self.type, "relation": self.relation, "evidence": self.evidence,
-                "also": [asdict(f) for f in self.also]}  # fmt: skip
+        return {
+            "case_id": case_id,
+            "round": round_,
+            "code": self.code,
+            "name": icd9_names().get(self.code, ""),
+            "type": self.type,
+            "relation": self.relation,
+            "evidence": self.evidence,
+            "also": [asdict(f) for f in self.also],
+        }
 
 
 def _hierarchy(code: str, gold: Sequence[str]) -> Finding | None:

@@ -83,9 +83,14 @@ def _task(run_dir: Path | None, task: str | None) -> str:
 
 
 def _judge(
-    records: list[dict[str, Any]], cases: list[Case], cases_file: Path, task: str, settings: JudgeSettings,
-    out: Path, progress: Callable[[int, int], None] | None,
-) -> dict[str, Any]:  # fmt: skip
+    records: list[dict[str, Any]],
+    cases: list[Case],
+    cases_file: Path,
+    task: str,
+    settings: JudgeSettings,
+    out: Path,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
     """Judge a seeded sample of the Type-A codes; attach each judgement to its record."""
     type_a = [r for r in records if r["type"] == "A"]
     chosen = type_a
@@ -98,21 +103,38 @@ def _judge(
     params = settings.params or GenerationParams(temperature=0.0, max_tokens=512)
     if provider.wants_answer_schema:  # grammar-capable: constrain the judge to its schema
         params = params.merge(GenerationParams(json_schema=JUDGE_SCHEMA))
-    identity = {"model": settings.model, "base_url": settings.base_url, "prompt_sha256": prompt_sha256(),
-                "task": task, "sample": settings.sample, "seed": settings.seed,
-                "params": params.model_dump(exclude_none=True, exclude={"json_schema"})}  # fmt: skip
+    identity = {
+        "model": settings.model,
+        "base_url": settings.base_url,
+        "prompt_sha256": prompt_sha256(),
+        "task": task,
+        "sample": settings.sample,
+        "seed": settings.seed,
+        "params": params.model_dump(exclude_none=True, exclude={"json_schema"}),
+    }
     judgements = judge_items(
-        items, provider, out, identity=identity, data_use=data_use, params=params,
-        concurrency=settings.concurrency, progress=progress,
-    )  # fmt: skip
+        items,
+        provider,
+        out,
+        identity=identity,
+        data_use=data_use,
+        params=params,
+        concurrency=settings.concurrency,
+        progress=progress,
+    )
     wanted = {item.key for item in items}
     latest = {_key(j): j for j in judgements if _key(j) in wanted}
     for record in records:
         judgement = latest.get(_key(record))
         if judgement is not None:
             record["judge"] = {k: judgement[k] for k in ("verdict", "quotes_verified", "quotes_rejected", "valid")}
-    return {"model": settings.model, "data_use": data_use, "asked": len(items), "type_a": len(type_a),
-            **summarize_judgements(list(latest.values()))}  # fmt: skip
+    return {
+        "model": settings.model,
+        "data_use": data_use,
+        "asked": len(items),
+        "type_a": len(type_a),
+        **summarize_judgements(list(latest.values())),
+    }
 
 
 def type_run(

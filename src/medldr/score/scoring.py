@@ -109,9 +109,14 @@ def _per_label(batches: Sequence[Batch], labels: Sequence[str]) -> dict[str, dic
         p = tp[i] / (tp[i] + fp[i]) if tp[i] + fp[i] else 0.0
         r = tp[i] / (tp[i] + fn[i]) if tp[i] + fn[i] else 0.0
         out[code] = {
-            "support": float(support[i]), "tp": float(tp[i]), "fp": float(fp[i]), "fn": float(fn[i]),
-            "precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-        }  # fmt: skip
+            "support": float(support[i]),
+            "tp": float(tp[i]),
+            "fp": float(fp[i]),
+            "fn": float(fn[i]),
+            "precision": p,
+            "recall": r,
+            "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        }
     return out
 
 
@@ -204,6 +209,11 @@ def score_responses(
         per_label=_per_label(batches, list(labels)),
     )
     return ScoredRun(
-        case_ids=[c.case_id for c in cases], patients=patients, values=values, rounds=rounds, primaries=primary,
-        scores=scores, batches=batches,
-    )  # fmt: skip
+        case_ids=[c.case_id for c in cases],
+        patients=patients,
+        values=values,
+        rounds=rounds,
+        primaries=primary,
+        scores=scores,
+        batches=batches,
+    )

@@ -19,46 +19,86 @@ SUFFIXES = (".csv.gz", ".csv", ".parquet")
 # Columns the build reads, with the type each is read as. Reading ICD codes as text keeps leading zeros ("0389").
 HOSP: dict[str, dict[str, str]] = {
     "admissions": {
-        "subject_id": "BIGINT", "hadm_id": "BIGINT", "admittime": "TIMESTAMP", "dischtime": "TIMESTAMP",
+        "subject_id": "BIGINT",
+        "hadm_id": "BIGINT",
+        "admittime": "TIMESTAMP",
+        "dischtime": "TIMESTAMP",
         "edregtime": "TIMESTAMP",
     },
     "patients": {"subject_id": "BIGINT", "gender": "VARCHAR", "anchor_age": "BIGINT"},
     "diagnoses_icd": {
-        "subject_id": "BIGINT", "hadm_id": "BIGINT", "seq_num": "BIGINT", "icd_code": "VARCHAR",
+        "subject_id": "BIGINT",
+        "hadm_id": "BIGINT",
+        "seq_num": "BIGINT",
+        "icd_code": "VARCHAR",
         "icd_version": "BIGINT",
     },
     "d_icd_diagnoses": {"icd_code": "VARCHAR", "icd_version": "BIGINT", "long_title": "VARCHAR"},
     "labevents": {
-        "labevent_id": "BIGINT", "subject_id": "BIGINT", "hadm_id": "BIGINT", "itemid": "BIGINT",
-        "charttime": "TIMESTAMP", "value": "VARCHAR", "valueuom": "VARCHAR", "ref_range_lower": "DOUBLE",
-        "ref_range_upper": "DOUBLE", "comments": "VARCHAR",
+        "labevent_id": "BIGINT",
+        "subject_id": "BIGINT",
+        "hadm_id": "BIGINT",
+        "itemid": "BIGINT",
+        "charttime": "TIMESTAMP",
+        "value": "VARCHAR",
+        "valueuom": "VARCHAR",
+        "ref_range_lower": "DOUBLE",
+        "ref_range_upper": "DOUBLE",
+        "comments": "VARCHAR",
     },
     "d_labitems": {"itemid": "BIGINT", "label": "VARCHAR", "fluid": "VARCHAR", "category": "VARCHAR"},
     "microbiologyevents": {
-        "microevent_id": "BIGINT", "subject_id": "BIGINT", "hadm_id": "BIGINT", "chartdate": "TIMESTAMP",
-        "charttime": "TIMESTAMP", "spec_type_desc": "VARCHAR", "test_name": "VARCHAR", "org_name": "VARCHAR",
-        "ab_itemid": "BIGINT", "ab_name": "VARCHAR", "interpretation": "VARCHAR", "comments": "VARCHAR",
+        "microevent_id": "BIGINT",
+        "subject_id": "BIGINT",
+        "hadm_id": "BIGINT",
+        "chartdate": "TIMESTAMP",
+        "charttime": "TIMESTAMP",
+        "spec_type_desc": "VARCHAR",
+        "test_name": "VARCHAR",
+        "org_name": "VARCHAR",
+        "ab_itemid": "BIGINT",
+        "ab_name": "VARCHAR",
+        "interpretation": "VARCHAR",
+        "comments": "VARCHAR",
     },
-}  # fmt: skip
+}
 ED: dict[str, dict[str, str]] = {
     "edstays": {
-        "subject_id": "BIGINT", "hadm_id": "BIGINT", "stay_id": "BIGINT", "intime": "TIMESTAMP",
+        "subject_id": "BIGINT",
+        "hadm_id": "BIGINT",
+        "stay_id": "BIGINT",
+        "intime": "TIMESTAMP",
         "outtime": "TIMESTAMP",
     },
     "triage": {
-        "subject_id": "BIGINT", "stay_id": "BIGINT", "temperature": "DOUBLE", "heartrate": "DOUBLE",
-        "resprate": "DOUBLE", "o2sat": "DOUBLE", "sbp": "DOUBLE", "dbp": "DOUBLE", "pain": "VARCHAR",
+        "subject_id": "BIGINT",
+        "stay_id": "BIGINT",
+        "temperature": "DOUBLE",
+        "heartrate": "DOUBLE",
+        "resprate": "DOUBLE",
+        "o2sat": "DOUBLE",
+        "sbp": "DOUBLE",
+        "dbp": "DOUBLE",
+        "pain": "VARCHAR",
         "chiefcomplaint": "VARCHAR",
     },
-}  # fmt: skip
+}
 NOTE: dict[str, dict[str, str]] = {
     "discharge": {
-        "note_id": "VARCHAR", "subject_id": "BIGINT", "hadm_id": "BIGINT", "charttime": "TIMESTAMP", "text": "VARCHAR",
+        "note_id": "VARCHAR",
+        "subject_id": "BIGINT",
+        "hadm_id": "BIGINT",
+        "charttime": "TIMESTAMP",
+        "text": "VARCHAR",
     },
     "radiology": {
-        "note_id": "VARCHAR", "subject_id": "BIGINT", "hadm_id": "BIGINT", "charttime": "TIMESTAMP", "text": "VARCHAR",
+        "note_id": "VARCHAR",
+        "subject_id": "BIGINT",
+        "hadm_id": "BIGINT",
+        "charttime": "TIMESTAMP",
+        "text": "VARCHAR",
     },
-}  # fmt: skip
+}
 MODULES: dict[str, dict[str, dict[str, str]]] = {"hosp": HOSP, "ed": ED, "note": NOTE}
 
 

@@ -11,15 +11,35 @@ import re
 
 # Headers of MIMIC-IV discharge summaries, matched at the start of a line, case-insensitive, followed by a colon.
 _HEADERS = (
-    r"name", r"unit no", r"admission date", r"discharge date", r"date of birth", r"sex", r"service", r"allergies",
-    r"attending", r"chief complaint", r"major surgical or invasive procedure", r"history of present illness",
-    r"past medical history", r"social history", r"family history",
-    r"physical exam(?:ination)?(?: on admission| at admission)?", r"pertinent results", r"brief hospital course",
+    r"name",
+    r"unit no",
+    r"admission date",
+    r"discharge date",
+    r"date of birth",
+    r"sex",
+    r"service",
+    r"allergies",
+    r"attending",
+    r"chief complaint",
+    r"major surgical or invasive procedure",
+    r"history of present illness",
+    r"past medical history",
+    r"social history",
+    r"family history",
+    r"physical exam(?:ination)?(?: on admission| at admission)?",
+    r"pertinent results",
+    r"brief hospital course",
     r"hospital course",
-    r"medications on admission", r"discharge medications", r"discharge disposition", r"facility",
-    r"discharge diagnos[ie]s", r"discharge condition", r"discharge instructions", r"followup instructions",
+    r"medications on admission",
+    r"discharge medications",
+    r"discharge disposition",
+    r"facility",
+    r"discharge diagnos[ie]s",
+    r"discharge condition",
+    r"discharge instructions",
+    r"followup instructions",
     r"follow-up instructions",
-)  # fmt: skip
+)
 _HEADER_RE = re.compile(r"^[ \t]*(?P<name>" + "|".join(_HEADERS) + r")[ \t]*:", re.IGNORECASE | re.MULTILINE)
 # Any header-like line that announces discharge-time content ends a section, known header or not.
 _DISCHARGE_RE = re.compile(

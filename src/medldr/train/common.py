@@ -55,23 +55,34 @@ def lora_config(recipe: Recipe) -> Any:
     from peft import LoraConfig
 
     return LoraConfig(
-        r=recipe.lora.r, lora_alpha=recipe.lora.alpha, lora_dropout=recipe.lora.dropout,
-        target_modules=recipe.lora.target_modules, task_type="CAUSAL_LM",
-    )  # fmt: skip
+        r=recipe.lora.r,
+        lora_alpha=recipe.lora.alpha,
+        lora_dropout=recipe.lora.dropout,
+        target_modules=recipe.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
 
 
 def trainer_arguments(recipe: Recipe) -> dict[str, Any]:
     """The TRL/transformers arguments both trainers take from a recipe."""
     return {
-        "output_dir": str(recipe.output_dir), "learning_rate": recipe.learning_rate,
+        "output_dir": str(recipe.output_dir),
+        "learning_rate": recipe.learning_rate,
         "lr_scheduler_type": recipe.lr_scheduler,
         "warmup_steps": recipe.warmup_steps if recipe.warmup_steps < 1 else int(recipe.warmup_steps),
-        "num_train_epochs": recipe.epochs, "max_steps": recipe.max_steps,
-        "per_device_train_batch_size": recipe.batch_size, "gradient_accumulation_steps": recipe.gradient_accumulation,
-        "gradient_checkpointing": recipe.gradient_checkpointing, "bf16": recipe.bf16, "seed": recipe.seed,
-        "logging_steps": recipe.logging_steps, "save_strategy": "steps" if recipe.save_steps else "no",
-        "save_steps": recipe.save_steps or 500, "report_to": "none", "disable_tqdm": True,
-    }  # fmt: skip
+        "num_train_epochs": recipe.epochs,
+        "max_steps": recipe.max_steps,
+        "per_device_train_batch_size": recipe.batch_size,
+        "gradient_accumulation_steps": recipe.gradient_accumulation,
+        "gradient_checkpointing": recipe.gradient_checkpointing,
+        "bf16": recipe.bf16,
+        "seed": recipe.seed,
+        "logging_steps": recipe.logging_steps,
+        "save_strategy": "steps" if recipe.save_steps else "no",
+        "save_steps": recipe.save_steps or 500,
+        "report_to": "none",
+        "disable_tqdm": True,
+    }
 
 
 def save_result(trainer: Any, recipe: Recipe, base: Path, started: str, n_examples: int) -> Path:

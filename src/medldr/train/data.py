@@ -63,16 +63,16 @@ def sft_examples(
             if case.case_id not in reasoning:
                 continue
             target = f"<think>\n{reasoning[case.case_id]}\n</think>\n{target}"
-        out.append({
-            "prompt": build_messages(case, task=task, template=template, labels=labels),
-            "completion": [{"role": "assistant", "content": target}],
-        })  # fmt: skip
+        out.append(
+            {
+                "prompt": build_messages(case, task=task, template=template, labels=labels),
+                "completion": [{"role": "assistant", "content": target}],
+            }
+        )
     return out
 
 
-def grpo_examples(
-    cases: Sequence[Case], *, task: str, style: str, labels: Sequence[LabelCode]
-) -> list[dict[str, Any]]:
+def grpo_examples(cases: Sequence[Case], *, task: str, style: str, labels: Sequence[LabelCode]) -> list[dict[str, Any]]:
     """TRL conversational prompts with the gold codes in ``solution`` (the rewards' second argument) and the label
     codes in ``label_space`` (the rewards score predictions in it, as scoring does)."""
     template = load_template(style)

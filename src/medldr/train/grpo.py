@@ -34,8 +34,12 @@ def train_grpo(recipe: GRPORecipe) -> Path:
         steps_per_generation=recipe.gradient_accumulation,
     )
     trainer = GRPOTrainer(
-        model=model, reward_funcs=[REWARDS[n] for n in names], args=args, train_dataset=Dataset.from_list(examples),
-        processing_class=tokenizer, peft_config=lora_config(recipe),
-    )  # fmt: skip
+        model=model,
+        reward_funcs=[REWARDS[n] for n in names],
+        args=args,
+        train_dataset=Dataset.from_list(examples),
+        processing_class=tokenizer,
+        peft_config=lora_config(recipe),
+    )
     trainer.train()
     return save_result(trainer, recipe, base, started, len(examples))

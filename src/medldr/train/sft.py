@@ -31,8 +31,11 @@ def train_sft(recipe: SFTRecipe) -> Path:
     model, tokenizer, base = base_model(recipe)
     args = SFTConfig(**trainer_arguments(recipe), max_length=recipe.max_length, completion_only_loss=True)
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(examples),
+        processing_class=tokenizer,
         peft_config=lora_config(recipe),
-    )  # fmt: skip
+    )
     trainer.train()
     return save_result(trainer, recipe, base, started, len(examples))

@@ -19,9 +19,14 @@ def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azu
 
         url = base_url or default_url
         return OpenAICompatible(
-            model, name=name, base_url=url, api_key_env=key_env, timeout=timeout, azure=azure,
+            model,
+            name=name,
+            base_url=url,
+            api_key_env=key_env,
+            timeout=timeout,
+            azure=azure,
             zero_retention=azure or is_loopback(url),
-        )  # fmt: skip
+        )
 
     return load
 

@@ -50,8 +50,11 @@ class OpenAIServer(LoopClient):
         url = check_base_url(base_url or self.default_url)
         self.model, self.zero_retention = model, is_loopback(url)
         self.url = url.rstrip("/") + "/chat/completions"
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
-                         "User-Agent": f"medldr/{__version__}"}  # fmt: skip
+        self._headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"medldr/{__version__}",
+        }
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
         if key:
             self._headers["Authorization"] = f"Bearer {key}"

@@ -92,8 +92,10 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
     usage: dict[str, int] = {}
     counts = body.get("usage") or {}
     if counts:
-        usage = {"prompt_tokens": counts.get("prompt_tokens") or 0,
-                 "completion_tokens": counts.get("completion_tokens") or 0}  # fmt: skip
+        usage = {
+            "prompt_tokens": counts.get("prompt_tokens") or 0,
+            "completion_tokens": counts.get("completion_tokens") or 0,
+        }
         reasoning_tokens = (counts.get("completion_tokens_details") or {}).get("reasoning_tokens")
         if reasoning_tokens:
             usage["reasoning_tokens"] = reasoning_tokens

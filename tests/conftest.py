@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -39,6 +42,21 @@ def demo_build(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     out = tmp_path_factory.mktemp("demo-cases")
     manifest = build_cases(open_mimic(demo_root), out, BuildConfig())
     return out, manifest
+
+
+def cli_in_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``medldr`` through its real entry point in this process (for tests that check only the exit code and the
+    output of a refused input: no interpreter start-up per call). Output is captured as a subprocess's would be."""
+    from medldr.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: int = 0
+    with redirect_stdout(out), redirect_stderr(err), mock.patch.object(sys, "argv", ["medldr", *args]):
+        try:
+            main()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    return subprocess.CompletedProcess(["medldr", *args], code, out.getvalue(), err.getvalue())
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

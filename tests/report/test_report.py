@@ -15,7 +15,7 @@ from PIL import Image
 
 from medldr.report.figures import DPI, FIGURE_INCHES, heatmap_inches
 from medldr.report.tables import Estimate, format_value
-from tests.conftest import run_cli
+from tests.conftest import cli_in_process, run_cli
 
 FIGURES = ["accuracy", "relevance", "reliability", "miss_overdiagnosis", "per_disease", "overdiagnosis"]
 
@@ -195,16 +195,17 @@ def _one_line_error(result, *needles: str) -> None:  # type: ignore[no-untyped-d
 def test_bad_input_fails_in_one_line(scored_runs: list[Path], tmp_path: Path) -> None:
     unscored = tmp_path / "unscored"
     unscored.mkdir()
-    _one_line_error(run_cli("report", str(unscored), "--out", str(tmp_path / "r")), "scores.json", "medldr score")
-    _one_line_error(run_cli("report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")), "not a run folder")
+    result = cli_in_process("report", str(unscored), "--out", str(tmp_path / "r"))
+    _one_line_error(result, "scores.json", "medldr score")
+    _one_line_error(cli_in_process("report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")), "not a run folder")
     strong = str(scored_runs[0])
-    _one_line_error(run_cli("report", strong, strong, "--out", str(tmp_path / "r")), "given twice")
+    _one_line_error(cli_in_process("report", strong, strong, "--out", str(tmp_path / "r")), "given twice")
     _one_line_error(
-        run_cli("report", strong, "--group", f"a={tmp_path}", "--out", str(tmp_path / "r")),
+        cli_in_process("report", strong, "--group", f"a={tmp_path}", "--out", str(tmp_path / "r")),
         "--group a",
         "not among the report's run folders",
     )
-    _one_line_error(run_cli("report", strong, "--group", "a", "--out", str(tmp_path / "r")), "NAME=RUN,RUN")
+    _one_line_error(cli_in_process("report", strong, "--group", "a", "--out", str(tmp_path / "r")), "NAME=RUN,RUN")
 
 
 def test_stale_or_damaged_scores_are_refused(scored_runs: list[Path], tmp_path: Path) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import cli_in_process, run_cli
 from tests.mimic_tables import mini_mimic, write_table
 
 
 def _one_line_error(args: list[str], *expected: str) -> str:
-    result = run_cli("build", "mimic", *args, "--quiet")
+    result = cli_in_process("build", "mimic", *args, "--quiet")
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -63,7 +63,7 @@ def test_truncated_gzip_found_late(hosp_copy: Path, tmp_path: Path) -> None:
     with gzip.open(path, "rt") as fh:
         text = fh.read()
     big = text + "".join(text.splitlines(keepends=True)[1:]) * 30
-    path.write_bytes(gzip.compress(big.encode())[:-5000])
+    path.write_bytes(gzip.compress(big.encode(), compresslevel=1)[:-5000])
     _one_line_error(["--root", str(hosp_copy), "--out", str(tmp_path / "o")], str(path), "truncated or corrupt gzip")
 
 
@@ -101,6 +101,6 @@ def test_build_source_and_paths_are_checked(tmp_path: Path) -> None:
         (["build", "eicu"], "expected demo or mimic"),
         (["build", "demo", "--root", str(tmp_path)], "--root, --ed and --note are for build mimic"),
     ):
-        result = run_cli(*args, "--out", str(tmp_path / "o"))
+        result = cli_in_process(*args, "--out", str(tmp_path / "o"))
         assert result.returncode == 2 and text in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

@@ -37,13 +37,16 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_mistakes_are_one_line(small_cases: Path, tmp_path: Path) -> None:
-    good = f"kind: sft\nmodel: bundled\ncases: {small_cases}\noutput_dir: {tmp_path / 'out'}\n"
+    model = tmp_path / "model"  # a local model folder as check_model knows one (no weights are loaded here)
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    good = f"kind: sft\nmodel: {model}\ncases: {small_cases}\noutput_dir: {tmp_path / 'out'}\n"
     with pytest.raises(MedldrError, match=r"org/model-8b: no such local model"):
-        load_recipe(_write(tmp_path, good.replace("model: bundled", "model: org/model-8b")), "sft")
+        load_recipe(_write(tmp_path, good.replace(f"model: {model}", "model: org/model-8b")), "sft")
     with pytest.raises(MedldrError, match=r"recipe.yaml: learning_rat: unknown key"):
         load_recipe(_write(tmp_path, good + "learning_rat: 1e-5\n"), "sft")
     with pytest.raises(MedldrError, match=r"recipe.yaml: model: Field required"):
-        load_recipe(_write(tmp_path, good.replace("model: bundled\n", "")), "sft")
+        load_recipe(_write(tmp_path, good.replace(f"model: {model}\n", "")), "sft")
     with pytest.raises(MedldrError, match=r"cases: .* is not a file"):
         load_recipe(_write(tmp_path, good.replace(str(small_cases), str(tmp_path / "none.jsonl"))), "sft")
     with pytest.raises(MedldrError, match="a sft recipe, not grpo"):

@@ -60,7 +60,7 @@ def build_summary(manifest: BuildManifest, out: str) -> Table:
     table.add_column("what", style="bold")
     table.add_column("value")
     counts = manifest.counts
-    table.add_row("source", f"{manifest.source} {manifest.mimic_version}")
+    table.add_row("source", f"{manifest.source} {manifest.source_version}")
     table.add_row("cohort", f"{counts['cohort']} admissions — {manifest.cohort_rule}")
     table.add_row(
         "cases",

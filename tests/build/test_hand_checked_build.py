@@ -143,7 +143,7 @@ def test_separate_module_folders_like_physionet(mini: Path, tmp_path: Path) -> N
     source = open_mimic(tmp_path / "mimiciv" / "3.1", ed=tmp_path / "ed" / "2.2", note=mini / "note")
     assert source.version == "3.1" and source.has("ed") and source.has("note")
     manifest = build_cases(source, tmp_path / "out", BuildConfig(label_space="paper40"))
-    assert manifest.mimic_version == "3.1" and manifest.counts["cases"] == 2
+    assert manifest.source_version == "3.1" and manifest.counts["cases"] == 2
     record = json.loads((tmp_path / "out" / "train.jsonl").read_text().splitlines()[0])
     assert record["case_id"].endswith(("/1001", "/2000"))
 

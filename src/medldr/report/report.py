@@ -147,7 +147,7 @@ def _summary(runs: Sequence[ScoredFolder], groups: Mapping[str, Sequence[str]] |
     for run, identity in zip(runs, identities, strict=True):
         if run.manifest is None:
             continue
-        source = f"{run.build.source} (MIMIC-IV {run.build.mimic_version})" if run.build else "build not found"
+        source = f"{run.build.source} {run.build.source_version}" if run.build else "build not found"
         sha = str(identity.get("cases_sha256", ""))[:12]
         data.append(f"{Path(run.manifest.cases_file).name} from {source}, sha256 {sha}")
     started = [run.manifest.started_at for run in runs if run.manifest]
@@ -186,7 +186,7 @@ def _provenance(run: ScoredFolder) -> list[tuple[str, str]]:
             rows.append(
                 (
                     "build",
-                    f"{run.build.source}, MIMIC-IV {run.build.mimic_version}, medldr "
+                    f"{run.build.source} {run.build.source_version}, medldr "
                     f"{run.build.medldr_version}, duckdb {run.build.duckdb_version}",
                 )
             )

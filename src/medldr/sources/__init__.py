@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from medldr.sources.base import Source
 from medldr.sources.mimic import MimicSource, describe_error, open_mimic, register_views
 from medldr.sources.notes import discharge_note_sections, drop_findings, split_sections
 
@@ -17,6 +18,7 @@ def open_demo() -> MimicSource:
 __all__ = [
     "DEMO_ROOT",
     "MimicSource",
+    "Source",
     "describe_error",
     "discharge_note_sections",
     "drop_findings",

@@ -127,6 +127,12 @@ class MimicSource:
     def has(self, module: str) -> bool:
         return module in self.module_roots
 
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        register_views(con, self)
+
+    def describe_error(self, err: duckdb.Error) -> MedldrError:
+        return describe_error(err, [t.path for t in self.tables.values()])
+
 
 def _sql_str(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"

@@ -27,7 +27,7 @@ TASKS: dict[str, tuple[str, ...]] = {
     "lab+": ("lab", "ed_info", "family_history", "ed_chiefcomplaint", "past_medical_history"),
     "all": ("lab", "ed_info", "family_history", "ed_chiefcomplaint", "past_medical_history", "physical_text", "report"),
 }
-STYLES: tuple[str, ...] = (
+_STUDY_STYLES = (  # the study's nine, in its order
     "strict_expert_designed",
     "standard_expert_designed",
     "conservative_expert_designed",
@@ -38,6 +38,16 @@ STYLES: tuple[str, ...] = (
     "standard_cot_based",
     "conservative_cot_based",
 )
+_STYLE_FILES = sorted(
+    entry.name.removesuffix(".txt")
+    for entry in files("medldr.prompts").joinpath("styles").iterdir()
+    if entry.name.endswith(".txt")
+)
+STYLES: tuple[str, ...] = (
+    *(name for name in _STUDY_STYLES if name in _STYLE_FILES),
+    *(name for name in _STYLE_FILES if name not in _STUDY_STYLES),
+)
+"""Named prompt styles: one text file each in prompts/styles/ (the study's nine first, in its order)."""
 DEFAULT_STYLE = "standard_expert_designed"
 DEFAULT_TASK = "all"
 LABEL_LIST_HEADER = "Each disease corresponds to the format icd_code:icd_name (Note: only use codes in the output):"

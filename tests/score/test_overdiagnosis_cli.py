@@ -125,3 +125,29 @@ def test_a_damaged_run_manifest_is_one_line_for_the_judge(scored_runs: list[Path
     (run / "manifest.json").write_text('{"kind": "run", "identity": ')  # damaged by hand
     with pytest.raises(MedldrError, match=r"manifest.json: not a run manifest"):
         type_run(*inputs[:2], tmp_path / "typed", inputs[2], run_dir=run, judge=JudgeSettings("vllm:judge"))
+
+
+def test_judge_retries_through_the_runners_policy(scored_runs: list[Path], tmp_path: Path) -> None:
+    """The judge asks through the run stage's one retry loop: a 503 and a 429 before the answers are waited out,
+    and every judgement is stored without an error record (with SDK and server-route retries gone, the judge had
+    none of its own)."""
+    scripted = [(503, {"retry-after-ms": "10"}), (429, {"retry-after-ms": "10"})]
+    with FakeOpenAI(answer_for=_judge_answer, scripted=scripted) as server:
+        result = run_cli(
+            "overdiagnosis",
+            str(scored_runs[2]),
+            "--out",
+            str(tmp_path),
+            "--judge",
+            "openai-compatible:judge",
+            "--base-url",
+            server.url,
+            "--sample",
+            "2",
+            "--concurrency",
+            "1",
+        )
+        assert result.returncode == 0, result.stderr
+        assert server.requests == 4
+    judgements = _lines(tmp_path / "judge.jsonl")
+    assert len(judgements) == 2 and not any(j.get("error") for j in judgements)

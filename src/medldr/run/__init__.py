@@ -2,6 +2,6 @@
 
 from medldr.run.params import GenerationParams
 from medldr.run.providers import PROVIDERS, get_provider
-from medldr.run.runner import RunSettings, run_cases
+from medldr.run.runner import RunSettings, ask, run_cases
 
-__all__ = ["PROVIDERS", "GenerationParams", "RunSettings", "get_provider", "run_cases"]
+__all__ = ["PROVIDERS", "GenerationParams", "RunSettings", "ask", "get_provider", "run_cases"]

@@ -33,7 +33,7 @@ from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
-from medldr.run.providers.base import closing, concurrency_for
+from medldr.run.providers.base import Completion, closing, concurrency_for
 from medldr.run.store import GroupCommit, ResponseStore
 from medldr.schema import RESPONSES, RUN_MANIFEST, Case, RunManifest, read_cases, read_run_manifest, resolve_label_space
 
@@ -177,36 +177,51 @@ def _wait_for(provider: Provider) -> Callable[[RetryCallState], float]:
     return wait
 
 
-async def _ask(
-    provider: Provider, messages: list[dict[str, str]], settings: RunSettings, round_: int
-) -> tuple[dict[str, Any], float]:
-    """One answer: at most ``transport_attempts`` requests, each bounded by ``timeout``. This is the only retry
-    loop between medldr and a model (providers make one request per call); it asks the provider which errors are
-    worth another attempt and how long the endpoint asked to wait.
-
-    A seeded run gives round r the seed ``seed + r``: rounds stay reproducible without being copies of each other.
-    """
-    params = settings.params
-    if params.seed is not None:
-        params = params.model_copy(update={"seed": params.seed + round_})
+async def ask(
+    provider: Provider,
+    messages: list[dict[str, str]],
+    params: GenerationParams,
+    *,
+    attempts: int = 6,
+    timeout: float = 600.0,
+) -> tuple[Completion, float]:
+    """One answer and its latency: at most ``attempts`` requests, each bounded by ``timeout`` seconds. This is the
+    only retry loop between medldr and a model (providers make one request per call; the case runner and the
+    overdiagnosis judge both ask through it): it asks the provider which errors are worth another attempt and how
+    long the endpoint asked to wait. The last error is raised when every attempt failed."""
     async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(settings.transport_attempts),
+        stop=stop_after_attempt(attempts),
         wait=_wait_for(provider),
         retry=retry_if_exception(provider.retryable),
         reraise=True,
     ):
         with attempt:
             start = time.perf_counter()
-            completion = await asyncio.wait_for(provider.complete(messages, params), settings.timeout)
-            latency = time.perf_counter() - start
-            return {
-                "text": completion.text,
-                "reasoning": completion.reasoning,
-                "finish_reason": completion.finish_reason,
-                "usage": completion.usage,
-                "model": completion.model,
-            }, latency
+            completion = await asyncio.wait_for(provider.complete(messages, params), timeout)
+            return completion, time.perf_counter() - start
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _ask(
+    provider: Provider, messages: list[dict[str, str]], settings: RunSettings, round_: int
+) -> tuple[dict[str, Any], float]:
+    """One (case, round) answer as a record's fields.
+
+    A seeded run gives round r the seed ``seed + r``: rounds stay reproducible without being copies of each other.
+    """
+    params = settings.params
+    if params.seed is not None:
+        params = params.model_copy(update={"seed": params.seed + round_})
+    completion, latency = await ask(
+        provider, messages, params, attempts=settings.transport_attempts, timeout=settings.timeout
+    )
+    return {
+        "text": completion.text,
+        "reasoning": completion.reasoning,
+        "finish_reason": completion.finish_reason,
+        "usage": completion.usage,
+        "model": completion.model,
+    }, latency
 
 
 async def _execute(

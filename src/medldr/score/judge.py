@@ -21,6 +21,7 @@ from medldr._files import atomic_write_text
 from medldr.answer import first_json_object
 from medldr.errors import MedldrError
 from medldr.icd import icd9_names
+from medldr.run import ask
 from medldr.run.params import GenerationParams
 from medldr.run.providers.base import Provider, closing, concurrency_for
 from medldr.run.runner import identity_changes
@@ -131,9 +132,11 @@ def judge_items(
     data_use: dict[str, Any],
     params: GenerationParams,
     concurrency: int = 4,
+    timeout: float = 600.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Ask the judge about every item not yet in OUT/judge.jsonl; returns every stored judgement (old and new)."""
+    """Ask the judge about every item not yet in OUT/judge.jsonl (through the run stage's one retry policy, each
+    request bounded by ``timeout``); returns every stored judgement (old and new)."""
     out.mkdir(parents=True, exist_ok=True)
     previous = _check_same_judge(out, identity)
     manifest = {
@@ -151,11 +154,11 @@ def judge_items(
     report = progress or (lambda *_: None)
     finished = len(items) - len(todo)
 
-    async def ask(item: JudgeItem, gate: asyncio.Semaphore) -> None:
+    async def judge_one(item: JudgeItem, gate: asyncio.Semaphore) -> None:
         nonlocal finished
         async with gate:
             try:
-                completion = await provider.complete(judge_messages(item.record, item.code), params)
+                completion, _ = await ask(provider, judge_messages(item.record, item.code), params, timeout=timeout)
             except Exception as err:  # an endpoint failure is recorded, and asked again on the next run
                 store.append(
                     {
@@ -182,7 +185,7 @@ def judge_items(
 
     async def main() -> None:
         gate = asyncio.Semaphore(concurrency_for(provider, concurrency))
-        await asyncio.gather(*(ask(item, gate) for item in todo))
+        await asyncio.gather(*(judge_one(item, gate) for item in todo))
 
     try:
         asyncio.run(closing(provider, main()))

@@ -120,6 +120,7 @@ def _judge(
         data_use=data_use,
         params=params,
         concurrency=settings.concurrency,
+        timeout=settings.timeout,
         progress=progress,
     )
     wanted = {item.key for item in items}

@@ -87,7 +87,7 @@ def build_summary(manifest: BuildManifest, out: str) -> Table:
 
 
 def _scaled(value: float, unit: str) -> str:
-    return f"{100 * value:.1f}" if unit == "share" else f"{value:,.0f}" if unit == "count" else f"{value:.2f}"
+    return f"{100 * value:.1f}" if unit == "percent" else f"{value:,.0f}" if unit == "count" else f"{value:.2f}"
 
 
 def scores_summary(scores: Scores, title: str) -> Table:
@@ -100,7 +100,7 @@ def scores_summary(scores: Scores, title: str) -> Table:
         if key in scores.ci:
             low, high = scores.ci[key]
             cell += f" [{_scaled(low, metric.unit)}, {_scaled(high, metric.unit)}]"
-        table.add_row(key + (" (%)" if metric.unit == "share" else ""), cell)
+        table.add_row(key + (" (%)" if metric.unit == "percent" else ""), cell)
     if scores.reliability is not None:
         for key in ("topn_jaccard_1", "topn_jaccard_10", "consistency_top1", "consistency_all"):
             table.add_row(f"reliability {key}", f"{100 * scores.reliability[key]:.1f}")

@@ -7,19 +7,17 @@ from collections.abc import Mapping, Sequence
 
 from medldr.icd import icd9_names
 from medldr.report.inputs import ScoredFolder
-from medldr.report.tables import Column, Estimate, Table, Unit, Value
+from medldr.report.tables import Column, Estimate, Table, Value
 from medldr.score.compare import compare_runs
 from medldr.score.metrics import BINARY, METRICS, Dimension
 from medldr.score.reliability import TOP_N
 
 RUN = Column("run", "Run", "text")
 
-_UNITS: dict[str, Unit] = {"share": "percent", "count": "count", "number": "number"}
-
 
 def metric_columns(table: Dimension) -> list[Column]:
     """The registry's metrics of one report table, in registry order, as the registry describes them."""
-    return [Column(name, m.label, _UNITS[m.unit], better=m.better) for name, m in METRICS.items() if m.table == table]
+    return [Column(name, m.label, m.unit, better=m.better) for name, m in METRICS.items() if m.table == table]
 
 
 ACCURACY = metric_columns("accuracy")

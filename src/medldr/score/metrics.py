@@ -178,7 +178,7 @@ def hierarchy_credit(batch: Batch) -> np.ndarray:
     return _div(2 * precision * recall, precision + recall, 0.0)
 
 
-Unit = Literal["share", "count", "number"]
+Unit = Literal["percent", "count", "number"]
 Dimension = Literal["accuracy", "assistance", "usage"]
 
 
@@ -187,8 +187,8 @@ class Metric:
     """A registry entry: everything the score, compare, console and report stages need to know about one metric.
 
     ``better``: +1 higher is better, -1 lower is better, 0 neither. ``binary``: per-case values are 0/1, so paired
-    exact tests apply. ``unit``: a ``share`` is shown in percent. ``table``: the report table (the study's dimension)
-    it belongs to. ``compared``: a row of the report's comparison table.
+    exact tests apply. ``unit``: how it is shown (a ``percent`` is a proportion shown x100). ``table``: the report
+    table (the study's dimension) it belongs to. ``compared``: a row of the report's comparison table.
     """
 
     function: Callable[[Batch], np.ndarray]
@@ -197,7 +197,7 @@ class Metric:
     aggregate: Aggregate = "mean"
     better: Literal[-1, 0, 1] = 1
     binary: bool = False
-    unit: Unit = "share"
+    unit: Unit = "percent"
     compared: bool = False
 
 

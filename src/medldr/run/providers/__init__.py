@@ -7,6 +7,7 @@ from pathlib import Path
 
 from medldr.errors import MedldrError
 from medldr.run.providers.base import Completion, FinishReason, Message, Provider, is_loopback, split_think
+from medldr.run.providers.openai_http import LlamaServer, OpenAIServer, SGLangServer, VLLMServer
 
 Loader = Callable[[str, "str | None", float], Provider]
 
@@ -31,13 +32,11 @@ def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azu
     return load
 
 
-def _server(kind: str) -> Loader:
-    """A self-hosted OpenAI-compatible server over aiohttp: ``kind`` names its class in ``openai_http``."""
+def _server(kind: type[OpenAIServer]) -> Loader:
+    """A self-hosted OpenAI-compatible server over aiohttp (``openai_http``; aiohttp is imported on first use)."""
 
     def load(model: str, base_url: str | None, timeout: float) -> Provider:
-        from medldr.run.providers import openai_http
-
-        return getattr(openai_http, kind)(model, base_url=base_url, timeout=timeout)
+        return kind(model, base_url=base_url, timeout=timeout)
 
     return load
 
@@ -74,10 +73,10 @@ PROVIDERS: dict[str, Loader] = {
     "gguf": _gguf,
     "openai": _openai_like("openai", None, "OPENAI_API_KEY"),
     "azure": _openai_like("azure", None, "AZURE_OPENAI_API_KEY", azure=True),
-    "openai-compatible": _server("OpenAIServer"),
-    "vllm": _server("VLLMServer"),
-    "sglang": _server("SGLangServer"),
-    "llama-server": _server("LlamaServer"),
+    "openai-compatible": _server(OpenAIServer),
+    "vllm": _server(VLLMServer),
+    "sglang": _server(SGLangServer),
+    "llama-server": _server(LlamaServer),
     "deepseek": _openai_like("deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY"),
     "xai": _openai_like("xai", "https://api.x.ai/v1", "XAI_API_KEY"),
     "gemini": _openai_like("gemini", "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY"),

@@ -26,7 +26,7 @@ class AnthropicMessages(SDKRetryRules, LoopClient):
             raise MedldrError('the Anthropic SDK is not installed: pip install "medldr[anthropic]"') from None
         self.model, self.name = model, {"api": "anthropic", "bedrock": "bedrock", "vertex": "vertex"}[route]
         self.zero_retention = route in ("bedrock", "vertex") or is_loopback(base_url)
-        self.status_error = anthropic.APIStatusError
+        self.status_error = (anthropic.APIStatusError,)
         self.fatal_errors: tuple[type[BaseException], ...] = (
             anthropic.AuthenticationError,
             anthropic.PermissionDeniedError,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
+from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
 
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "other"]
@@ -34,8 +35,8 @@ class Provider:
     """A model endpoint: implement ``complete``; everything else is a declared capability with a default.
 
     The runner owns retries: it asks ``retryable`` whether a failed attempt may be tried again and ``retry_after``
-    how long the endpoint asked it to wait, bounds each attempt by ``--timeout`` and stops the run on an error that is
-    not retryable. A provider therefore makes exactly one request per ``complete`` (SDK-internal retries off).
+    how long the endpoint asked it to wait, bounds each attempt by ``--timeout`` and stops the run on one of
+    ``fatal_errors``. A provider therefore makes exactly one request per ``complete`` (SDK-internal retries off).
     """
 
     name: str = "provider"  # identifies the route in manifests and messages
@@ -91,7 +92,9 @@ class InProcess(Provider):
     """
 
     max_concurrency: int | None = 1
-    zero_retention = True
+    zero_retention = True  # nothing leaves the machine
+    # a model that cannot load or answer this request (a prompt longer than its context) will not do better next time
+    fatal_errors: tuple[type[BaseException], ...] = (MedldrError, ValueError)
     _worker: ThreadPoolExecutor | None = None
 
     def _complete(self, messages: list[Message], params: GenerationParams) -> Completion:

@@ -96,8 +96,6 @@ class Transformers(InProcess):
     """A transformers causal LM loaded once, generating one request at a time on its worker thread."""
 
     name = "hf"
-    zero_retention = True
-    fatal_errors: tuple[type[BaseException], ...] = (MedldrError, ValueError)
 
     def __init__(self, spec: str) -> None:
         self.path = resolve_model(spec)

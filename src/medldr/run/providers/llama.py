@@ -58,8 +58,6 @@ def _without_extra_buffer_types() -> Iterator[None]:
 class LlamaCpp(InProcess):
     """A GGUF model loaded once, answering one request at a time on its worker thread."""
 
-    zero_retention = True
-    fatal_errors: tuple[type[BaseException], ...] = (MedldrError, ValueError)
     wants_answer_schema = True
 
     def __init__(self, model_path: Path, *, name: str = "llama.cpp", n_ctx: int = DEFAULT_CONTEXT) -> None:

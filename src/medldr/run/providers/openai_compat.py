@@ -43,7 +43,7 @@ class OpenAICompatible(SDKRetryRules, LoopClient):
             raise MedldrError('the OpenAI SDK is missing: pip install "medldr"') from None
         self.name, self.model, self.zero_retention = name, model, zero_retention
         # a wrong key, an unknown model or a refused request will not get better by retrying: stop the run
-        self.status_error = openai.APIStatusError
+        self.status_error = (openai.APIStatusError,)
         self.fatal_errors: tuple[type[BaseException], ...] = (
             openai.AuthenticationError,
             openai.PermissionDeniedError,

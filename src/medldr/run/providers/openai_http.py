@@ -75,7 +75,7 @@ class OpenAIServer(LoopClient):
         and malformed bodies; never a refusal."""
         if isinstance(err, EndpointError):
             return err.transient
-        return not isinstance(err, self.fatal_errors)
+        return super().retryable(err)
 
     def retry_after(self, err: BaseException) -> float | None:
         return err.retry_after if isinstance(err, EndpointError) else None

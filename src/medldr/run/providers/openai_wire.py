@@ -64,7 +64,7 @@ class SDKRetryRules:
     status error with ``status_code`` and ``response.headers``; connection errors and timeouts are transient)."""
 
     fatal_errors: tuple[type[BaseException], ...] = ()
-    status_error: type[BaseException] = type(None)  # type: ignore[assignment]  # set by the provider
+    status_error: tuple[type[BaseException], ...] = ()  # the SDK's status error class, set once it is imported
 
     def retryable(self, err: BaseException) -> bool:
         if isinstance(err, self.fatal_errors):

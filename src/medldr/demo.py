@@ -11,7 +11,7 @@ from typing import Any
 from medldr.build import BuildConfig, Progress, build_cases
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.runner import Progress as RunProgress
-from medldr.schema import SCORES, BuildManifest, RunManifest, Scores
+from medldr.schema import SCORES, BuildManifest, RunManifest, Scores, cases_path
 from medldr.score.files import run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import type_run
 from medldr.sources import open_demo
@@ -43,7 +43,7 @@ def run_demo(
     cases = Path(out) / "cases"
     built = build_cases(open_demo(), cases, BuildConfig(), source_name=DEMO_SOURCE, force=True, progress=build_progress)
     settings = RunSettings(
-        cases_file=cases / "inference.jsonl",
+        cases_file=cases_path(cases, "inference"),
         out=Path(out) / "runs" / "local",
         model="local",
         task=DEMO_TASK,

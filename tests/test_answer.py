@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medldr.answer import extract, normalize_item
+from medldr.answer import extract, normalize_item, split_reasoning
 
 FENCED = '```json\n{"top10": ["5849:Acute kidney failure", "42833", "486"], "predictions": ["5849", "42833"]}\n```'
 
@@ -73,16 +73,16 @@ CORPUS: list[tuple[str, str | None, tuple[list[str], list[str]] | None, bool]] =
         None,
         (["486"], ["486"]),
         False,
-    ),  # robust takes the first object holding an answer; the study's parser refuses two candidates
+    ),  # robust takes the last object holding an answer; the study's parser refuses two candidates
     ('{"note": "preamble"} then {"top10": ["2762"], "predictions": ["2762"]}', None, (["2762"], ["2762"]), False),
     (
         '```json\n{"top10": ["486"], "predictions": ["486"]}\n```\n'
         '```json\n{"top10": ["5849"], "predictions": ["5849"]}'
         "\n```",
         None,
-        (["486"], ["486"]),
+        (["5849"], ["5849"]),
         False,
-    ),
+    ),  # a draft, then the final answer: the last counts
     (
         '```json\n{"diagnosis_summary": "sepsis", "top10": ["0389 - Unspecified septicemia", "99592"], '
         '"predictions": ["0389 - Unspecified septicemia"]}\n```',
@@ -164,3 +164,43 @@ def test_prefix_consistency() -> None:
 )
 def test_normalize_item(item: object, code: str) -> None:
     assert normalize_item(item) == code
+
+
+DRAFT = '{"top10": ["486", "5070"], "predictions": ["486"]}'
+FINAL = '{"top10": ["5849", "486"], "predictions": ["5849"]}'
+ECHO = '{"top10": ["code1", "code2", "code3"], "predictions": ["most_likely_code"]}'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"First thought: {DRAFT}. On reflection the creatinine matters more.\n```json\n{FINAL}\n```",
+        f"Answer in this format: {ECHO}\nHere it is: {FINAL}",
+        f"{FINAL}\nI followed the format {ECHO}",  # an echo after the answer is not an answer
+        f'Draft {DRAFT}, checking the labs again.</think>\n**predictions**: ["5849"]',  # the template opened <think>
+    ],
+)
+def test_the_final_answer_counts(text: str) -> None:
+    answer = extract(text)
+    assert answer.valid and answer.predictions == ("5849",), answer
+
+
+def test_placeholders_are_never_codes() -> None:
+    assert not extract(ECHO).valid
+    mixed = extract('{"top10": ["486", "icd2", "icd3"], "predictions": ["486", "secondary_icd"]}')
+    assert mixed.top10 == ("486",) and mixed.predictions == ("486",)
+
+
+def test_reasoning_ends_at_a_lone_closing_tag() -> None:
+    assert split_reasoning("Cr 3.1, K 6.2</think>\n" + FINAL) == (FINAL, "Cr 3.1, K 6.2")
+    assert split_reasoning("<think>a</think>b<think>c</think>" + FINAL) == (FINAL, "a</think>b<think>c")
+    assert extract("<think>long reasoning " + DRAFT).reason == "truncated inside <think>"
+
+
+def test_reference_keeps_repeats_as_the_study_did() -> None:
+    text = '{"top10": ["486", "486", "486", "5849"], "predictions": ["486", "486", "5849"]}'
+    study = extract(text, mode="reference")
+    assert study.top10 == ("486", "486", "486", "5849") and study.predictions == ("486", "486", "5849")
+    assert not study.predictions_are_top_prefix and study.repeated  # the study's check_consistency: False
+    ours = extract(text)
+    assert ours.predictions == ("486", "5849") and ours.predictions_are_top_prefix

@@ -101,13 +101,37 @@ def scores_summary(scores: Scores, title: str) -> Table:
             low, high = scores.ci[key]
             cell += f" [{_scaled(low, metric.unit)}, {_scaled(high, metric.unit)}]"
         table.add_row(key + (" (%)" if metric.unit == "percent" else ""), cell)
+    for key, value in scores.label_averages.items():
+        cell = _scaled(value, "percent")
+        if key in scores.label_averages_ci:
+            low, high = scores.label_averages_ci[key]
+            cell += f" [{_scaled(low, 'percent')}, {_scaled(high, 'percent')}]"
+        table.add_row(f"{key} (%)", cell)
     if scores.reliability is not None:
         for key in ("topn_jaccard_1", "topn_jaccard_10", "consistency_top1", "consistency_all"):
             table.add_row(f"reliability {key}", f"{100 * scores.reliability[key]:.1f}")
     table.caption = (
         f"{scores.n_cases} cases, {scores.n_patients} patients, rounds {scores.rounds}, extraction {scores.extraction}"
+        + "".join(f"\n{line}" for line in exclusion_lines(scores.excluded))
     )
     return table
+
+
+def exclusion_lines(excluded: dict[str, int]) -> list[str]:
+    """What scoring set aside against the label space, in words (nothing when nothing was)."""
+    lines = []
+    if excluded.get("cases_primary_outside_label_space"):
+        lines.append(
+            f"{excluded['cases_primary_outside_label_space']} cases not scored (primary outside the label space)"
+        )
+    if excluded.get("gold_codes_outside_label_space"):
+        lines.append(
+            f"{excluded['gold_codes_outside_label_space']} gold codes outside the label space dropped (from "
+            f"{excluded.get('cases_with_gold_codes_dropped', 0)} cases)"
+        )
+    if excluded.get("repeated_gold_codes"):
+        lines.append(f"{excluded['repeated_gold_codes']} repeated gold codes counted once")
+    return lines
 
 
 def comparison_table(result: dict[str, Any]) -> Table:

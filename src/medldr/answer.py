@@ -1,7 +1,9 @@
 """The one answer parser of the project, shared by every stage: raw model text -> ``Answer``.
 
-Two modes. ``robust`` (default): a fenced JSON block, else the first JSON object in the text that holds an answer,
-else the markdown list form; JSON5 leniency (``//`` comments, trailing commas, single quotes); items normalised.
+Two modes. ``robust`` (default): the last JSON object in the answer that holds an answer (a draft inside the reasoning
+or an echoed format example comes earlier; the final answer comes last), else the last markdown list form; JSON5
+leniency (``//`` comments, trailing commas, single quotes); items normalised and de-duplicated; placeholder items
+copied from a prompt's format example (``"code1"``, ``"primary_icd"``) are never codes.
 ``reference``: the MedLDR study's own parser, reproduced exactly, so its published numbers can be re-derived.
 A response with no parsable answer, or cut off (``finish_reason == "length"``, an unclosed ``<think>``), is invalid:
 counted, never guessed.
@@ -20,13 +22,16 @@ import pyjson5
 
 Mode = Literal["robust", "reference"]
 
-_THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+_LEADING_OPEN = re.compile(r"^\s*<think>", re.IGNORECASE)
 _FENCE_RE = re.compile(r"```[ \t]*(?:json5?|JSON)?[ \t]*\n(.*?)```", re.DOTALL)
 _MARKDOWN_RE = {
     key: re.compile(rf"\*{{0,2}}{key}\*{{0,2}}\s*:?\s*\*{{0,2}}\s*\[(.*?)\]", re.DOTALL | re.IGNORECASE)
     for key in ("top10", "predictions")
 }
 _CODE_RE = re.compile(r"^[VE]?\d[\d.]*", re.IGNORECASE)
+_PLACEHOLDER_RE = re.compile(r"^[A-Z_\- ]*(CODE|ICD)[A-Z0-9_\- ]*$|^(\.{2,}|…)$")
 _KEYS = {
     "top10": ("top10", "top_10", "top-10", "top 10"),
     "predictions": ("predictions", "prediction", "final_predictions", "diagnoses"),
@@ -35,7 +40,8 @@ _KEYS = {
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What a response said: ranked ``top10`` and final ``predictions`` (codes, normalised, deduplicated)."""
+    """What a response said: ranked ``top10`` and final ``predictions`` (codes; normalised and de-duplicated in robust
+    mode, as the study's scripts had them in reference mode)."""
 
     top10: tuple[str, ...] = ()
     predictions: tuple[str, ...] = ()
@@ -87,8 +93,18 @@ def _get(obj: dict[str, Any], key: str) -> Any:
     return None
 
 
+def is_placeholder(code: str) -> bool:
+    """Whether a normalised item is a format example's placeholder (``CODE1``, ``PRIMARY_ICD``, ``...``), not a code.
+
+    >>> [is_placeholder(normalize_item(x)) for x in ["code1", "most_likely_code", "icd_code10", "5849", "E8889"]]
+    [True, True, True, False, False]
+    """
+    return _PLACEHOLDER_RE.match(code) is not None
+
+
 def _from_object(obj: Any) -> Answer | None:
-    """An Answer from a parsed JSON value, or None when it holds no answer."""
+    """An Answer from a parsed JSON value, or None when it holds no answer (no answer keys, or nothing but a format
+    example's placeholders)."""
     if not isinstance(obj, dict):
         return None
     top10, predictions = _get(obj, "top10"), _get(obj, "predictions")
@@ -97,8 +113,13 @@ def _from_object(obj: Any) -> Answer | None:
         return next((found for value in nested if (found := _from_object(value)) is not None), None)
     if not isinstance(top10 or [], list) or not isinstance(predictions or [], list):
         return None
-    top = _dedup([normalize_item(x) for x in top10 or [] if x is not None])
-    raw = [code for x in predictions or [] if x is not None and (code := normalize_item(x))]
+    top_items = [normalize_item(x) for x in top10 or [] if x is not None]
+    raw_items = [code for x in predictions or [] if x is not None and (code := normalize_item(x))]
+    placeholders = [code for code in (*top_items, *raw_items) if is_placeholder(code)]
+    if placeholders and len(placeholders) == len(top_items) + len(raw_items):
+        return None  # an echoed format example
+    top = _dedup([code for code in top_items if not is_placeholder(code)])
+    raw = [code for code in raw_items if not is_placeholder(code)]
     preds = _dedup(raw)
     if not preds:
         return Answer(top, preds, valid=False, reason="no predictions")
@@ -106,8 +127,29 @@ def _from_object(obj: Any) -> Answer | None:
     return Answer(top, preds, valid=True, extras=extras, repeated=len(raw) > len(preds))
 
 
-def _json_objects(text: str) -> list[str]:
-    """Candidate JSON object texts: every balanced {...} span (outermost), in order, ignoring braces in strings."""
+def split_reasoning(text: str) -> tuple[str, str | None]:
+    """(answer, reasoning): the reasoning ends at the last ``</think>``, whether the text opened it or a chat
+    template did (DeepSeek-R1-Distill templates inject ``<think>``, so the completion holds only the closing tag).
+    With no ``</think>`` the whole text is the answer (an unclosed ``<think>`` in it marks a cut-off answer). The
+    run stage's reasoning capture, scoring and the training rewards all split here.
+
+    >>> split_reasoning("<think>AKI?</think>\\n{}")
+    ('{}', 'AKI?')
+    >>> split_reasoning("Cr 3.1, so AKI.</think>{}")
+    ('{}', 'Cr 3.1, so AKI.')
+    >>> split_reasoning("plain answer")
+    ('plain answer', None)
+    """
+    closes = list(_THINK_CLOSE.finditer(text))
+    if not closes:
+        return text, None
+    last = closes[-1]
+    reasoning = _LEADING_OPEN.sub("", text[: last.start()], count=1)
+    return text[last.end() :].strip(), reasoning.strip()
+
+
+def _json_objects(text: str) -> list[tuple[int, str]]:
+    """(start, text) of every balanced {...} span (outermost), in order, ignoring braces in strings."""
     spans, depth, start, in_string, escape = [], 0, -1, False, False
     for index, char in enumerate(text):
         if in_string:
@@ -126,7 +168,7 @@ def _json_objects(text: str) -> list[str]:
         elif char == "}" and depth > 0:
             depth -= 1
             if depth == 0:
-                spans.append(text[start : index + 1])
+                spans.append((start, text[start : index + 1]))
     return spans
 
 
@@ -140,8 +182,8 @@ def first_json_object(text: str | None) -> dict[str, Any] | None:
     """
     if not text:
         return None
-    text = _THINK_RE.sub("", text)
-    for candidate in [*_FENCE_RE.findall(text), *_json_objects(text)]:
+    text, _ = split_reasoning(text)
+    for _, candidate in _candidates(text):
         try:
             value = _loads(candidate.strip())
         except (ValueError, TypeError, pyjson5.Json5Exception):
@@ -159,7 +201,7 @@ def _parse_candidate(text: str) -> Answer | None:
 
 
 def _markdown(text: str) -> Answer | None:
-    found = {key: pattern.search(text) for key, pattern in _MARKDOWN_RE.items()}
+    found = {key: _last(pattern.finditer(text)) for key, pattern in _MARKDOWN_RE.items()}
     if found["predictions"] is None:
         return None
 
@@ -168,23 +210,33 @@ def _markdown(text: str) -> Answer | None:
             return []
         inner = match.group(1)
         quoted = [a or b for a, b in re.findall(r'"([^"]+)"|\'([^\']+)\'', inner)]
-        return [normalize_item(x) for x in (quoted or inner.split(",")) if x.strip()]
+        codes = [normalize_item(x) for x in (quoted or inner.split(",")) if x.strip()]
+        return [code for code in codes if not is_placeholder(code)]
 
     top, preds = _dedup(items(found["top10"])), _dedup(items(found["predictions"]))
     return Answer(top, preds, valid=bool(preds), reason="" if preds else "no predictions")
 
 
+def _last(matches: Any) -> re.Match[str] | None:
+    found = None
+    for found in matches:  # noqa: B007 - the last one is wanted
+        pass
+    return found
+
+
+def _candidates(body: str) -> list[tuple[int, str]]:
+    """Every fenced block's content and every balanced ``{...}`` span, by where it starts in ``body``."""
+    fenced = [(match.start(1), match.group(1).strip()) for match in _FENCE_RE.finditer(body)]
+    return sorted([*fenced, *_json_objects(body)], key=lambda item: item[0])
+
+
 def _robust(text: str, finish_reason: str | None) -> Answer:
     if finish_reason == "length":
         return Answer(reason="truncated (finish_reason=length)")
-    body = _THINK_RE.sub("", text)
-    if re.search(r"<think>", body, re.IGNORECASE):
+    body, _ = split_reasoning(text)
+    if _THINK_OPEN.search(body):
         return Answer(reason="truncated inside <think>")
-    for candidate in _FENCE_RE.findall(body):
-        answer = _parse_candidate(candidate.strip())
-        if answer is not None:
-            return answer
-    for candidate in _json_objects(body):
+    for _, candidate in reversed(_candidates(body)):  # the last answer-bearing object is the final answer
         answer = _parse_candidate(candidate)
         if answer is not None:
             return answer
@@ -224,7 +276,8 @@ def _reference(text: str) -> Answer:
         preds = [icd.split(":")[0] for icd in predictions]
     except (TypeError, AttributeError):
         return Answer(reason="reference: items are not strings")
-    return Answer(_dedup(top), _dedup(preds), valid=True, repeated=len(set(preds)) < len(preds))
+    # the study's lists as they were: a repeated code stays repeated (its over-diagnosis count and prefix check see it)
+    return Answer(tuple(top), tuple(preds), valid=True, repeated=len(set(preds)) < len(preds))
 
 
 def extract(text: str | None, *, finish_reason: str | None = None, mode: Mode = "robust") -> Answer:

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medldr.errors import MedldrError
 
-# The study's fixed 40-code evaluation list, in the order of its per-label tables.
+# The study's fixed 40-code evaluation list, in the order of its per-label tables and Hamming indices (`top_40_icd`
+# in its inference/ldr_process_data/extract_result.py).
 PAPER40: tuple[str, ...] = (
     "4589",
     "27651",
@@ -27,18 +28,6 @@ PAPER40: tuple[str, ...] = (
     "0389",
     "34982",
     "25080",
-    "40291",
-    "43491",
-    "99859",
-    "42731",
-    "99591",
-    "28419",
-    "486",
-    "5990",
-    "42833",
-    "7802",
-    "311",
-    "2761",
     "41401",
     "29181",
     "41071",
@@ -47,18 +36,73 @@ PAPER40: tuple[str, ...] = (
     "431",
     "2762",
     "262",
+    "40291",
     "34830",
+    "43491",
     "34831",
+    "99859",
     "40391",
+    "42731",
     "2851",
+    "99591",
     "4019",
+    "28419",
     "40491",
+    "486",
     "5762",
+    "5990",
     "6827",
+    "42833",
     "43411",
+    "7802",
     "51881",
+    "311",
     "42823",
+    "2761",
     "5849",
+)
+# The same 40 codes in the order its system prompt lists them.
+PAPER40_PROMPT_ORDER: tuple[str, ...] = (
+    "5849",
+    "34982",
+    "42823",
+    "262",
+    "43491",
+    "29181",
+    "43411",
+    "5990",
+    "99591",
+    "40491",
+    "40291",
+    "5770",
+    "486",
+    "99859",
+    "431",
+    "34830",
+    "40391",
+    "51881",
+    "5070",
+    "0389",
+    "41071",
+    "28419",
+    "41401",
+    "7802",
+    "25080",
+    "42731",
+    "27651",
+    "4589",
+    "2851",
+    "5762",
+    "42833",
+    "34831",
+    "2762",
+    "4019",
+    "6827",
+    "2761",
+    "5845",
+    "51884",
+    "311",
+    "41519",
 )
 
 # ICD-9-CM chapters by the numeric range of the 3-digit category; V and E codes are chapters of their own.
@@ -218,6 +262,15 @@ class LabelSpace(BaseModel):
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def prompt_labels(self) -> tuple[LabelCode, ...]:
+        """The labels in the order the system message lists them: the study's prompt order for paper40 (its tables
+        use another, ``PAPER40``), the label space's own order otherwise."""
+        if self.spec != "paper40":
+            return self.labels
+        by_code = {label.code: label for label in self.labels}
+        return tuple(by_code[code] for code in PAPER40_PROMPT_ORDER)
 
 
 def parse_label_spec(spec: str) -> tuple[str, int | tuple[str, ...]]:

@@ -11,7 +11,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from medldr._files import atomic_write_lines
 from medldr.errors import MedldrError
@@ -71,12 +80,28 @@ class OutputDict(BaseModel):
     output_icd_id: list[str]
     output_icd_name: list[str]
     output_icd_id_and_name: list[str]
+    _repeated: int = PrivateAttr(0)
 
     @model_validator(mode="after")
-    def _same_length(self) -> OutputDict:
+    def _same_length_no_repeats(self) -> OutputDict:
+        """A code listed twice is one gold code (a repeated gold code would count twice in every set metric)."""
         if not (len(self.output_icd_id) == len(self.output_icd_name) == len(self.output_icd_id_and_name)):
             raise ValueError("output_icd_id, output_icd_name and output_icd_id_and_name differ in length")
+        first: dict[str, int] = {}
+        for index, code in enumerate(self.output_icd_id):
+            first.setdefault(code, index)
+        if len(first) < len(self.output_icd_id):
+            keep = sorted(first.values())
+            self._repeated = len(self.output_icd_id) - len(keep)
+            self.output_icd_id = [self.output_icd_id[i] for i in keep]
+            self.output_icd_name = [self.output_icd_name[i] for i in keep]
+            self.output_icd_id_and_name = [self.output_icd_id_and_name[i] for i in keep]
         return self
+
+    @property
+    def repeated_codes(self) -> int:
+        """How many repeated gold codes reading dropped."""
+        return self._repeated
 
 
 class Top1(BaseModel):
@@ -209,6 +234,11 @@ class Scores(BaseModel):
     predictions_are_top_prefix: float
     per_disease: dict[str, dict[str, float]]
     per_label: dict[str, dict[str, float]]
+    # what scoring left out against the label space, and why (counts; absent in scores of older versions)
+    excluded: dict[str, int] = Field(default_factory=dict)
+    # micro and macro precision, recall and F1 over the label space, with their bootstrap CIs
+    label_averages: dict[str, float] = Field(default_factory=dict)
+    label_averages_ci: dict[str, tuple[float, float]] = Field(default_factory=dict)
     # what was scored: lets the report refuse scores older than their responses
     responses_sha256: str | None = None
 

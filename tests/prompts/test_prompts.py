@@ -85,3 +85,15 @@ def test_prompts_cli(demo_build: tuple[Path, BuildManifest]) -> None:
     assert "Think through this medical case step by step" in shown.stdout and "The ED info:" in shown.stdout
     missing = run_cli("prompts", "show", "standard_cot_based", "--cases", str(cases))
     assert missing.returncode == 2 and "which task 'all' needs" in missing.stderr
+
+
+def test_paper40_is_listed_in_the_study_prompt_order(demo_build: tuple[Path, BuildManifest]) -> None:
+    from medldr.prompts.preview import preview_messages
+
+    messages = preview_messages(
+        demo_build[0] / "inference.jsonl", None, style="standard_expert_designed", task="lab", label_space="paper40"
+    )
+    listed = messages[0]["content"].rsplit("\n", 1)[1].strip("[] ").split("; ")
+    codes = [item.split(":", 1)[0] for item in listed]
+    assert codes[:6] == ["5849", "34982", "42823", "262", "43491", "29181"] and codes[-1] == "41519"
+    assert sorted(codes) == sorted(PAPER40)

@@ -20,4 +20,4 @@ def preview_messages(
     if chosen is None:
         raise MedldrError(f"{cases_file}: no case {case_id}")
     space = resolve_label_space(label_space, cases_file)
-    return build_messages(chosen, task=task, template=load_template(style), labels=space.labels)
+    return build_messages(chosen, task=task, template=load_template(style), labels=space.prompt_labels)

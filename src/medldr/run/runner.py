@@ -348,7 +348,8 @@ def run_cases(
         schema = GenerationParams(json_schema=answer_schema(space.codes))
         effective = dataclasses.replace(settings, params=settings.params.merge(schema))
     messages_of = {
-        case.case_id: build_messages(case, task=settings.task, template=template, labels=space.labels) for case in cases
+        case.case_id: build_messages(case, task=settings.task, template=template, labels=space.prompt_labels)
+        for case in cases
     }
     try:
         work = _execute(effective, provider, cases, messages_of, store, records, progress or (lambda *a: None))

@@ -6,7 +6,7 @@ products rather than 1000 passes over the data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import numpy as np
@@ -23,6 +23,23 @@ def _group_sums(values: np.ndarray, groups: Sequence[object]) -> tuple[np.ndarra
     return sums, counts
 
 
+def resampled_totals(
+    values: np.ndarray, groups: Sequence[object], *, n_resamples: int = 1000, seed: int = 0, chunk: int = 100
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Chunks of (totals (size, K), cases (size,)): column sums and case counts of resampled data, for statistics
+    that are not per-case means (ratios of sums: micro and macro averages). The same seed draws the same groups as
+    :func:`bootstrap_replicates`."""
+    values = np.asarray(values, dtype=float)
+    sums, counts = _group_sums(values, groups)
+    n_groups = len(counts)
+    rng = np.random.default_rng(seed)
+    uniform = np.full(n_groups, 1.0 / n_groups) if n_groups else np.empty(0)
+    for start in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - start)
+        weights = rng.multinomial(n_groups, uniform, size=size).astype(float)
+        yield weights @ sums, weights @ counts
+
+
 def bootstrap_replicates(
     values: np.ndarray,
     groups: Sequence[object],
@@ -37,20 +54,12 @@ def bootstrap_replicates(
     ``values`` is (N, K) per-case values; ``groups`` (N,) the resampling unit of each case (patient id, or the case
     itself). The same seed gives the same replicates.
     """
-    values = np.asarray(values, dtype=float)
-    sums, counts = _group_sums(values, groups)
-    n_groups = len(counts)
-    rng = np.random.default_rng(seed)
     is_mean = np.array([h == "mean" for h in how])
-    out = np.empty((n_resamples, values.shape[1]))
-    uniform = np.full(n_groups, 1.0 / n_groups) if n_groups else np.empty(0)
-    for start in range(0, n_resamples, chunk):
-        size = min(chunk, n_resamples - start)
-        weights = rng.multinomial(n_groups, uniform, size=size).astype(float)
-        totals = weights @ sums
-        n_cases = weights @ counts
-        out[start : start + size] = np.where(is_mean, totals / np.where(n_cases > 0, n_cases, 1)[:, None], totals)
-    return out
+    parts = [
+        np.where(is_mean, totals / np.where(n_cases > 0, n_cases, 1)[:, None], totals)
+        for totals, n_cases in resampled_totals(values, groups, n_resamples=n_resamples, seed=seed, chunk=chunk)
+    ]
+    return np.concatenate(parts) if parts else np.empty((0, np.asarray(values).shape[1]))
 
 
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> np.ndarray:

@@ -66,7 +66,10 @@ class Batch:
     """One round of N cases, encoded. Every array has N rows; PAD (-1) fills unused slots.
 
     gold: (N, G) gold label ids; primary: (N,) primary gold id; pred: (N, P) valid predictions (in the label space,
-    order kept); top10: (N, 10) the raw ranked list (not filtered to the label space); valid: (N,) parsable answer.
+    order kept, each code once); top10: (N, 10) the raw ranked list (not filtered to the label space); valid: (N,)
+    parsable answer (an invalid one has no predictions and no top10: it contributes nothing to any metric).
+    pred_entries: the valid predictions with any repeats the answer held (the study's scripts counted a repeated
+    over-diagnosed code twice; reference extraction keeps them), the same array as ``pred`` otherwise.
     """
 
     gold: np.ndarray
@@ -76,6 +79,7 @@ class Batch:
     valid: np.ndarray
     n_labels: int
     vocab: Vocabulary
+    pred_entries: np.ndarray
 
     @property
     def n(self) -> int:
@@ -91,8 +95,11 @@ def encode(
     top10: Sequence[Sequence[str]] | None = None,
     valid: Sequence[bool] | None = None,
     vocab: Vocabulary | None = None,
+    repeats: bool = False,
 ) -> Batch:
-    """Encode one round. ``y_pred`` is filtered to ``labels`` here (valid_prediction), order kept.
+    """Encode one round. ``y_pred`` is filtered to ``labels`` here (valid_prediction), order kept; an answer that is
+    not ``valid`` is encoded as empty (its top10 too). ``repeats``: the answers' lists keep repeated codes (reference
+    extraction) and the over-diagnosis counts see them.
 
     Pass one ``vocab`` to every round of a run: reliability compares ids across rounds.
 
@@ -106,18 +113,38 @@ def encode(
         vocab.id(code)
     if not (len(y_true) == len(y_pred) == len(primary)):
         raise ValueError("y_true, y_pred and primary differ in length")
-    kept = [list(dict.fromkeys(code for code in codes if code in label_set)) for codes in y_pred]
+    valid_rows = [True] * len(y_true) if valid is None else [bool(v) for v in valid]
+    top_lists = top10 if top10 is not None else [[] for _ in y_true]
+    entries = [
+        [code for code in codes if code in label_set] if ok else []
+        for codes, ok in zip(y_pred, valid_rows, strict=True)
+    ]
+    kept = [list(dict.fromkeys(codes)) for codes in entries]
+    pred = vocab.rows(kept)
     return Batch(
         gold=vocab.rows(y_true),
         primary=np.asarray([vocab.id(code) for code in primary], dtype=np.int32),
-        pred=vocab.rows(kept),
-        top10=vocab.rows(top10 if top10 is not None else [[] for _ in y_true], width=10),
-        valid=np.ones(len(y_true), dtype=bool) if valid is None else np.asarray(valid, dtype=bool),
+        pred=pred,
+        top10=vocab.rows([codes if ok else [] for codes, ok in zip(top_lists, valid_rows, strict=True)], width=10),
+        valid=np.asarray(valid_rows, dtype=bool),
         n_labels=len(label_set),
         vocab=vocab,
+        pred_entries=vocab.rows(entries) if repeats and entries != kept else pred,
     )
 
 
 def member(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """(N, A) bool: whether each non-PAD ``values[i, a]`` occurs in ``rows[i, :]``."""
     return (values[:, :, None] == rows[:, None, :]).any(axis=2) & (values >= 0)
+
+
+def distinct(rows: np.ndarray) -> np.ndarray:
+    """``rows`` with every repeat of an id earlier in its row replaced by PAD (sets from lists that may repeat).
+
+    >>> distinct(np.array([[4, 4, 7, 4]])).tolist()
+    [[4, -1, 7, -1]]
+    """
+    width = rows.shape[1]
+    earlier = np.tril(np.ones((width, width), dtype=bool), k=-1)  # earlier[j, i]: position i comes before j
+    repeat = ((rows[:, :, None] == rows[:, None, :]) & earlier[None]).any(axis=2)
+    return np.where(repeat, PAD, rows)

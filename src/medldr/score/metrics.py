@@ -26,6 +26,15 @@ def _sizes(batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return gold_n.astype(float), pred_n.astype(float), inter.astype(float)
 
 
+def _over(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction entries, over-diagnosed entries) per case: the distinct predictions, or with reference extraction
+    every entry a repeated code included, as the study's ``exact_miss_over.py`` counted them."""
+    entries = batch.pred_entries
+    present = entries >= 0
+    over = present & ~member(entries, batch.gold)
+    return present.sum(axis=1).astype(float), over.sum(axis=1).astype(float)
+
+
 def _div(num: np.ndarray, den: np.ndarray, zero_division: float) -> np.ndarray:
     out = np.full(num.shape, float(zero_division))
     np.divide(num, den, out=out, where=den > 0)
@@ -86,8 +95,8 @@ def miss_rate(batch: Batch) -> np.ndarray:
 
 def overdiagnosis_rate(batch: Batch, zero_division: float = 0.0) -> np.ndarray:
     """|P \\ G| / |P|; ``zero_division`` (0, as in the study) for an empty P."""
-    _, pred_n, inter = _sizes(batch)
-    return _div(pred_n - inter, pred_n, zero_division)
+    entries, over = _over(batch)
+    return _div(over, entries, zero_division)
 
 
 def recall_at(k: int) -> Callable[[Batch], np.ndarray]:
@@ -138,8 +147,7 @@ def missed_codes(batch: Batch) -> np.ndarray:
 
 
 def overdiagnosed_codes(batch: Batch) -> np.ndarray:
-    _, pred_n, inter = _sizes(batch)
-    return pred_n - inter
+    return _over(batch)[1]
 
 
 def predictions_per_case(batch: Batch) -> np.ndarray:
@@ -176,6 +184,49 @@ def hierarchy_credit(batch: Batch) -> np.ndarray:
     precision = _div(best(batch.pred, batch.gold), pred_n, 0.0)
     recall = _div(best(batch.gold, batch.pred), gold_n, 0.0)
     return _div(2 * precision * recall, precision + recall, 0.0)
+
+
+LABEL_AVERAGES = ("micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1")
+"""Averages over the label space (the study's micro and macro precision and recall, and F1): ratios of totals, not
+per-case means, so they sit beside ``METRICS`` rather than in it."""
+
+
+def label_outcomes(batch: Batch, label_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, L) true-positive, false-positive and false-negative indicators per case and label code (a code counts
+    once per case)."""
+    ids = np.broadcast_to(np.asarray(label_ids, dtype=np.int32), (batch.n, len(label_ids)))
+    in_gold, in_pred = member(ids, batch.gold), member(ids, batch.pred)
+    return in_gold & in_pred, ~in_gold & in_pred, in_gold & ~in_pred
+
+
+def label_averages(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, over: np.ndarray) -> dict[str, np.ndarray]:
+    """Micro and macro precision, recall and F1 from totals, vectorised over any leading (replicate) axes.
+
+    ``tp``, ``fp``, ``fn``: (..., L) totals per label code; ``over``: (...,) over-diagnosed prediction entries, micro's
+    false positives (the sum of ``fp`` in robust extraction; with reference extraction a repeated code counts each
+    time, as the study's ``recall_precision.py`` counted it). Macro averages, as the study's script: recall over the
+    codes some case has, precision over the codes some answer names, F1 over the codes either touches.
+
+    >>> out = label_averages(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([0.0, 2.0]), np.array(1.0))
+    >>> {k: round(float(v), 3) for k, v in out.items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'micro_precision': 0.5, 'micro_recall': 0.333, 'micro_f1': 0.4, 'macro_precision': 0.5, 'macro_recall': 0.5,
+     'macro_f1': 0.333}
+    """
+    total_tp, total_fn = tp.sum(axis=-1), fn.sum(axis=-1)
+
+    def macro(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        defined = den > 0
+        ratio = _div(num, den, 0.0)
+        return _div(np.where(defined, ratio, 0.0).sum(axis=-1), defined.sum(axis=-1).astype(float), 0.0)
+
+    return {
+        "micro_precision": _div(total_tp, total_tp + over, 0.0),
+        "micro_recall": _div(total_tp, total_tp + total_fn, 0.0),
+        "micro_f1": _div(2 * total_tp, 2 * total_tp + over + total_fn, 0.0),
+        "macro_precision": macro(tp, tp + fp),
+        "macro_recall": macro(tp, tp + fn),
+        "macro_f1": macro(2 * tp, 2 * tp + fp + fn),
+    }
 
 
 Unit = Literal["percent", "count", "number"]

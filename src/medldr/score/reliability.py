@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from medldr.score.encode import member
+from medldr.score.encode import distinct, member
 
 TOP_N = (1, 2, 3, 5, 10)
 
 
 def set_jaccard(rounds: Sequence[np.ndarray], empty: float = 1.0) -> np.ndarray:
-    """Per case |∩_r S_r| / |∪_r S_r| over R padded id arrays (each (N, m), no repeats within a row).
+    """Per case |∩_r S_r| / |∪_r S_r| over R padded id arrays (each (N, m); a repeated id counts once).
 
     ``empty`` is the value when every S_r is empty (all rounds agree on nothing: consistent).
 
@@ -20,6 +20,7 @@ def set_jaccard(rounds: Sequence[np.ndarray], empty: float = 1.0) -> np.ndarray:
     >>> set_jaccard([a, b]).tolist()
     [0.3333333333333333]
     """
+    rounds = [distinct(r) for r in rounds]
     first = rounds[0]
     common = first >= 0
     for other in rounds[1:]:

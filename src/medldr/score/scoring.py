@@ -14,9 +14,17 @@ import numpy as np
 from medldr.answer import Answer, Mode, extract
 from medldr.errors import MedldrError
 from medldr.schema import Case, ResponseRecord, Scores
-from medldr.score.bootstrap import Unit, bootstrap_replicates, percentile_interval
+from medldr.score.bootstrap import Unit, bootstrap_replicates, percentile_interval, resampled_totals
 from medldr.score.encode import Batch, Vocabulary, encode, member
-from medldr.score.metrics import METRICS, aggregate, per_case
+from medldr.score.metrics import (
+    LABEL_AVERAGES,
+    METRICS,
+    aggregate,
+    label_averages,
+    label_outcomes,
+    overdiagnosed_codes,
+    per_case,
+)
 from medldr.score.reliability import reliability
 
 
@@ -46,13 +54,17 @@ def answers_by_round(
     mode: Mode,
     allow_missing: bool,
     where: str,
+    set_aside: frozenset[str] = frozenset(),
 ) -> tuple[list[int], list[list[Answer]]]:
-    """Extract every response; the last line for a (case, round) counts (a re-asked answer replaces the earlier)."""
+    """Extract every response; the last line for a (case, round) counts (a re-asked answer replaces the earlier).
+    Responses to the ``set_aside`` cases (in the cases file, not scored) are skipped."""
     index = {case.case_id: i for i, case in enumerate(cases)}
     latest: dict[tuple[int, int], ResponseRecord] = {}
     for line, record in responses:
         position = index.get(record.case_id)
         if position is None:
+            if record.case_id in set_aside:
+                continue
             raise MedldrError(f"{where}: line {line}: case {record.case_id} is not in the cases file")
         latest[(record.round, position)] = record
     rounds = sorted({r for r, _ in latest})
@@ -92,19 +104,54 @@ def _per_disease(cases: Sequence[Case], mean_values: np.ndarray, values: np.ndar
     return out
 
 
-def _per_label(batches: Sequence[Batch], labels: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Per label code, pooled over rounds: support (cases with it in gold), tp, fp, fn, precision, recall, F1."""
+EXCLUSIONS = (
+    "cases_primary_outside_label_space",
+    "gold_codes_outside_label_space",
+    "cases_with_gold_codes_dropped",
+    "repeated_gold_codes",
+)
+"""What scoring sets aside against the label space (the keys of ``scores.json``'s ``excluded``): a case whose primary
+is not in the label space cannot be scored on it (the build keeps only such cases); a gold code outside it can never
+be predicted; a gold code listed twice is one code."""
+
+
+def against_labels(cases: Sequence[Case], labels: Sequence[str]) -> tuple[list[Case], list[list[str]], dict[str, int]]:
+    """(scored cases, their gold codes in the label space, exclusion counts keyed by ``EXCLUSIONS``)."""
+    label_set = set(labels)
+    kept: list[Case] = []
+    gold: list[list[str]] = []
+    counts = dict.fromkeys(EXCLUSIONS, 0)
+    for case in cases:
+        counts["repeated_gold_codes"] += case.output_dict.repeated_codes
+        if case.top_1_icd.code not in label_set:
+            counts["cases_primary_outside_label_space"] += 1
+            continue
+        codes = case.output_dict.output_icd_id
+        inside = [code for code in codes if code in label_set]
+        if len(inside) < len(codes):
+            counts["gold_codes_outside_label_space"] += len(codes) - len(inside)
+            counts["cases_with_gold_codes_dropped"] += 1
+        kept.append(case)
+        gold.append(inside)
+    return kept, gold, counts
+
+
+def _per_label(batches: Sequence[Batch], labels: Sequence[str]) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+    """Per label code, pooled over rounds: support (cases with it in gold), tp, fp, fn, precision, recall, F1; then
+    the micro and macro averages. Also the (N, 3L + 1) per-case matrix of tp, fp, fn per code and over-diagnosed
+    entries, averaged over rounds, from which the averages' bootstrap draws."""
     vocab = batches[0].vocab
     ids = np.array([vocab.id(code) for code in labels], dtype=np.int32)
-    out = {}
-    tp = fp = fn = np.zeros(len(labels))
+    n_labels = len(labels)
+    per_case = np.zeros((batches[0].n, 3 * n_labels + 1))
     for batch in batches:
-        in_gold = member(np.broadcast_to(ids, (batch.n, len(ids))).copy(), batch.gold)
-        in_pred = member(np.broadcast_to(ids, (batch.n, len(ids))).copy(), batch.pred)
-        tp = tp + (in_gold & in_pred).sum(axis=0)
-        fp = fp + (~in_gold & in_pred).sum(axis=0)
-        fn = fn + (in_gold & ~in_pred).sum(axis=0)
-    support = in_gold.sum(axis=0)
+        tp, fp, fn = label_outcomes(batch, ids)
+        per_case += np.column_stack([tp, fp, fn, overdiagnosed_codes(batch)])
+    per_case /= len(batches)
+    totals = per_case.sum(axis=0) * len(batches)
+    tp, fp, fn = (totals[k * n_labels : (k + 1) * n_labels] for k in range(3))
+    support = member(np.broadcast_to(ids, (batches[0].n, n_labels)).copy(), batches[0].gold).sum(axis=0)
+    out = {}
     for i, code in enumerate(labels):
         p = tp[i] / (tp[i] + fp[i]) if tp[i] + fp[i] else 0.0
         r = tp[i] / (tp[i] + fn[i]) if tp[i] + fn[i] else 0.0
@@ -117,7 +164,29 @@ def _per_label(batches: Sequence[Batch], labels: Sequence[str]) -> dict[str, dic
             "recall": r,
             "f1": 2 * p * r / (p + r) if p + r else 0.0,
         }
-    return out
+    averages = label_averages(tp, fp, fn, totals[-1])
+    for kind in ("micro", "macro"):
+        out[f"{kind} avg"] = {
+            "support": float(support.sum()),
+            "tp": float(tp.sum()),
+            "fp": float(totals[-1]),
+            "fn": float(fn.sum()),
+            **{name: float(averages[f"{kind}_{name}"]) for name in ("precision", "recall", "f1")},
+        }
+    return out, per_case
+
+
+def _label_average_ci(
+    per_case: np.ndarray, groups: Sequence[str], n_labels: int, *, n_resamples: int, seed: int, level: float
+) -> dict[str, tuple[float, float]]:
+    """Bootstrap intervals of the micro and macro averages: the same resampled patients as every other metric."""
+    draws: dict[str, list[np.ndarray]] = {name: [] for name in LABEL_AVERAGES}
+    for totals, _ in resampled_totals(per_case, groups, n_resamples=n_resamples, seed=seed):
+        tp, fp, fn = (totals[:, k * n_labels : (k + 1) * n_labels] for k in range(3))
+        for name, values in label_averages(tp, fp, fn, totals[:, -1]).items():
+            draws[name].append(values)
+    interval = percentile_interval(np.column_stack([np.concatenate(draws[name]) for name in LABEL_AVERAGES]), level)
+    return {name: (float(lo), float(hi)) for name, (lo, hi) in zip(LABEL_AVERAGES, interval, strict=True)}
 
 
 def score_responses(
@@ -135,14 +204,24 @@ def score_responses(
 ) -> ScoredRun:
     """Score responses ((line, record) pairs) against ``cases`` within the label space ``labels``.
 
-    Every case of ``cases`` is scored in every round seen; a missing answer is an error unless ``allow_missing``
-    (then it scores as invalid).
+    Every case of ``cases`` whose primary is in the label space is scored in every round seen, on its gold codes in
+    the label space (see ``EXCLUSIONS``); a missing answer is an error unless ``allow_missing`` (then it scores as
+    invalid).
     """
     if not cases:
         raise MedldrError("no cases to score")
-    rounds, answers = answers_by_round(cases, responses, mode=mode, allow_missing=allow_missing, where=where)
+    all_ids = frozenset(case.case_id for case in cases)
+    cases, gold, excluded = against_labels(cases, labels)
+    if not cases:
+        raise MedldrError(
+            f"none of the {len(all_ids)} cases has its primary diagnosis in the label space ({len(labels)} codes); "
+            "score with the label space the cases were built with"
+        )
+    set_aside = all_ids - {case.case_id for case in cases}
+    rounds, answers = answers_by_round(
+        cases, responses, mode=mode, allow_missing=allow_missing, where=where, set_aside=set_aside
+    )
     vocab = Vocabulary()
-    gold = [case.output_dict.output_icd_id for case in cases]
     primary = [case.top_1_icd.code for case in cases]
     batches = [
         encode(
@@ -153,6 +232,7 @@ def score_responses(
             top10=[a.top10 for a in row],
             valid=[a.valid for a in row],
             vocab=vocab,
+            repeats=mode == "reference",
         )
         for row in answers
     ]
@@ -188,6 +268,13 @@ def score_responses(
             )
             rel_ci = {k: (float(lo), float(hi)) for k, (lo, hi) in zip(parts, rel_interval, strict=True)}
 
+    per_label, label_values = _per_label(batches, list(labels))
+    averages = {name: per_label[f"{name.split('_')[0]} avg"][name.split("_")[1]] for name in LABEL_AVERAGES}
+    averages_ci = (
+        _label_average_ci(label_values, groups, len(labels), n_resamples=n_resamples, seed=seed, level=level)
+        if n_resamples > 0
+        else {}
+    )
     reasons = Counter(a.reason for row in answers for a in row if not a.valid)
     valid_answers = [a for row in answers for a in row if a.valid]
     prefix = sum(a.predictions_are_top_prefix for a in valid_answers) / len(valid_answers) if valid_answers else 0.0
@@ -206,7 +293,10 @@ def score_responses(
         invalid_reasons=dict(reasons.most_common()),
         predictions_are_top_prefix=prefix,
         per_disease=_per_disease(cases, mean_values, values),
-        per_label=_per_label(batches, list(labels)),
+        per_label=per_label,
+        excluded=excluded,
+        label_averages=averages,
+        label_averages_ci=averages_ci,
     )
     return ScoredRun(
         case_ids=[c.case_id for c in cases],

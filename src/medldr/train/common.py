@@ -30,7 +30,7 @@ def training_cases(recipe: Recipe) -> tuple[list[Case], list[LabelCode]]:
     require_task_fields(cases, recipe.task, option="the recipe's task:", where=f"{recipe.cases}: ")
     if not cases:
         raise MedldrError(f"{recipe.cases}: no cases to train on")
-    return cases, list(resolve_label_space(recipe.label_space, recipe.cases).labels)
+    return cases, list(resolve_label_space(recipe.label_space, recipe.cases).prompt_labels)
 
 
 def base_model(recipe: Recipe) -> tuple[Any, Any, Path]:

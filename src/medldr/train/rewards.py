@@ -10,14 +10,13 @@ columns of those names. A completion that cannot be read is an invalid answer: r
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from medldr.answer import Answer, extract
+from medldr.answer import Answer, extract, split_reasoning
 from medldr.icd import normalize_code
 from medldr.score import metrics
 from medldr.score.encode import Batch, encode
@@ -25,8 +24,6 @@ from medldr.score.encode import Batch, encode
 log = logging.getLogger(__name__)
 UNREADABLE: Counter[str] = Counter()
 """Completions no reader could make sense of (each scored 0 and logged); a run's count, for its logs."""
-
-_THINK_THEN_ANSWER = re.compile(r"^\s*<think>(?P<think>.*?)</think>(?P<answer>.*)$", re.DOTALL)
 
 
 def completion_text(completion: Any) -> str:
@@ -90,15 +87,18 @@ def hierarchy(predicted: Answer, gold: Sequence[str], labels: Sequence[str] | No
 
 
 def well_formed(text: str) -> bool:
-    """A ``<think>…</think>`` block with some reasoning, then a parsable answer (and nothing cut off).
+    """Some reasoning closed by ``</think>`` (opened by the completion or injected by the chat template), then a
+    parsable answer (and nothing cut off): the parser's own split.
 
     >>> well_formed('<think>Cr rose</think>{"top10": ["5849"], "predictions": ["5849"]}')
     True
     >>> well_formed('{"predictions": ["5849"]}'), well_formed('<think></think>{"predictions": ["5849"]}')
     (False, False)
+    >>> well_formed('Cr rose</think>{"top10": ["5849"], "predictions": ["5849"]}')
+    True
     """
-    match = _THINK_THEN_ANSWER.match(text)
-    return bool(match and match["think"].strip() and _answer(match["answer"]).valid)
+    answer, reasoning = split_reasoning(text)
+    return bool(reasoning) and _answer(answer).valid
 
 
 def _spaces(label_space: list[Sequence[str]] | None, n: int) -> list[Sequence[str] | None]:
@@ -115,7 +115,7 @@ def jaccard_reward(
 
 
 def format_reward(completions: list[Any], **kwargs: Any) -> list[float]:
-    """1 when the completion reasons in ``<think>…</think>`` and then answers in the schema, else 0."""
+    """1 when the completion reasons (closed by ``</think>``) and then answers in the schema, else 0."""
     return [1.0 if well_formed(completion_text(c)) else 0.0 for c in completions]
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from medldr.errors import MedldrError
-from medldr.run.providers.base import Completion, FinishReason, Message, Provider, is_loopback, split_think
+from medldr.run.providers.base import Completion, FinishReason, Message, Provider, is_loopback
 from medldr.run.providers.openai_http import LlamaServer, OpenAIServer, SGLangServer, VLLMServer
 
 Loader = Callable[[str, "str | None", float], Provider]
@@ -113,5 +113,4 @@ __all__ = [
     "Provider",
     "get_provider",
     "is_loopback",
-    "split_think",
 ]

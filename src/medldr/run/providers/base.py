@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,8 +15,6 @@ from medldr.run.params import GenerationParams
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "other"]
 Message = dict[str, str]
 T = TypeVar("T")
-
-_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
 
 
 @dataclass
@@ -110,20 +107,6 @@ def concurrency_for(provider: Provider, wanted: int) -> int:
     """The requests to keep in flight: what the user asked for, capped by what the provider can serve."""
     cap = provider.max_concurrency
     return max(1, wanted if cap is None else min(wanted, cap))
-
-
-def split_think(text: str) -> tuple[str, str | None]:
-    """Separate a leading ``<think>…</think>`` block (open reasoning models) from the answer.
-
-    >>> split_think("<think>AKI?</think>\\n{\\"predictions\\": []}")
-    ('{"predictions": []}', 'AKI?')
-    >>> split_think("plain answer")
-    ('plain answer', None)
-    """
-    match = _THINK.match(text)
-    if match is None:
-        return text, None
-    return text[match.end() :], match.group(1).strip()
 
 
 def finish_reason(value: str | None) -> FinishReason | None:

@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from medldr.answer import split_reasoning
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, InProcess, Message, split_think
+from medldr.run.providers.base import Completion, InProcess, Message
 
 
 def cache_dir() -> Path:
@@ -119,7 +120,7 @@ class Transformers(InProcess):
             output = self._model.generate(**inputs, **options, pad_token_id=self._tokenizer.eos_token_id)
         new = output[0, inputs["input_ids"].shape[1] :]
         ended = bool(len(new)) and int(new[-1]) in _eos_ids(self._model, self._tokenizer)
-        text, reasoning = split_think(self._tokenizer.decode(new, skip_special_tokens=True))
+        text, reasoning = split_reasoning(self._tokenizer.decode(new, skip_special_tokens=True))
         usage = {"prompt_tokens": int(inputs["input_ids"].shape[1]), "completion_tokens": len(new)}
         return Completion(text, reasoning, "stop" if ended or len(new) < limit else "length", usage, self.model)
 

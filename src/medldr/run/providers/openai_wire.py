@@ -7,9 +7,10 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from medldr.answer import split_reasoning
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, Message, finish_reason, split_think
+from medldr.run.providers.base import Completion, Message, finish_reason
 
 
 def retry_after(headers: Any, now: float | None = None) -> float | None:
@@ -88,7 +89,7 @@ def completion_from_body(body: dict[str, Any]) -> Completion:
     text = message.get("content") or ""
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if reasoning is None:
-        text, reasoning = split_think(text)
+        text, reasoning = split_reasoning(text)
     usage: dict[str, int] = {}
     counts = body.get("usage") or {}
     if counts:

@@ -85,7 +85,7 @@ def scored_runs(demo_build: tuple[Path, BuildManifest], tmp_path_factory: pytest
                 params=GenerationParams(temperature=0.7, seed=7),
             )
             run_cases(settings)
-            scored = score_files(*run_inputs(settings.out, None, None), n_resamples=200)
+            scored = score_files(run_inputs(settings.out, None, None), n_resamples=200)
             write_scores(scored, settings.out / "scores.json")
             folders.append(settings.out)
     return folders

@@ -135,25 +135,33 @@ def exclusion_lines(excluded: dict[str, int]) -> list[str]:
 
 
 def comparison_table(result: dict[str, Any]) -> Table:
-    """Runs (and groups) with CIs, then the paired difference with its p-values."""
-    table = Table(title=f"{result['metric']} on {result['n_cases']} cases", title_justify="left")
-    table.add_column("run / group")
+    """Per metric the runs (and groups) with CIs, then every pair's difference with its p-values (raw, and Holm-
+    adjusted across all pairs and metrics shown); the caption says which test each p is."""
+    table = Table(title=f"paired comparison on {result['n_cases']} cases", title_justify="left")
+    table.add_column("metric")
+    table.add_column("run / group / difference")
     table.add_column("value [95% CI]", justify="right")
-    table.add_column("p", justify="right")
+    table.add_column("p (Holm)", justify="right")
 
     def cell(entry: dict[str, Any]) -> str:
         return f"{entry['value']:.4f} [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]"
 
-    for name, entry in result["runs"].items():
-        table.add_row(name, cell(entry), "")
-    for name, entry in result.get("groups", {}).items():
-        table.add_row(f"group {name} (mean of {len(entry['runs'])})", cell(entry), "")
-    if "difference" in result:
-        diff = result["difference"]
-        table.add_row(f"difference {diff['of']}", cell(diff), f"bootstrap {diff['p_bootstrap']:.4g}")
-    if "mcnemar" in result:
-        test = result["mcnemar"]
-        table.add_row(f"McNemar ({test['only_first']} vs {test['only_second']} discordant)", "", f"{test['p']:.4g}")
+    for metric in result["metrics"]:
+        for name, entry in result["runs"][metric].items():
+            table.add_row(metric, name, cell(entry), "")
+        for name, entry in result.get("groups", {}).get(metric, {}).items():
+            table.add_row(metric, f"group {name} (mean of {len(entry['runs'])})", cell(entry), "")
+        for diff in (d for d in result["differences"] if d["metric"] == metric):
+            ps = "; ".join(f"{test} {p:.4g} ({diff['p_holm'][test]:.4g})" for test, p in diff["p"].items())
+            table.add_row(metric, f"difference {diff['of']}", cell(diff), ps)
+    unit = result["bootstrap"]["unit"]
+    table.caption = "\n".join(
+        [
+            f"CIs: {result['bootstrap']['resamples']} resamples of {unit}s, one draw for every run.",
+            *(f"{test}: {what}." for test, what in result["tests"].items()),
+            *([f"group CIs: {result['group_ci']}."] if "group_ci" in result else []),
+        ]
+    )
     return table
 
 

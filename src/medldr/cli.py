@@ -30,10 +30,11 @@ from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
 from medldr.prompts.preview import preview_messages
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.prices import load_prices
-from medldr.schema import SCORES, BuildManifest, validation_problem
+from medldr.schema import SCORES, BuildManifest, Scores, validation_problem
 from medldr.score.compare import compare_runs
-from medldr.score.files import run_inputs, score_files, write_scores
+from medldr.score.files import read_scored, run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import JudgeSettings, type_run
+from medldr.score.scoring import CaseValues
 from medldr.sources import Source, open_demo, open_mimic
 
 app = typer.Typer(
@@ -178,14 +179,12 @@ def score(
 ) -> None:
     """Score a run: extract answers, compute every metric of the study with bootstrap CIs; writes scores.json."""
     _check_scoring_options(extraction, unit)
-    cases_file, responses_file, n_cases = run_inputs(run_dir, cases, responses)
+    inputs = run_inputs(run_dir, cases, responses)
     target = out or (run_dir / SCORES if run_dir else None)
     if target is None:
         raise MedldrError("--out is required when no run folder is given")
     scored = score_files(
-        cases_file,
-        responses_file,
-        n_cases,
+        inputs,
         label_space=label_space,
         mode=extraction,  # type: ignore[arg-type]  # checked above
         allow_missing=allow_missing,
@@ -195,7 +194,7 @@ def score(
     )
     paths = write_scores(scored, target)
     if not quiet:
-        console.print(scores_summary(scored.scores, f"scores of {responses_file}"))
+        console.print(scores_summary(scored.scores, f"scores of {inputs.responses}"))
         console.print("written: " + ", ".join(map(str, paths)))
 
 
@@ -216,27 +215,55 @@ def _parse_groups(specs: list[str] | None) -> dict[str, list[Path]]:
 
 @app.command()
 def compare(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders scored on the same cases.")],
-    metric: Annotated[str, typer.Option(help="A scores.json key, e.g. primary_accuracy.")] = "primary_accuracy",
+    runs: Annotated[list[Path], typer.Argument(help="Scored run folders on the same cases.")],
+    metric: Annotated[
+        list[str] | None, typer.Option(help="A metric (repeatable; default primary_accuracy), e.g. jaccard.")
+    ] = None,
     group: GroupSpec = None,
-    extraction: Extraction = "robust",
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    resample_models: Annotated[
+        bool, typer.Option(help="Group CIs and p also resample the models within each group (two-level bootstrap).")
+    ] = False,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples (and sign-flip permutations).")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     unit: Annotated[str, typer.Option(help="Bootstrap unit: patient or case.")] = "patient",
     out: Annotated[Path | None, typer.Option(help="Also write the comparison as JSON here.")] = None,
 ) -> None:
-    """Compare runs on the same cases: paired bootstrap difference (and exact McNemar for binary metrics), or
-    group means (mean over models) with their difference."""
-    _check_scoring_options(extraction, unit)
-    scored = {
-        str(run): score_files(*run_inputs(run, None, None), mode=extraction, n_resamples=0, seed=seed)  # type: ignore[arg-type]
-        for run in runs
-    }
+    """Compare scored runs on the same cases: every pair's paired difference with patient-clustered p-values (Holm-
+    adjusted across pairs and metrics), or group means (mean over models) and their difference."""
+    _check_scoring_options("robust", unit)
+    if resample_models and not group:
+        raise MedldrError("--resample-models: give the groups to resample (--group NAME=RUN,RUN)")
+    scored = {str(run): read_scored(run) for run in runs}
+    _same_scoring(scored)
     groups = {name: [str(m) for m in members] for name, members in _parse_groups(group).items()}
-    result = compare_runs(scored, metric, groups=groups or None, n_resamples=resamples, seed=seed, unit=unit)
+    result = compare_runs(
+        {name: values for name, (_, values) in scored.items()},
+        metric or ["primary_accuracy"],
+        groups=groups or None,
+        resample_models=resample_models,
+        n_resamples=resamples,
+        seed=seed,
+        unit=unit,
+    )
     console.print(comparison_table(result))
     if out is not None:
         atomic_write_text(out, json.dumps(result, indent=2))
+
+
+def _same_scoring(scored: dict[str, tuple[Scores, CaseValues]]) -> None:
+    """Runs compared must have been scored alike (label space and extraction), or their numbers differ in kind."""
+    first_name, (first, _) = next(iter(scored.items()))
+    for name, (scores, _) in scored.items():
+        if scores.label_space != first.label_space:
+            raise MedldrError(
+                f"{name}: scored on another label space than {first_name} ({len(scores.label_space)} vs "
+                f"{len(first.label_space)} codes); score both with the same --label-space"
+            )
+        if scores.extraction != first.extraction:
+            raise MedldrError(
+                f"{name}: scored with --extraction {scores.extraction}, {first_name} with {first.extraction}; score "
+                "both alike"
+            )
 
 
 @app.command()
@@ -264,7 +291,7 @@ def overdiagnosis(
     """Type every overdiagnosed code (predicted, not in gold) of every case and round: C hierarchy confusion,
     B temporal confusion, A evidence over-interpretation; optionally an LLM judge checks Type-A evidence."""
     _check_scoring_options(extraction, "patient")
-    cases_file, responses_file, n_cases = run_inputs(run_dir, cases, responses)
+    inputs = run_inputs(run_dir, cases, responses)
     target = out or run_dir
     if target is None:
         raise MedldrError("--out is required when no run folder is given")
@@ -283,10 +310,8 @@ def overdiagnosis(
         raise MedldrError("--sample is the judge's sample size; give --judge PROVIDER:MODEL too")
     with StageProgress(enabled=not quiet and judge is not None) as progress:
         typed = type_run(
-            cases_file,
-            responses_file,
+            inputs,
             target,
-            n_cases,
             run_dir=run_dir,
             label_space=label_space,
             mode=extraction,
@@ -295,7 +320,7 @@ def overdiagnosis(
             progress=lambda done, total: progress("judging", done, total),
         )
     if not quiet:
-        console.print(overdiagnosis_table(typed.summary, f"overdiagnoses in {responses_file}"))
+        console.print(overdiagnosis_table(typed.summary, f"overdiagnoses in {inputs.responses}"))
         console.print("written: " + ", ".join(map(str, typed.written)))
 
 

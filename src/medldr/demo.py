@@ -54,9 +54,9 @@ def run_demo(
     )
     ran = run_cases(settings, progress=run_progress)
     inputs = run_inputs(settings.out, None, None)
-    scored = score_files(*inputs)
+    scored = score_files(inputs)
     written = write_scores(scored, settings.out / SCORES)
-    typed = type_run(*inputs[:2], settings.out, inputs[2], run_dir=settings.out)
+    typed = type_run(inputs, settings.out, run_dir=settings.out)
     written += typed.written
     from medldr.report import write_report  # matplotlib: imported when a report is drawn, not at every CLI start
 

@@ -64,4 +64,4 @@ def test_binary_metrics_are_zero_one_and_get_mcnemar(scored_runs: list[Path], tm
             "50",
         )
         assert result.returncode == 0, result.stderr
-        assert ("mcnemar" in json.loads(out.read_text())) == METRICS[name].binary
+        assert ("mcnemar_clustered" in json.loads(out.read_text())["differences"][0]["p"]) == METRICS[name].binary

@@ -77,11 +77,13 @@ def test_comparison_matches_medldr_compare(report: Path, scored_runs: list[Path]
     assert result.returncode == 0, result.stderr
     expected = json.loads((tmp_path / "c.json").read_text())
     row = next(r for r in _csv(report / "tables" / "comparison.csv") if r["metric"] == "Primary acc.")
-    assert float(row["a"]) == expected["groups"]["good"]["value"]
-    assert float(row["b"]) == expected["groups"]["poor"]["value"]
-    assert float(row["difference"]) == expected["difference"]["value"]
-    assert [float(row["difference_ci_low"]), float(row["difference_ci_high"])] == expected["difference"]["ci"]
-    assert float(row["p_bootstrap"]) == expected["difference"]["p_bootstrap"]
+    side, (diff,) = expected["groups"]["primary_accuracy"], expected["differences"]
+    assert float(row["a"]) == side["good"]["value"] and float(row["b"]) == side["poor"]["value"]
+    assert float(row["difference"]) == diff["value"]
+    assert [float(row["difference_ci_low"]), float(row["difference_ci_high"])] == diff["ci"]
+    assert float(row["p_bootstrap"]) == diff["p"]["bootstrap"]
+    assert float(row["p_permutation"]) == diff["p"]["permutation"]
+    assert float(row["p_permutation_holm"]) >= diff["p"]["permutation"]  # Holm across the table's metrics
 
 
 def test_per_disease_and_usage_tables(report: Path, scored_runs: list[Path]) -> None:

@@ -75,7 +75,7 @@ def test_flaky_server_every_pair_answered_once(
     assert body["temperature"] == 0.7 and body[tokens_key] == 256
     assert {b["seed"] for b in server.bodies} == {1, 2}  # round r is asked with seed + r
     assert body["messages"][0]["role"] == "system" and "The ED info:" in body["messages"][1]["content"]
-    scored = score_files(*run_inputs(tmp_path / "run", None, None), n_resamples=50)
+    scored = score_files(run_inputs(tmp_path / "run", None, None), n_resamples=50)
     assert scored.scores.rounds == [0, 1] and scored.scores.mean["invalid_rate"] == 0.0
 
 

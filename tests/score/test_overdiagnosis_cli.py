@@ -104,7 +104,7 @@ def test_judge_follows_the_data_use_rule(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
     inputs = run_inputs(scored_runs[0], None, None)
     with pytest.raises(MedldrError, match="data-use rule"):
-        type_run(*inputs[:2], tmp_path, inputs[2], run_dir=scored_runs[0], judge=JudgeSettings("openai:gpt-4.1"))
+        type_run(inputs, tmp_path, run_dir=scored_runs[0], judge=JudgeSettings("openai:gpt-4.1"))
     assert not (tmp_path / "judge.jsonl").exists()
     for path in tmp_path.rglob("*"):
         assert "sk-test-not-a-key" not in path.read_text()
@@ -124,7 +124,7 @@ def test_a_damaged_run_manifest_is_one_line_for_the_judge(scored_runs: list[Path
     inputs = run_inputs(run, None, None)
     (run / "manifest.json").write_text('{"kind": "run", "identity": ')  # damaged by hand
     with pytest.raises(MedldrError, match=r"manifest.json: not a run manifest"):
-        type_run(*inputs[:2], tmp_path / "typed", inputs[2], run_dir=run, judge=JudgeSettings("vllm:judge"))
+        type_run(inputs, tmp_path / "typed", run_dir=run, judge=JudgeSettings("vllm:judge"))
 
 
 def test_judge_retries_through_the_runners_policy(scored_runs: list[Path], tmp_path: Path) -> None:

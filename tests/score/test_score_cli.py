@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from medldr.schema import BuildManifest, RunManifest, read_cases
+from medldr.score.compare import holm
 from tests.conftest import run_cli
 
 KEYS = [
@@ -35,8 +36,9 @@ KEYS = [
 ]
 
 
-def _run_dir(folder: Path, cases_file: Path, right_every: int) -> Path:
-    """A run folder whose answers are right for every ``right_every``-th case (wrong otherwise), 3 rounds."""
+def _run_dir(folder: Path, cases_file: Path, right_every: int, labels: list[str] | None = None) -> Path:
+    """A run folder whose answers are right for every ``right_every``-th case (wrong otherwise), 3 rounds; ``labels``:
+    the label space its manifest records."""
     folder.mkdir(parents=True)
     cases = read_cases(cases_file)
     with open(folder / "responses.jsonl", "w") as fh:
@@ -48,7 +50,7 @@ def _run_dir(folder: Path, cases_file: Path, right_every: int) -> Path:
     manifest = RunManifest(
         run_id="by-hand",
         cases_file=str(cases_file),
-        identity={"n_cases": len(cases)},
+        identity={"n_cases": len(cases), **({"label_space": labels} if labels else {})},
         data_use={},
         versions={},
         settings={},
@@ -114,11 +116,44 @@ def test_score_errors_are_one_line(runs: tuple[Path, Path], tmp_path: Path) -> N
 def test_compare_cli(runs: tuple[Path, Path], tmp_path: Path) -> None:
     good, poor = runs
     out = tmp_path / "compare.json"
-    result = run_cli("compare", str(good), str(poor), "--metric", "primary_accuracy", "--out", str(out))
+    unscored = run_cli("compare", str(good), str(poor))
+    assert unscored.returncode == 2 and "no scores; run `medldr score" in unscored.stderr
+    for run in runs:
+        assert run_cli("score", str(run), "--resamples", "50", "-q").returncode == 0
+    result = run_cli(
+        "compare", str(good), str(poor), "--metric", "primary_accuracy", "--metric", "jaccard", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     comparison = json.loads(out.read_text())
-    assert comparison["difference"]["value"] > 0.4 and comparison["mcnemar"]["p"] < 0.05
+    accuracy, jaccard = comparison["differences"]
+    assert accuracy["value"] > 0.4 and accuracy["p"]["mcnemar_clustered"] < 0.1  # few patients: few clusters
+    raw = [accuracy["p"]["permutation"], jaccard["p"]["permutation"]]
+    assert [accuracy["p_holm"]["permutation"], jaccard["p_holm"]["permutation"]] == holm(raw)
+    assert "clustered McNemar" in " ".join(result.stdout.split())
+    no_groups = run_cli("compare", str(good), str(poor), "--resample-models")
+    assert no_groups.returncode == 2 and "--resample-models: give the groups" in no_groups.stderr
     typo = run_cli("compare", str(good), str(poor), "--unit", "patients")
     assert typo.returncode == 2 and "--unit 'patients': expected patient or case" in typo.stderr
     unknown = run_cli("compare", str(good), str(poor), "--metric", "accuracy")
     assert unknown.returncode == 2 and "valid: primary_accuracy" in unknown.stderr
+
+
+def test_a_run_on_cases_without_a_build_manifest_scores_and_compares(
+    demo_build: tuple[Path, BuildManifest], tmp_path: Path
+) -> None:
+    """The run's recorded label space is the one it is scored in; compare reads the scored numbers."""
+    from medldr.icd import PAPER40
+
+    loose = tmp_path / "loose" / "cases.jsonl"
+    loose.parent.mkdir()
+    loose.write_bytes((demo_build[0] / "inference.jsonl").read_bytes())  # no build_manifest.json beside it
+    first = _run_dir(tmp_path / "a", loose, 1, labels=list(PAPER40))
+    second = _run_dir(tmp_path / "b", loose, 2, labels=list(PAPER40))
+    for run in (first, second):
+        scored = run_cli("score", str(run), "--resamples", "20", "-q")
+        assert scored.returncode == 0, scored.stderr
+        assert json.loads((run / "scores.json").read_text())["label_space"] == list(PAPER40)
+    compared = run_cli("compare", str(first), str(second), "--resamples", "50")
+    assert compared.returncode == 0, compared.stderr
+    other = run_cli("score", str(second), "--label-space", "top50", "--resamples", "20", "-q")
+    assert other.returncode == 2  # a top-N list needs the build that chose it

@@ -11,7 +11,7 @@ import pytest
 from medldr.icd import PAPER40
 from medldr.schema import BuildManifest, read_cases
 from medldr.score import METRICS, score_responses
-from medldr.score.files import score_files
+from medldr.score.files import RunInputs, score_files
 from tests.conftest import run_cli
 from tests.score.helpers import answer, case, responses
 
@@ -52,7 +52,7 @@ def test_a_perfect_key_scores_one_in_any_label_space(demo_build: tuple[Path, Bui
         lines.append(json.dumps({"case_id": c.case_id, "round": 0, "text": answer(codes, codes)}))
     key.write_text("\n".join(lines) + "\n")
     for space in (None, "paper40"):
-        scores = score_files(cases_file, key, label_space=space, n_resamples=50).scores
+        scores = score_files(RunInputs(cases_file, key), label_space=space, n_resamples=50).scores
         for name in ACCURACY:
             assert scores.mean[name] == pytest.approx(1.0), (space, name)
         assert scores.n_cases + scores.excluded["cases_primary_outside_label_space"] == len(cases)

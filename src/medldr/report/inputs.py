@@ -13,19 +13,16 @@ from medldr._files import sha256_file
 from medldr.errors import MedldrError
 from medldr.schema import (
     OVERDIAGNOSIS_SUMMARY,
-    PER_CASE,
     RESPONSES,
     RUN_MANIFEST,
-    SCORES,
     BuildManifest,
     RunManifest,
     Scores,
     build_manifest_of,
     read_build_manifest,
     read_run_manifest,
-    read_scores,
 )
-from medldr.score.files import read_case_values
+from medldr.score.files import read_scored
 from medldr.score.scoring import CaseValues
 
 
@@ -59,15 +56,9 @@ def _names(folders: Sequence[Path]) -> list[str]:
 def load_folder(folder: Path, name: str) -> ScoredFolder:
     """Read one scored run folder; scores older than the folder's responses are refused."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise MedldrError(f"{folder}: not a run folder")
-    scores = read_scores(folder / SCORES)
+    scores, values = read_scored(folder)
     responses = folder / RESPONSES
     current = sha256_file(responses) if responses.exists() else None
-    if scores.responses_sha256 and current and current != scores.responses_sha256:
-        raise MedldrError(
-            f"{folder / SCORES}: scored before {responses} last changed; run `medldr score {folder}` again"
-        )
     overdiagnosis = None
     typed_path = folder / OVERDIAGNOSIS_SUMMARY
     if typed_path.exists():
@@ -82,9 +73,6 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
             raise MedldrError(
                 f"{typed_path}: typed before {responses} last changed; run `medldr overdiagnosis {folder}` again"
             )
-    values = read_case_values(folder / PER_CASE)
-    if len(values.case_ids) != scores.n_cases or values.rounds != scores.rounds:
-        raise MedldrError(f"{folder / PER_CASE}: does not match {folder / SCORES}; run `medldr score {folder}` again")
     manifest = _read_manifest(folder / RUN_MANIFEST)
     build = None
     if manifest is not None:

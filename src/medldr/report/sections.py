@@ -9,7 +9,7 @@ from medldr.icd import icd9_names
 from medldr.report.inputs import ScoredFolder
 from medldr.report.tables import Column, Estimate, Table, Value
 from medldr.score.compare import compare_runs
-from medldr.score.metrics import BINARY, METRICS, Dimension
+from medldr.score.metrics import METRICS, Dimension
 from medldr.score.reliability import TOP_N
 
 RUN = Column("run", "Run", "text")
@@ -126,38 +126,43 @@ def comparison_table(
     if not groups and set(runs[0].values.case_ids) != set(runs[1].values.case_ids):
         return None  # two runs on different cases: nothing paired to compare
     by_name = {run.name: run.values for run in runs}
+    chosen = {g: groups[g] for g in pair} if groups else None
+    result = compare_runs(by_name, COMPARED, groups=chosen, n_resamples=n_resamples, seed=seed, unit=unit)
+    sides = result.get("groups") or result["runs"]
     rows: list[dict[str, Value]] = []
-    mcnemar = not groups
-    for metric in COMPARED:
-        result = compare_runs(by_name, metric, groups=groups or None, n_resamples=n_resamples, seed=seed, unit=unit)
-        side = result["groups"] if groups else result["runs"]  # type: ignore[index]
-        diff = result["difference"]  # type: ignore[index]
-        row: dict[str, Value] = {
-            "metric": METRICS[metric].label,
-            "a": Estimate(side[pair[0]]["value"], *side[pair[0]]["ci"]),
-            "b": Estimate(side[pair[1]]["value"], *side[pair[1]]["ci"]),
-            "difference": Estimate(diff["value"], *diff["ci"]),
-            "p_bootstrap": diff["p_bootstrap"],
-        }
-        if mcnemar:
-            row["p_mcnemar"] = result["mcnemar"]["p"] if metric in BINARY else None  # type: ignore[index]
-        rows.append(row)
+    for diff in result["differences"]:  # type: ignore[union-attr]
+        metric, side = diff["metric"], sides[diff["metric"]]  # type: ignore[index]
+        rows.append(
+            {
+                "metric": METRICS[metric].label,
+                "a": Estimate(side[pair[0]]["value"], *side[pair[0]]["ci"]),
+                "b": Estimate(side[pair[1]]["value"], *side[pair[1]]["ci"]),
+                "difference": Estimate(diff["value"], *diff["ci"]),
+                "p_permutation": diff["p"]["permutation"],
+                "p_permutation_holm": diff["p_holm"]["permutation"],
+                "p_bootstrap": diff["p"]["bootstrap"],
+                "p_mcnemar": diff["p"].get("mcnemar_clustered"),
+            }
+        )
     a, b = pair
     columns = [
         Column("metric", "Metric", "text"),
         Column("a", a),
         Column("b", b),
         Column("difference", f"{a} − {b}"),
+        Column("p_permutation", "p (permutation)", "p"),
+        Column("p_permutation_holm", "p (permutation, Holm)", "p"),
         Column("p_bootstrap", "p (bootstrap)", "p"),
+        Column("p_mcnemar", "p (clustered McNemar)", "p"),
     ]
-    if mcnemar:
-        columns.append(Column("p_mcnemar", "p (McNemar)", "p"))
     members = "".join(f" {g}: {', '.join(groups[g])}." for g in pair) if groups else ""
+    tests = " ".join(f"p ({name.replace('_', ' ')}): {what}." for name, what in result["tests"].items())  # type: ignore[union-attr]
     note = (
         f"Values in %. Paired bootstrap over {unit}s ({n_resamples} resamples, seed {seed}), one draw applied to every "
-        "run; a group's value is the mean over its runs; p: two-sided, replicates centred on the observed difference."
-        + (" McNemar: exact, (case, round) pairs pooled." if mcnemar else "")
-        + members
+        + (f"run; a group's value is the mean over its runs (CI: {result['group_ci']}). " if groups else "run. ")
+        + "Each case's value is averaged over its rounds and every test works on per-patient totals, so neither "
+        f"rounds nor a patient's several admissions count as independent. {tests} Holm: across the {len(rows)} "
+        "metrics of this table." + members
     )
     title = f"Comparison: {a} vs {b}"
     return Table("comparison", title, columns, rows, note=note)

@@ -14,7 +14,7 @@ import numpy as np
 Unit = Literal["patient", "case"]
 
 
-def _group_sums(values: np.ndarray, groups: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+def group_sums(values: np.ndarray, groups: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
     _, index = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
     n_groups = int(index.max()) + 1 if len(index) else 0
     sums = np.zeros((n_groups, values.shape[1]))
@@ -30,7 +30,7 @@ def resampled_totals(
     that are not per-case means (ratios of sums: micro and macro averages). The same seed draws the same groups as
     :func:`bootstrap_replicates`."""
     values = np.asarray(values, dtype=float)
-    sums, counts = _group_sums(values, groups)
+    sums, counts = group_sums(values, groups)
     n_groups = len(counts)
     rng = np.random.default_rng(seed)
     uniform = np.full(n_groups, 1.0 / n_groups) if n_groups else np.empty(0)

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,9 +23,12 @@ from medldr.schema import (
     PER_LABEL,
     RESPONSES,
     RUN_MANIFEST,
+    SCORES,
+    Scores,
     read_cases,
     read_responses,
     read_run_manifest,
+    read_scores,
     resolve_label_space,
 )
 from medldr.score.bootstrap import Unit
@@ -34,22 +38,52 @@ from medldr.score.scoring import CaseValues, ScoredRun, score_responses
 _CASE_COLUMNS = ("round", "case_id", "subject_id", "primary_code")
 
 
-def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None) -> tuple[Path, Path, int | None]:
-    """(cases file, responses file, number of cases run): explicit paths win; a run folder gives its responses.jsonl
-    and, from its manifest.json, the cases file it ran on and how many of its cases (``--limit``)."""
-    n_cases = None
+class RunInputs(NamedTuple):
+    """What scoring a run reads: its cases and responses files, how many of the cases it ran (``--limit``) and the
+    label space it recorded (None without a run manifest)."""
+
+    cases: Path
+    responses: Path
+    n_cases: int | None = None
+    labels: tuple[str, ...] | None = None
+
+
+def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None) -> RunInputs:
+    """A run's inputs: explicit paths win; a run folder gives its responses.jsonl and, from its manifest.json, the
+    cases file it ran on, how many of its cases and its label space."""
+    n_cases = labels = None
     if run_dir is not None:
         responses = responses or run_dir / RESPONSES
         manifest = run_dir / RUN_MANIFEST
         if manifest.exists():
             record = read_run_manifest(manifest)
             n_cases = record.identity.get("n_cases")
+            recorded = record.identity.get("label_space")
+            labels = tuple(recorded) if isinstance(recorded, list) and recorded else None
             cases = cases or Path(record.cases_file)
         elif cases is None:
             raise MedldrError(f"{manifest}: no run manifest; pass --cases")
     if cases is None or responses is None:
         raise MedldrError("give a run folder, or both --cases and --responses")
-    return cases, responses, n_cases
+    return RunInputs(cases, responses, n_cases, labels)
+
+
+def read_scored(folder: Path) -> tuple[Scores, CaseValues]:
+    """A scored run folder's scores.json and per_case.csv: the one route ``compare`` and ``report`` take to a run's
+    numbers. Scores older than the folder's responses, or per-case values that do not match them, are refused."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MedldrError(f"{folder}: not a run folder")
+    scores = read_scores(folder / SCORES)
+    responses = folder / RESPONSES
+    if scores.responses_sha256 and responses.exists() and sha256_file(responses) != scores.responses_sha256:
+        raise MedldrError(
+            f"{folder / SCORES}: scored before {responses} last changed; run `medldr score {folder}` again"
+        )
+    values = read_case_values(folder / PER_CASE)
+    if len(values.case_ids) != scores.n_cases or values.rounds != scores.rounds:
+        raise MedldrError(f"{folder / PER_CASE}: does not match {folder / SCORES}; run `medldr score {folder}` again")
+    return scores, values
 
 
 def _csv(rows: dict[str, dict[str, float]], key: str) -> str:
@@ -130,10 +164,16 @@ def read_case_values(path: Path) -> CaseValues:
     )
 
 
+def scoring_labels(inputs: RunInputs, label_space: str | None) -> list[str]:
+    """The label space a run is scored in: ``label_space`` when given, else the one the run recorded, else the
+    build's (beside the cases file)."""
+    if label_space is None and inputs.labels is not None:
+        return list(inputs.labels)
+    return list(resolve_label_space(label_space, inputs.cases).codes)
+
+
 def score_files(
-    cases_file: Path,
-    responses_file: Path,
-    n_cases: int | None = None,
+    inputs: RunInputs,
     *,
     label_space: str | None = None,
     mode: Mode = "robust",
@@ -142,19 +182,18 @@ def score_files(
     seed: int = 0,
     unit: Unit = "patient",
 ) -> ScoredRun:
-    """Read the cases and responses files and score them (no writing); ``n_cases``: only the first cases (a run made
-    with ``--limit``)."""
-    labels = list(resolve_label_space(label_space, cases_file).codes)
+    """Read a run's cases and responses files and score them (no writing), in :func:`scoring_labels`."""
+    labels = scoring_labels(inputs, label_space)
     scored = score_responses(
-        read_cases(cases_file)[:n_cases],
-        read_responses(responses_file),
+        read_cases(inputs.cases)[: inputs.n_cases],
+        read_responses(inputs.responses),
         labels,
         mode=mode,
         allow_missing=allow_missing,
         n_resamples=n_resamples,
         seed=seed,
         unit=unit,
-        where=str(responses_file),
+        where=str(inputs.responses),
     )
-    scored.scores.responses_sha256 = sha256_file(responses_file)
+    scored.scores.responses_sha256 = sha256_file(inputs.responses)
     return scored

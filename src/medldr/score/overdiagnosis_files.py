@@ -27,11 +27,11 @@ from medldr.schema import (
     read_cases,
     read_responses,
     read_run_manifest,
-    resolve_label_space,
 )
+from medldr.score.files import RunInputs, scoring_labels
 from medldr.score.judge import JUDGE_SCHEMA, JudgeItem, judge_items, prompt_sha256, summarize_judgements
 from medldr.score.overdiagnosis import summarize, type_overdiagnoses
-from medldr.score.scoring import answers_by_round
+from medldr.score.scoring import against_labels, answers_by_round
 
 
 @dataclass
@@ -56,9 +56,17 @@ class Typed:
 def type_responses(
     cases: list[Case], responses_file: Path, labels: list[str], *, mode: Mode = "robust"
 ) -> tuple[list[dict[str, Any]], int]:
-    """Every overdiagnosed code of every (case, round) answer, typed; and the number of answers."""
+    """Every overdiagnosed code of every (case, round) answer, typed; and the number of answers. Cases scoring
+    sets aside against the label space (``against_labels``) are set aside here too."""
+    every = frozenset(case.case_id for case in cases)
+    cases = against_labels(cases, labels)[0]
     rounds, answers = answers_by_round(
-        cases, read_responses(responses_file), mode=mode, allow_missing=True, where=str(responses_file)
+        cases,
+        read_responses(responses_file),
+        mode=mode,
+        allow_missing=True,
+        where=str(responses_file),
+        set_aside=every - {case.case_id for case in cases},
     )
     records = []
     for r, row in zip(rounds, answers, strict=True):
@@ -139,10 +147,8 @@ def _judge(
 
 
 def type_run(
-    cases_file: Path,
-    responses_file: Path,
+    inputs: RunInputs,
     out: Path,
-    n_cases: int | None = None,
     *,
     run_dir: Path | None = None,
     label_space: str | None = None,
@@ -153,8 +159,9 @@ def type_run(
 ) -> Typed:
     """Type a run's overdiagnoses (and judge a sample when asked); writes OUT/overdiagnosis.jsonl and
     OUT/overdiagnosis_summary.json (and OUT/judge.jsonl, OUT/judge_manifest.json with a judge)."""
-    labels = list(resolve_label_space(label_space, cases_file).codes)
-    cases = read_cases(cases_file)[:n_cases]
+    cases_file, responses_file = inputs.cases, inputs.responses
+    labels = scoring_labels(inputs, label_space)
+    cases = read_cases(cases_file)[: inputs.n_cases]
     records, n_answers = type_responses(cases, responses_file, labels, mode=mode)
     summary = summarize(records, n_answers, {case.case_id: case.top_1_icd.code for case in cases})
     summary |= {"extraction": mode, "n_cases": len(cases), "responses_sha256": sha256_file(responses_file)}

@@ -43,6 +43,13 @@ def test_model_tables_hold_the_scores(report: Path, scored_runs: list[Path]) -> 
                 assert [float(row[f"{key}_ci_low"]), float(row[f"{key}_ci_high"])] == scores["ci"][key]
     rel = _csv(report / "tables" / "reliability.csv")
     assert float(rel[0]["topn_jaccard_10"]) == _scores(scored_runs[0])["reliability"]["topn_jaccard_10"]
+    averages = _csv(report / "tables" / "label_averages.csv")
+    for row, folder in zip(averages, scored_runs, strict=True):
+        scores = _scores(folder)
+        for key in ("micro_f1", "macro_recall"):
+            assert float(row[key]) == scores["label_averages"][key]
+            assert [float(row[f"{key}_ci_low"]), float(row[f"{key}_ci_high"])] == scores["label_averages_ci"][key]
+    assert "Micro and macro averages" in (report / "index.html").read_text()
 
 
 def test_markdown_and_latex_show_value_ci_and_best(report: Path, scored_runs: list[Path]) -> None:

@@ -26,6 +26,7 @@ from medldr.report.sections import (
     accuracy_table,
     assistance_table,
     comparison_table,
+    label_averages_table,
     overdiagnosis_table,
     per_disease_table,
     reliability_table,
@@ -238,7 +239,7 @@ def build_report(
     notes = []
     if comparison is None and len(runs) > 1:
         notes.append("No comparison table: give two runs on the same cases, or two groups with --group.")
-    tables = [accuracy_table(runs), assistance_table(runs), reliability_table(runs)]
+    tables = [accuracy_table(runs), label_averages_table(runs), assistance_table(runs), reliability_table(runs)]
     tables += [comparison] if comparison else []
     typed = overdiagnosis_table(runs)
     tables += [typed] if typed else []

@@ -9,7 +9,7 @@ from medldr.icd import icd9_names
 from medldr.report.inputs import ScoredFolder
 from medldr.report.tables import Column, Estimate, Table, Value
 from medldr.score.compare import compare_runs
-from medldr.score.metrics import METRICS, Dimension
+from medldr.score.metrics import LABEL_AVERAGES, METRICS, Dimension
 from medldr.score.reliability import TOP_N
 
 RUN = Column("run", "Run", "text")
@@ -56,6 +56,36 @@ def _ci_note(runs: Sequence[ScoredFolder]) -> str:
 
 def accuracy_table(runs: Sequence[ScoredFolder]) -> Table:
     return _metric_table(runs, "accuracy", "Accuracy", ACCURACY)
+
+
+LABEL_AVERAGE_COLUMNS = [
+    Column(name, f"{name.split('_')[0].capitalize()} {name.split('_')[1] if name[-2:] != 'f1' else 'F1'}", better=1)
+    for name in LABEL_AVERAGES
+]
+
+
+def label_averages_table(runs: Sequence[ScoredFolder]) -> Table:
+    """Micro and macro precision, recall and F1 over the label space (the study reported them beside the per-case
+    means); a run scored by an older medldr has none ('—')."""
+    rows: list[dict[str, Value]] = []
+    for run in runs:
+        row: dict[str, Value] = {"run": run.name}
+        if run.scores.label_averages:
+            averages, ci = run.scores.label_averages, run.scores.label_averages_ci
+            row |= {c.key: _estimate(averages, ci, c.key) for c in LABEL_AVERAGE_COLUMNS}
+        rows.append(row)
+    note = (
+        _ci_note(runs)
+        + " Micro: over all (case, code) decisions pooled; macro: the mean over label codes (recall over "
+        "the codes some case has, precision over the codes some answer names, F1 over the codes either touches)."
+    )
+    return Table(
+        "label_averages",
+        "Micro and macro averages over the label space",
+        [RUN, *LABEL_AVERAGE_COLUMNS],
+        rows,
+        note=note,
+    )
 
 
 def assistance_table(runs: Sequence[ScoredFolder]) -> Table:

@@ -36,6 +36,7 @@ _KEYS = {
     "top10": ("top10", "top_10", "top-10", "top 10"),
     "predictions": ("predictions", "prediction", "final_predictions", "diagnoses"),
 }
+_ANSWER_KEYS = frozenset((*_KEYS["top10"], *_KEYS["predictions"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ def normalize_item(item: object) -> str:
 
 
 def _dedup(items: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(item for item in items if item))
+    return tuple(dict.fromkeys(items)) if all(items) else tuple(dict.fromkeys(item for item in items if item))
 
 
 def _loads(text: str) -> Any:
@@ -85,8 +86,7 @@ def _loads(text: str) -> Any:
         return pyjson5.decode(text)
 
 
-def _get(obj: dict[str, Any], key: str) -> Any:
-    lowered = {str(k).strip().lower(): v for k, v in obj.items()}
+def _get(lowered: dict[str, Any], key: str) -> Any:
     for name in _KEYS[key]:
         if name in lowered:
             return lowered[name]
@@ -107,24 +107,40 @@ def _from_object(obj: Any) -> Answer | None:
     example's placeholders)."""
     if not isinstance(obj, dict):
         return None
-    top10, predictions = _get(obj, "top10"), _get(obj, "predictions")
+    if "top10" in obj and "predictions" in obj:  # the schema's own keys: most answers
+        top10, predictions = obj["top10"], obj["predictions"]
+    else:
+        lowered = {str(k).strip().lower(): v for k, v in obj.items()}
+        top10, predictions = _get(lowered, "top10"), _get(lowered, "predictions")
     if predictions is None and top10 is None:
         nested = [value for value in obj.values() if isinstance(value, dict)]  # {"answer": {"top10": ...}}
         return next((found for value in nested if (found := _from_object(value)) is not None), None)
     if not isinstance(top10 or [], list) or not isinstance(predictions or [], list):
         return None
-    top_items = [normalize_item(x) for x in top10 or [] if x is not None]
-    raw_items = [code for x in predictions or [] if x is not None and (code := normalize_item(x))]
-    placeholders = [code for code in (*top_items, *raw_items) if is_placeholder(code)]
-    if placeholders and len(placeholders) == len(top_items) + len(raw_items):
-        return None  # an echoed format example
-    top = _dedup([code for code in top_items if not is_placeholder(code)])
-    raw = [code for code in raw_items if not is_placeholder(code)]
-    preds = _dedup(raw)
+    top_items, raw_items = _codes(top10 or []), [code for code in _codes(predictions or []) if code]
+    joined = "\x00".join(top_items) + "\x00" + "\x00".join(raw_items)
+    if ("CODE" in joined or "ICD" in joined or ".." in joined or "…" in joined) and any(
+        is_placeholder(code) for code in (*top_items, *raw_items)
+    ):
+        placeholders = [code for code in (*top_items, *raw_items) if is_placeholder(code)]
+        if len(placeholders) == len(top_items) + len(raw_items):
+            return None  # an echoed format example
+        top_items = [code for code in top_items if not is_placeholder(code)]
+        raw_items = [code for code in raw_items if not is_placeholder(code)]
+    top = _dedup(top_items)
+    preds = _dedup(raw_items)
     if not preds:
         return Answer(top, preds, valid=False, reason="no predictions")
-    extras = {k: v for k, v in obj.items() if k not in (*_KEYS["top10"], *_KEYS["predictions"])}
-    return Answer(top, preds, valid=True, extras=extras, repeated=len(raw) > len(preds))
+    extras = {k: v for k, v in obj.items() if k not in _ANSWER_KEYS} if len(obj) > 2 else {}
+    return Answer(top, preds, valid=True, extras=extras, repeated=len(raw_items) > len(preds))
+
+
+def _codes(items: list[Any]) -> list[str]:
+    """Every non-null item normalised (a list of strings in one C-level pass through the cache)."""
+    try:
+        return list(map(_normalize_text, items))
+    except (AttributeError, TypeError):  # numbers or nulls among the items
+        return [normalize_item(x) for x in items if x is not None]
 
 
 def split_reasoning(text: str) -> tuple[str, str | None]:
@@ -236,11 +252,32 @@ def _robust(text: str, finish_reason: str | None) -> Answer:
     body, _ = split_reasoning(text)
     if _THINK_OPEN.search(body):
         return Answer(reason="truncated inside <think>")
+    answer = _final_object(body)
+    if answer is not None:
+        return answer
     for _, candidate in reversed(_candidates(body)):  # the last answer-bearing object is the final answer
         answer = _parse_candidate(candidate)
         if answer is not None:
             return answer
     return _markdown(body) or Answer(reason="no parsable answer")
+
+
+def _final_object(body: str) -> Answer | None:
+    """The common shapes, without scanning every character: an answer that ends with a fenced JSON block (and no
+    ``{`` after it), or that is one JSON object. It gives what the full scan would (no candidate starts after it);
+    None sends the text to the full scan."""
+    stripped = body.rstrip()
+    if stripped.endswith("```"):
+        last = None
+        for last in _FENCE_RE.finditer(body):  # noqa: B007 - the last one is wanted
+            pass
+        if last is not None and "{" not in body[last.end() :]:
+            return _parse_candidate(last.group(1).strip())
+        return None
+    stripped = stripped.lstrip()
+    if stripped.startswith("{") and stripped.endswith("}"):
+        return _parse_candidate(stripped)
+    return None
 
 
 # --- the study's parser, reproduced exactly ---------------------------------------------------------------------

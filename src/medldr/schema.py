@@ -101,7 +101,8 @@ class OutputDict(BaseModel):
     @property
     def repeated_codes(self) -> int:
         """How many repeated gold codes reading dropped."""
-        return self._repeated
+        private = self.__pydantic_private__  # read directly: pydantic's attribute lookup is slow in scoring loops
+        return private.get("_repeated", 0) if private else 0
 
 
 class Top1(BaseModel):

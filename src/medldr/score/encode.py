@@ -42,9 +42,13 @@ class Vocabulary:
         """A (len(lists), width) int32 array of ids, padded with PAD; lists longer than ``width`` are cut."""
         width = max((len(x) for x in lists), default=0) if width is None else width
         out = np.full((len(lists), max(width, 1)), PAD, dtype=np.int32)
-        for row, codes in enumerate(lists):
-            ids = [self.id(code) for code in codes[:width]]
-            out[row, : len(ids)] = ids
+        ids, new = self.ids, self.id
+        flat = [ids[code] if code in ids else new(code) for codes in lists for code in codes[:width]]
+        if flat:
+            lengths = np.fromiter((min(len(codes), width) for codes in lists), dtype=np.int64, count=len(lists))
+            starts = np.cumsum(lengths) - lengths
+            rows = np.repeat(np.arange(len(lists)), lengths)
+            out[rows, np.arange(len(flat)) - np.repeat(starts, lengths)] = flat
         return out
 
     def category_of(self, ids: np.ndarray) -> np.ndarray:

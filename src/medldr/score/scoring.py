@@ -14,7 +14,7 @@ import numpy as np
 from medldr.answer import Answer, Mode, extract
 from medldr.errors import MedldrError
 from medldr.schema import Case, ResponseRecord, Scores
-from medldr.score.bootstrap import Unit, bootstrap_replicates, percentile_interval, resampled_totals
+from medldr.score.bootstrap import Unit, bootstrap_replicates, percentile_interval, resampled_totals, statistics
 from medldr.score.encode import Batch, Vocabulary, encode, member
 from medldr.score.metrics import (
     LABEL_AVERAGES,
@@ -176,17 +176,33 @@ def _per_label(batches: Sequence[Batch], labels: Sequence[str]) -> tuple[dict[st
     return out, per_case
 
 
-def _label_average_ci(
-    per_case: np.ndarray, groups: Sequence[str], n_labels: int, *, n_resamples: int, seed: int, level: float
-) -> dict[str, tuple[float, float]]:
-    """Bootstrap intervals of the micro and macro averages: the same resampled patients as every other metric."""
-    draws: dict[str, list[np.ndarray]] = {name: [] for name in LABEL_AVERAGES}
-    for totals, _ in resampled_totals(per_case, groups, n_resamples=n_resamples, seed=seed):
-        tp, fp, fn = (totals[:, k * n_labels : (k + 1) * n_labels] for k in range(3))
-        for name, values in label_averages(tp, fp, fn, totals[:, -1]).items():
-            draws[name].append(values)
-    interval = percentile_interval(np.column_stack([np.concatenate(draws[name]) for name in LABEL_AVERAGES]), level)
-    return {name: (float(lo), float(hi)) for name, (lo, hi) in zip(LABEL_AVERAGES, interval, strict=True)}
+def _intervals(
+    mean_values: np.ndarray,
+    label_values: np.ndarray,
+    groups: Sequence[str],
+    n_labels: int,
+    *,
+    n_resamples: int,
+    seed: int,
+    level: float,
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """Bootstrap intervals of every metric and of the micro and macro averages, from one pass of resampled patients
+    (the same draws for both)."""
+    how = [m.aggregate for m in METRICS.values()]
+    k = len(how)
+    metric_draws, average_draws = [], []
+    combined = np.column_stack([mean_values, label_values])
+    for totals, n_cases in resampled_totals(combined, groups, n_resamples=n_resamples, seed=seed):
+        metric_draws.append(statistics(totals[:, :k], n_cases, how))
+        tp, fp, fn = (totals[:, k + j * n_labels : k + (j + 1) * n_labels] for j in range(3))
+        averages = label_averages(tp, fp, fn, totals[:, -1])
+        average_draws.append(np.column_stack([averages[name] for name in LABEL_AVERAGES]))
+    metric_interval = percentile_interval(np.concatenate(metric_draws), level)
+    average_interval = percentile_interval(np.concatenate(average_draws), level)
+    return (
+        {name: (float(lo), float(hi)) for name, (lo, hi) in zip(METRICS, metric_interval, strict=True)},
+        {name: (float(lo), float(hi)) for name, (lo, hi) in zip(LABEL_AVERAGES, average_interval, strict=True)},
+    )
 
 
 def score_responses(
@@ -242,15 +258,16 @@ def score_responses(
     ]
     mean_values = values.mean(axis=0)
     mean = aggregate(mean_values)
-    how = [m.aggregate for m in METRICS.values()]
     patients = [case.subject_id for case in cases]
     groups = patients if unit == "patient" else [case.case_id for case in cases]
-    ci = {}
+    per_label, label_values = _per_label(batches, list(labels))
+    averages = {name: per_label[f"{name.split('_')[0]} avg"][name.split("_")[1]] for name in LABEL_AVERAGES}
+    ci: dict[str, tuple[float, float]] = {}
+    averages_ci: dict[str, tuple[float, float]] = {}
     if n_resamples > 0:
-        interval = percentile_interval(
-            bootstrap_replicates(mean_values, groups, how=how, n_resamples=n_resamples, seed=seed), level
+        ci, averages_ci = _intervals(
+            mean_values, label_values, groups, len(labels), n_resamples=n_resamples, seed=seed, level=level
         )
-        ci = {name: (float(low), float(high)) for name, (low, high) in zip(METRICS, interval, strict=True)}
 
     rel = rel_ci = None
     if len(rounds) > 1:
@@ -268,13 +285,6 @@ def score_responses(
             )
             rel_ci = {k: (float(lo), float(hi)) for k, (lo, hi) in zip(parts, rel_interval, strict=True)}
 
-    per_label, label_values = _per_label(batches, list(labels))
-    averages = {name: per_label[f"{name.split('_')[0]} avg"][name.split("_")[1]] for name in LABEL_AVERAGES}
-    averages_ci = (
-        _label_average_ci(label_values, groups, len(labels), n_resamples=n_resamples, seed=seed, level=level)
-        if n_resamples > 0
-        else {}
-    )
     reasons = Counter(a.reason for row in answers for a in row if not a.valid)
     valid_answers = [a for row in answers for a in row if a.valid]
     prefix = sum(a.predictions_are_top_prefix for a in valid_answers) / len(valid_answers) if valid_answers else 0.0

@@ -194,9 +194,21 @@ per-case means, so they sit beside ``METRICS`` rather than in it."""
 def label_outcomes(batch: Batch, label_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N, L) true-positive, false-positive and false-negative indicators per case and label code (a code counts
     once per case)."""
-    ids = np.broadcast_to(np.asarray(label_ids, dtype=np.int32), (batch.n, len(label_ids)))
-    in_gold, in_pred = member(ids, batch.gold), member(ids, batch.pred)
+    label_ids = np.asarray(label_ids, dtype=np.int64)
+    size = int(max(label_ids.max(initial=-1), batch.gold.max(initial=-1), batch.pred.max(initial=-1))) + 1
+    position = np.full(size, -1, dtype=np.int64)
+    position[label_ids] = np.arange(len(label_ids))
+    in_gold, in_pred = _hits(batch.gold, position, len(label_ids)), _hits(batch.pred, position, len(label_ids))
     return in_gold & in_pred, ~in_gold & in_pred, in_gold & ~in_pred
+
+
+def _hits(rows: np.ndarray, position: np.ndarray, n_labels: int) -> np.ndarray:
+    """(N, L) whether each label code is among a row's ids (ids scattered to their label positions)."""
+    columns = np.where(rows >= 0, position[np.clip(rows, 0, None)], -1)
+    out = np.zeros((rows.shape[0], n_labels), dtype=bool)
+    r, c = np.nonzero(columns >= 0)
+    out[r, columns[r, c]] = True
+    return out
 
 
 def label_averages(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, over: np.ndarray) -> dict[str, np.ndarray]:

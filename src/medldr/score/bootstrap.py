@@ -15,8 +15,10 @@ Unit = Literal["patient", "case"]
 
 
 def group_sums(values: np.ndarray, groups: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
-    """(per-group column sums (G, K), per-group case counts (G,)), groups in sorted order of their names."""
-    values = np.asarray(values, dtype=float)
+    """(per-group column sums (G, K), per-group case counts (G,)), groups in sorted order of their names; float32
+    values stay float32 (exact for counts)."""
+    values = np.asarray(values)
+    values = values if values.dtype in (np.float32, np.float64) else values.astype(float)
     _, index = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
     n_groups = int(index.max()) + 1 if len(index) else 0
     counts = np.bincount(index, minlength=n_groups).astype(float)
@@ -28,19 +30,26 @@ def group_sums(values: np.ndarray, groups: Sequence[object]) -> tuple[np.ndarray
 
 
 def resampled_totals(
-    values: np.ndarray, groups: Sequence[object], *, n_resamples: int = 1000, seed: int = 0, chunk: int = 100
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Chunks of (totals (size, K), cases (size,)): column sums and case counts of resampled data, for statistics
-    that are not per-case means (ratios of sums: micro and macro averages). The same seed draws the same groups as
-    :func:`bootstrap_replicates`."""
-    values = np.asarray(values, dtype=float)
-    sums, counts = group_sums(values, groups)
+    matrices: Sequence[np.ndarray],
+    groups: Sequence[object],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    chunk: int = 100,
+) -> Iterator[tuple[list[np.ndarray], np.ndarray]]:
+    """Chunks of ([totals (size, K_m) per matrix], cases (size,)): column sums and case counts of resampled data,
+    every matrix (rows = the same cases) resampled with the same draws, for statistics that are not per-case means
+    (ratios of sums: micro and macro averages). The same seed draws the same groups as :func:`bootstrap_replicates`.
+    """
+    summed = [group_sums(matrix, groups) for matrix in matrices]
+    counts = summed[0][1]
     n_groups = len(counts)
     rng = np.random.default_rng(seed)
     for start in range(0, n_resamples, chunk):
         size = min(chunk, n_resamples - start)
         weights = _draw_weights(rng, n_groups, size)
-        yield weights @ sums, weights @ counts
+        totals = [weights.astype(sums.dtype, copy=False) @ sums for sums, _ in summed]
+        yield totals, weights @ counts
 
 
 def _draw_weights(rng: np.random.Generator, n_groups: int, size: int) -> np.ndarray:
@@ -67,8 +76,8 @@ def bootstrap_replicates(
     itself). The same seed gives the same replicates.
     """
     parts = [
-        statistics(totals, n_cases, how)
-        for totals, n_cases in resampled_totals(values, groups, n_resamples=n_resamples, seed=seed, chunk=chunk)
+        statistics(totals[0], n_cases, how)
+        for totals, n_cases in resampled_totals([values], groups, n_resamples=n_resamples, seed=seed, chunk=chunk)
     ]
     return np.concatenate(parts) if parts else np.empty((0, np.asarray(values).shape[1]))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -88,6 +89,14 @@ class Batch:
     @property
     def n(self) -> int:
         return int(self.gold.shape[0])
+
+    @cached_property
+    def sizes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(|G|, |P|, |P ∩ G|) per case as floats: what most metrics divide, computed once per batch."""
+        gold_n = (self.gold >= 0).sum(axis=1)
+        pred_n = (self.pred >= 0).sum(axis=1)
+        inter = member(self.gold, self.pred).sum(axis=1)
+        return gold_n.astype(float), pred_n.astype(float), inter.astype(float)
 
 
 def encode(

@@ -141,16 +141,16 @@ def against_labels(cases: Sequence[Case], labels: Sequence[str]) -> tuple[list[C
 def _per_label(batches: Sequence[Batch], labels: Sequence[str]) -> tuple[dict[str, dict[str, float]], np.ndarray]:
     """Per label code, pooled over rounds: support (cases with it in gold), tp, fp, fn, precision, recall, F1; then
     the micro and macro averages. Also the (N, 3L + 1) per-case matrix of tp, fp, fn per code and over-diagnosed
-    entries, averaged over rounds, from which the averages' bootstrap draws."""
+    entries, summed over rounds (ratios of its sums are the averages), from which the averages' bootstrap draws."""
     vocab = batches[0].vocab
     ids = np.array([vocab.id(code) for code in labels], dtype=np.int32)
     n_labels = len(labels)
-    counts = np.zeros((batches[0].n, 3 * n_labels + 1))
+    counts = np.zeros((batches[0].n, 3 * n_labels + 1), dtype=np.float32)  # summed over rounds: exact integers
     for batch in batches:
-        tp, fp, fn = label_outcomes(batch, ids)
-        counts += np.column_stack([tp, fp, fn, overdiagnosed_codes(batch)])
-    counts /= len(batches)
-    totals = counts.sum(axis=0) * len(batches)
+        for j, outcome in enumerate(label_outcomes(batch, ids)):
+            counts[:, j * n_labels : (j + 1) * n_labels] += outcome
+        counts[:, -1] += overdiagnosed_codes(batch)
+    totals = counts.sum(axis=0, dtype=np.float64)
     tp, fp, fn = (totals[k * n_labels : (k + 1) * n_labels] for k in range(3))
     support = member(np.broadcast_to(ids, (batches[0].n, n_labels)).copy(), batches[0].gold).sum(axis=0)
     out = {}
@@ -191,13 +191,15 @@ def _intervals(
     """Bootstrap intervals of every metric and of the micro and macro averages, from one pass of resampled patients
     (the same draws for both)."""
     how = [m.aggregate for m in METRICS.values()]
-    k = len(how)
     metric_draws, average_draws = [], []
-    combined = np.column_stack([mean_values, label_values])
-    for totals, n_cases in resampled_totals(combined, groups, n_resamples=n_resamples, seed=seed):
-        metric_draws.append(statistics(totals[:, :k], n_cases, how))
-        tp, fp, fn = (totals[:, k + j * n_labels : k + (j + 1) * n_labels] for j in range(3))
-        averages = label_averages(tp, fp, fn, totals[:, -1])
+    matrices = [mean_values, label_values]
+    for (metric_totals, label_totals), n_cases in resampled_totals(
+        matrices, groups, n_resamples=n_resamples, seed=seed
+    ):
+        metric_draws.append(statistics(metric_totals, n_cases, how))
+        label_totals = label_totals.astype(float)
+        tp, fp, fn = (label_totals[:, j * n_labels : (j + 1) * n_labels] for j in range(3))
+        averages = label_averages(tp, fp, fn, label_totals[:, -1])
         average_draws.append(np.column_stack([averages[name] for name in LABEL_AVERAGES]))
     metric_interval = percentile_interval(np.concatenate(metric_draws), level)
     average_interval = percentile_interval(np.concatenate(average_draws), level)

@@ -12,6 +12,7 @@ from rich.table import Table
 from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK, STYLES, TASKS
 from medldr.schema import BuildManifest, Scores
 from medldr.score.metrics import METRICS
+from medldr.score.scoring import exclusion_lines
 
 err_console = Console(stderr=True)
 
@@ -115,23 +116,6 @@ def scores_summary(scores: Scores, title: str) -> Table:
         + "".join(f"\n{line}" for line in exclusion_lines(scores.excluded))
     )
     return table
-
-
-def exclusion_lines(excluded: dict[str, int]) -> list[str]:
-    """What scoring set aside against the label space, in words (nothing when nothing was)."""
-    lines = []
-    if excluded.get("cases_primary_outside_label_space"):
-        lines.append(
-            f"{excluded['cases_primary_outside_label_space']} cases not scored (primary outside the label space)"
-        )
-    if excluded.get("gold_codes_outside_label_space"):
-        lines.append(
-            f"{excluded['gold_codes_outside_label_space']} gold codes outside the label space dropped (from "
-            f"{excluded.get('cases_with_gold_codes_dropped', 0)} cases)"
-        )
-    if excluded.get("repeated_gold_codes"):
-        lines.append(f"{excluded['repeated_gold_codes']} repeated gold codes counted once")
-    return lines
 
 
 def comparison_table(result: dict[str, Any]) -> Table:

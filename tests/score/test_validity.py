@@ -72,6 +72,10 @@ def test_a_perfect_key_scores_one_in_any_label_space(demo_build: tuple[Path, Bui
     )
     assert out.returncode == 0, out.stderr
     assert "cases not scored (primary outside the label space)" in " ".join(out.stdout.split())
+    report = run_cli("report", str(tmp_path), "--out", str(tmp_path / "report"), "--resamples", "20", "--quiet")
+    assert report.returncode == 0, report.stderr
+    note = (tmp_path / "report" / "tables" / "accuracy.md").read_text()
+    assert "Set aside against the scoring label space" in note and "cases not scored" in note
 
 
 def test_an_invalid_answer_contributes_nothing() -> None:

@@ -11,6 +11,7 @@ from medldr.report.tables import Column, Estimate, Table, Value
 from medldr.score.compare import compare_runs
 from medldr.score.metrics import LABEL_AVERAGES, METRICS, Dimension
 from medldr.score.reliability import TOP_N
+from medldr.score.scoring import exclusion_lines
 
 RUN = Column("run", "Run", "text")
 
@@ -55,7 +56,11 @@ def _ci_note(runs: Sequence[ScoredFolder]) -> str:
 
 
 def accuracy_table(runs: Sequence[ScoredFolder]) -> Table:
-    return _metric_table(runs, "accuracy", "Accuracy", ACCURACY)
+    table = _metric_table(runs, "accuracy", "Accuracy", ACCURACY)
+    excluded = [f"{run.name}: {'; '.join(lines)}." for run in runs if (lines := exclusion_lines(run.scores.excluded))]
+    if excluded:
+        table.note += " Set aside against the scoring label space: " + " ".join(excluded)
+    return table
 
 
 LABEL_AVERAGE_COLUMNS = [

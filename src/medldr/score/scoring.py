@@ -117,6 +117,23 @@ is not in the label space cannot be scored on it (the build keeps only such case
 be predicted; a gold code listed twice is one code."""
 
 
+def exclusion_lines(excluded: dict[str, int]) -> list[str]:
+    """What scoring set aside against the label space, in words (nothing when nothing was)."""
+    lines = []
+    if excluded.get("cases_primary_outside_label_space"):
+        lines.append(
+            f"{excluded['cases_primary_outside_label_space']} cases not scored (primary outside the label space)"
+        )
+    if excluded.get("gold_codes_outside_label_space"):
+        lines.append(
+            f"{excluded['gold_codes_outside_label_space']} gold codes outside the label space dropped (from "
+            f"{excluded.get('cases_with_gold_codes_dropped', 0)} cases)"
+        )
+    if excluded.get("repeated_gold_codes"):
+        lines.append(f"{excluded['repeated_gold_codes']} repeated gold codes counted once")
+    return lines
+
+
 def against_labels(cases: Sequence[Case], labels: Sequence[str]) -> tuple[list[Case], list[list[str]], dict[str, int]]:
     """(scored cases, their gold codes in the label space, exclusion counts keyed by ``EXCLUSIONS``)."""
     label_set = set(labels)

@@ -63,6 +63,8 @@ def build_summary(manifest: BuildManifest, out: str) -> Table:
     counts = manifest.counts
     table.add_row("source", f"{manifest.source} {manifest.source_version}")
     table.add_row("cohort", f"{counts['cohort']} admissions — {manifest.cohort_rule}")
+    if manifest.window:
+        table.add_row("window", manifest.window)
     table.add_row(
         "cases",
         f"{counts['cases']} (train {counts['train']}, validation {counts['validation']}, test {counts['test']}; "
@@ -80,6 +82,8 @@ def build_summary(manifest: BuildManifest, out: str) -> Table:
     table.add_row("fields present", ", ".join(manifest.fields_present))
     for name, why in manifest.fields_absent.items():
         table.add_row("absent", f"{name}: {why}")
+    for what, count in manifest.removed.items():
+        table.add_row("removed", f"{count} {what}")
     for drop in manifest.dropped:
         table.add_row("dropped", f"{drop.count} — {drop.reason}")
     unmapped = sum(manifest.unmapped_icd10.values())

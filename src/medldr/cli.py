@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -73,19 +73,17 @@ def _option_error(err: ValidationError) -> MedldrError:
     return MedldrError(f"--{field.split('.')[0].replace('_', '-')}: {message}")
 
 
-def _config(label_space: str, seed: int, ratios: str, labs: str, per_code: int, memory: str, threads: int | None):
+def _config(profile: str, memory: str, threads: int | None, ratios: str | None, **options: Any) -> BuildConfig:
+    shares = None
+    if ratios is not None:
+        try:
+            shares = tuple(float(part) for part in ratios.split(","))
+        except ValueError:
+            raise MedldrError(f"--ratios {ratios!r}: expected three numbers such as 0.8,0.1,0.1") from None
+        if len(shares) != 3:
+            raise MedldrError(f"--ratios {ratios!r}: expected three numbers (train,validation,test)")
     try:
-        shares = tuple(float(part) for part in ratios.split(","))
-    except ValueError:
-        raise MedldrError(f"--ratios {ratios!r}: expected three numbers such as 0.8,0.1,0.1") from None
-    if len(shares) != 3:
-        raise MedldrError(f"--ratios {ratios!r}: expected three numbers (train,validation,test)")
-    settings = {"label_space": label_space, "seed": seed, "ratios": shares, "labs": labs, "per_code": per_code}
-    settings["memory_limit"] = memory
-    if threads is not None:
-        settings["threads"] = threads
-    try:
-        return BuildConfig(**settings)
+        return BuildConfig.from_profile(profile, ratios=shares, memory_limit=memory, threads=threads, **options)
     except ValidationError as err:
         raise _option_error(err) from None
 
@@ -106,11 +104,23 @@ def build(
     note: Annotated[Path | None, typer.Option(help="mimic: MIMIC-IV-Note release folder (holds note/).")] = None,
     mimic_version: Annotated[str | None, typer.Option(help="Release number, if the path does not show it.")] = None,
     out: Out = Path("cases"),
-    label_space: LabelSpec = "top50",
+    profile: Annotated[
+        str, typer.Option(help="'study' (the study's whole recipe) or 'medldr' (ours); options below override it.")
+    ] = "study",
+    window: Annotated[
+        str | None, typer.Option(help="'study' (its window) or 'ed' (ED draws before admission too).")
+    ] = None,
+    hours: Annotated[
+        float | None, typer.Option(help="Only events in the first H hours after the window opens.")
+    ] = None,
+    drop_drug_levels: Annotated[
+        bool | None, typer.Option("--drop-drug-levels/--keep-drug-levels", help="Drug monitoring results.")
+    ] = None,
+    label_space: Annotated[str | None, LabelSpec.__metadata__[0]] = None,
     seed: Seed = 2025,
-    ratios: Ratios = "0.8,0.1,0.1",
-    labs: Labs = "earliest",
-    per_code: PerCode = 30,
+    ratios: Annotated[str | None, Ratios.__metadata__[0]] = None,
+    labs: Annotated[str | None, Labs.__metadata__[0]] = None,
+    per_code: Annotated[int | None, PerCode.__metadata__[0]] = None,
     memory_limit: Memory = "4GB",
     threads: Threads = None,
     force: Force = False,
@@ -118,7 +128,19 @@ def build(
 ) -> None:
     """Build LDR cases: from the bundled open demo (no path, no network), or from MIMIC-IV tables (.csv.gz, .csv or
     .parquet; the ED and note modules are optional)."""
-    config = _config(label_space, seed, ratios, labs, per_code, memory_limit, threads)
+    config = _config(
+        profile,
+        memory_limit,
+        threads,
+        ratios,
+        window=window,
+        hours=hours,
+        drop_drug_levels=drop_drug_levels,
+        label_space=label_space,
+        seed=seed,
+        labs=labs,
+        per_code=per_code,
+    )
     if source == "demo":
         if root or ed or note:
             raise MedldrError("build demo reads the bundled demo; --root, --ed and --note are for build mimic")

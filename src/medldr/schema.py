@@ -114,6 +114,15 @@ class Top1(BaseModel):
     name: str
 
 
+class CodedDiagnosis(BaseModel):
+    """One diagnosis coded for the admission (ICD-9; an ICD-10 code mapped) and its position in the coding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    seq_num: int
+
+
 class Case(BaseModel):
     """One LDR case: one ED admission, its rendered inputs and its gold diagnoses."""
 
@@ -125,6 +134,11 @@ class Case(BaseModel):
     top_1_icd: Top1
     history_icd: list[str] | None = Field(
         default=None, description="ICD-9 codes of the patient's earlier admissions (medldr's addition)."
+    )
+    coded_icd: list[CodedDiagnosis] | None = Field(
+        default=None,
+        description="Every diagnosis coded for this admission, with its seq_num (medldr's addition): a code coded "
+        "beyond the top three is not an overdiagnosis in the clinical sense.",
     )
 
     @field_validator("case_id")
@@ -170,6 +184,7 @@ class BuildManifest(BaseModel):
     # its release; manifests written before sources were neutral call it mimic_version
     source_version: str = Field(validation_alias=AliasChoices("source_version", "mimic_version"))
     cohort_rule: str
+    window: str = ""  # which events enter a case, in words (absent in manifests written before windows were chosen)
     sources: list[SourceFile]
     settings: dict[str, Any]
     label_space: LabelSpace
@@ -179,6 +194,7 @@ class BuildManifest(BaseModel):
     counts_per_code: dict[str, dict[str, int]]
     dropped: list[DroppedCount]
     unmapped_icd10: dict[str, int]
+    removed: dict[str, int] = Field(default_factory=dict)  # what --hours and --drop-drug-levels removed
 
 
 class ResponseRecord(BaseModel):

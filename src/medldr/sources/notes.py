@@ -104,13 +104,20 @@ def discharge_note_sections(text: str | None) -> dict[str, str | None]:
     return result
 
 
+_STUDY_FINDINGS_RE = re.compile(r"FINDINGS:.*?(?=IMPRESSION:)", re.DOTALL)
 _FINDINGS_RE = re.compile(r"^[ \t]*FINDINGS[ \t]*:.*?(?=^[ \t]*[A-Z][A-Z /&-]{2,}[ \t]*:|\Z)", re.MULTILINE | re.DOTALL)
 
 
-def drop_findings(report: str) -> str:
-    """Remove a radiology report's FINDINGS section (up to the next upper-case header such as IMPRESSION).
+def drop_findings(report: str, rule: str = "ed") -> str:
+    """Remove a radiology report's FINDINGS section. medldr's rule (``ed``): up to the next upper-case header
+    such as IMPRESSION (to the end when there is none). The study's rule (``study``): from ``FINDINGS:`` up to the
+    next ``IMPRESSION:`` only; with no IMPRESSION after it the text is kept whole.
 
     >>> drop_findings("EXAMINATION: CXR\\nFINDINGS: lungs clear\\nmore\\nIMPRESSION: no pneumonia")
     'EXAMINATION: CXR\\nIMPRESSION: no pneumonia'
+    >>> drop_findings("EXAMINATION: CXR\\nFINDINGS: lungs clear", "study"), drop_findings("FINDINGS: clear", "ed")
+    ('EXAMINATION: CXR\\nFINDINGS: lungs clear', '')
     """
+    if rule == "study":
+        return _STUDY_FINDINGS_RE.sub("", report)
     return _FINDINGS_RE.sub("", report).strip()

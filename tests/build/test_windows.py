@@ -39,33 +39,62 @@ def mini(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "hosp/labevents",
         [
             # sodium after the discharge note but before dischtime: not in the study's window
-            {**LAB, "labevent_id": 40, "itemid": 50983, "charttime": "2150-06-05 06:00:00", "value": "139",
-             "ref_range_lower": 133, "ref_range_upper": 145},
+            {
+                **LAB,
+                "labevent_id": 40,
+                "itemid": 50983,
+                "charttime": "2150-06-05 06:00:00",
+                "value": "139",
+                "ref_range_lower": 133,
+                "ref_range_upper": 145,
+            },
             # potassium: the earliest in the study's window is not numeric, so no potassium (no fall-back)
             {**LAB, "labevent_id": 41, "itemid": 50971, "charttime": "2150-06-02 08:00:00", "value": "HEMOLYZED"},
             {**LAB, "labevent_id": 42, "itemid": 50971, "charttime": "2150-06-03 08:00:00", "value": "4.0"},
             # a vancomycin level two days in
-            {**LAB, "labevent_id": 43, "itemid": 51009, "charttime": "2150-06-03 10:00:00", "value": "15",
-             "valueuom": "ug/mL", "ref_range_lower": 10, "ref_range_upper": 20},
+            {
+                **LAB,
+                "labevent_id": 43,
+                "itemid": 51009,
+                "charttime": "2150-06-03 10:00:00",
+                "value": "15",
+                "valueuom": "ug/mL",
+                "ref_range_lower": 10,
+                "ref_range_upper": 20,
+            },
         ],
-    )  # fmt: skip
+    )
     _extend(
         root,
         "hosp/microbiologyevents",
         [
-            dict(subject_id=1, hadm_id=101, microevent_id=6, chartdate="2150-06-02 00:00:00",
-                 charttime="2150-06-02 11:00:00", spec_type_desc="SPUTUM", test_name="GRAM STAIN"),
+            dict(
+                subject_id=1,
+                hadm_id=101,
+                microevent_id=6,
+                chartdate="2150-06-02 00:00:00",
+                charttime="2150-06-02 11:00:00",
+                spec_type_desc="SPUTUM",
+                test_name="GRAM STAIN",
+            ),
         ],
-    )  # fmt: skip
+    )
     _extend(
         root,
         "note/radiology",
         [
-            dict(note_id="1-RR-3", subject_id=1, hadm_id=101, note_type="RR", note_seq=3,
-                 charttime="2150-06-02 12:00:00", storetime="2150-06-02 13:00:00",
-                 text="EXAMINATION: CT HEAD\nFINDINGS: no bleed."),
+            dict(
+                note_id="1-RR-3",
+                subject_id=1,
+                hadm_id=101,
+                note_type="RR",
+                note_seq=3,
+                charttime="2150-06-02 12:00:00",
+                storetime="2150-06-02 13:00:00",
+                text="EXAMINATION: CT HEAD\nFINDINGS: no bleed.",
+            ),
         ],
-    )  # fmt: skip
+    )
     return root
 
 

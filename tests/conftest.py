@@ -38,9 +38,10 @@ def demo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_build(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildManifest]:
-    """The demo built once with default settings: (output folder, manifest)."""
+    """The demo built once, with medldr's ED window (65 cases, 18 inference cases, where the study's window gives 56
+    and 8): (output folder, manifest). The default (study) build is tested in tests/build."""
     out = tmp_path_factory.mktemp("demo-cases")
-    manifest = build_cases(open_mimic(demo_root), out, BuildConfig())
+    manifest = build_cases(open_mimic(demo_root), out, BuildConfig(window="ed"))
     return out, manifest
 
 

@@ -84,15 +84,15 @@ def _cases(out: Path, name: str) -> list[Case]:
 def test_case_set_equals_an_independent_query(
     demo_build: tuple[Path, BuildManifest], demo_root: Path, tmp_path: Path
 ) -> None:
-    ed_out = tmp_path / "ed"
-    ed_manifest = build_cases(open_demo(), ed_out, BuildConfig(window="ed"))
-    ed_built = {case.case_id for split in ("train", "validation", "test") for case in _cases(ed_out, split)}
-    assert ed_built == _expected_case_ids(demo_root, window="ed")
-    assert ed_manifest.settings["window"] == "ed" and ed_manifest.window.startswith("medldr's")
+    study_out = tmp_path / "study"
+    study = build_cases(open_demo(), study_out, BuildConfig())  # the default: the study's window
+    assert study.settings["window"] == "study" and study.window.startswith("the study's")
+    study_built = {case.case_id for split in ("train", "validation", "test") for case in _cases(study_out, split)}
+    assert study_built == _expected_case_ids(demo_root, window="study")
     out, manifest = demo_build
-    assert manifest.settings["window"] == "study" and manifest.window.startswith("the study's")
+    assert manifest.settings["window"] == "ed" and manifest.window.startswith("medldr's")
     built = {case.case_id for split in ("train", "validation", "test") for case in _cases(out, split)}
-    expected = _expected_case_ids(demo_root)
+    expected = _expected_case_ids(demo_root, window="ed")
     assert len(expected) > 30
     assert built == expected
     assert manifest.counts["cases"] == len(expected)
@@ -172,11 +172,11 @@ def test_same_seed_same_bytes_other_seed_other_split(
     demo_build: tuple[Path, BuildManifest], demo_root: Path, tmp_path: Path
 ) -> None:
     out, _ = demo_build
-    build_cases(open_mimic(demo_root), tmp_path / "a", BuildConfig(threads=1))
+    build_cases(open_mimic(demo_root), tmp_path / "a", BuildConfig(threads=1, window="ed"))
     for name in (*OUTPUT_FILES, "build_manifest"):
         suffix = ".json" if name == "build_manifest" else ".jsonl"
         assert (tmp_path / "a" / f"{name}{suffix}").read_bytes() == (out / f"{name}{suffix}").read_bytes(), name
-    build_cases(open_demo(), tmp_path / "b", BuildConfig(seed=7))
+    build_cases(open_demo(), tmp_path / "b", BuildConfig(seed=7, window="ed"))
     first = {c.subject_id for c in _cases(out, "test")}
     second = {c.subject_id for c in _cases(tmp_path / "b", "test")}
     assert first != second
@@ -187,7 +187,7 @@ def test_same_seed_same_bytes_other_seed_other_split(
 def test_bundled_demo_is_the_open_demo(demo_build: tuple[Path, BuildManifest], tmp_path: Path) -> None:
     """The package's copy gives the same cases as ../shared/data; its manifest path is portable."""
     out, manifest = demo_build
-    bundled = build_cases(open_demo(), tmp_path, BuildConfig())
+    bundled = build_cases(open_demo(), tmp_path, BuildConfig(window="ed"))
     assert [s.sha256 for s in bundled.sources] == [s.sha256 for s in manifest.sources]
     assert all(s.path.startswith("medldr:mimic_iv_demo/") for s in bundled.sources)
     assert (tmp_path / "train.jsonl").read_bytes() == (out / "train.jsonl").read_bytes()

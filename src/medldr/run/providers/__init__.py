@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from medldr.errors import MedldrError
-from medldr.run.providers.base import Completion, FinishReason, Message, Provider, is_loopback
+from medldr.run.providers.base import Completion, FinishReason, Message, Provider, is_azure_openai, is_loopback
 from medldr.run.providers.openai_http import LlamaServer, OpenAIServer, SGLangServer, VLLMServer
 
 Loader = Callable[[str, "str | None", float], Provider]
@@ -19,6 +20,7 @@ def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azu
         from medldr.run.providers.openai_compat import OpenAICompatible
 
         url = base_url or default_url
+        endpoint = url or (os.environ.get("AZURE_OPENAI_ENDPOINT") if azure else None)
         return OpenAICompatible(
             model,
             name=name,
@@ -26,7 +28,7 @@ def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azu
             api_key_env=key_env,
             timeout=timeout,
             azure=azure,
-            zero_retention=azure or is_loopback(url),
+            zero_retention=(azure and is_azure_openai(endpoint)) or is_loopback(url),
         )
 
     return load

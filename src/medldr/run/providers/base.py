@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
+from urllib.request import getproxies_environment, proxy_bypass_environment
 
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
@@ -118,16 +120,58 @@ def finish_reason(value: str | None) -> FinishReason | None:
     return value if value in ("stop", "length", "content_filter", "tool_calls") else "other"  # type: ignore[return-value]
 
 
+def _host(base_url: str | None) -> str:
+    try:
+        return (urlparse(base_url or "").hostname or "").lower()
+    except ValueError:  # a malformed URL ("http://[::1") points nowhere we can vouch for
+        return ""
+
+
+def proxied(base_url: str | None) -> bool:
+    """Whether requests to this URL would go through a proxy from the environment (``HTTP(S)_PROXY``, ``ALL_PROXY``,
+    lower or upper case, minus ``NO_PROXY``), as the SDKs and aiohttp with ``trust_env`` send them: then the proxy,
+    not the URL's host, receives the data."""
+    if not base_url:
+        return False
+    scheme = urlparse(base_url).scheme.lower()
+    proxies = getproxies_environment()
+    if not (proxies.get(scheme) or proxies.get("all")):
+        return False
+    return not proxy_bypass_environment(_host(base_url))
+
+
 def is_loopback(base_url: str | None) -> bool:
-    """Whether a URL points at this machine (a server the user runs, so nothing leaves it).
+    """Whether a URL points at this machine (a server the user runs, so nothing leaves it): its host is ``localhost``
+    or an IP literal in 127.0.0.0/8 or ::1 (a name that merely starts with "127." is not), and no proxy sits between.
 
     >>> is_loopback("http://127.0.0.1:8000/v1"), is_loopback("https://api.openai.com/v1"), is_loopback(None)
     (True, False, False)
+    >>> is_loopback("http://127.0.0.1.nip.io:9/v1"), is_loopback("http://[::1]:8000/v1")
+    (False, True)
     """
-    if not base_url:
+    host = _host(base_url)
+    if host != "localhost":
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                return False
+        except ValueError:
+            return False
+    return not proxied(base_url)
+
+
+AZURE_OPENAI_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com", ".openai.azure.us")
+"""Azure OpenAI endpoint domains (the zero-retention route the data-use rule accepts for credentialed data)."""
+
+
+def is_azure_openai(base_url: str | None) -> bool:
+    """Whether a URL is an Azure OpenAI endpoint over https, reached directly (not any URL given to ``azure:``).
+
+    >>> is_azure_openai("https://my-res.openai.azure.com/"), is_azure_openai("http://example.invalid:9/v1")
+    (True, False)
+    """
+    if not base_url or urlparse(base_url).scheme.lower() != "https":
         return False
-    host = (urlparse(base_url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+    return _host(base_url).endswith(AZURE_OPENAI_HOSTS) and not proxied(base_url)
 
 
 async def closing(provider: Provider, work: Awaitable[T]) -> T:

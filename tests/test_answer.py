@@ -204,3 +204,19 @@ def test_reference_keeps_repeats_as_the_study_did() -> None:
     assert not study.predictions_are_top_prefix and study.repeated  # the study's check_consistency: False
     ours = extract(text)
     assert ours.predictions == ("486", "5849") and ours.predictions_are_top_prefix
+
+
+@pytest.mark.parametrize(
+    "unit", ['"predictions: [', "**predictions**: [", "<think>", "</think>", "{", "}{", "```json\n", '{"a":', "*"]
+)
+def test_adversarial_answers_parse_in_linear_time(unit: str) -> None:
+    """A 1 MB answer built to make a backtracking parser rescan the text from every position (the markdown and the
+    study's regexes took a minute on 150 KB) reads in well under the bound here, in both modes."""
+    import time
+
+    text = "]" + unit * (1_000_000 // len(unit))
+    for mode in ("robust", "reference"):
+        start = time.perf_counter()
+        answer = extract(text, mode=mode)  # type: ignore[arg-type]
+        assert time.perf_counter() - start < 5, (unit, mode)  # quadratic would be hours; linear is ~0.1 s
+        assert not answer.valid

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -26,8 +27,8 @@ _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 _LEADING_OPEN = re.compile(r"^\s*<think>", re.IGNORECASE)
 _FENCE_RE = re.compile(r"```[ \t]*(?:json5?|JSON)?[ \t]*\n(.*?)```", re.DOTALL)
-_MARKDOWN_RE = {
-    key: re.compile(rf"\*{{0,2}}{key}\*{{0,2}}\s*:?\s*\*{{0,2}}\s*\[(.*?)\]", re.DOTALL | re.IGNORECASE)
+_MARKDOWN_OPEN = {
+    key: re.compile(rf"\*{{0,2}}{key}\*{{0,2}}\s*:?\s*\*{{0,2}}\s*\[", re.IGNORECASE)
     for key in ("top10", "predictions")
 }
 _CODE_RE = re.compile(r"^[VE]?\d[\d.]*", re.IGNORECASE)
@@ -216,15 +217,27 @@ def _parse_candidate(text: str) -> Answer | None:
         return None
 
 
+def _spans(text: str, opener: re.Pattern[str], closer: str) -> Iterator[tuple[int, str, int]]:
+    """Non-overlapping (start, content, end) of ``opener`` then anything up to the first ``closer``, leftmost first:
+    what ``re.finditer(opener + "(.*?)" + closer, re.DOTALL)`` finds, in linear time (that regex rescans to the end
+    of the text from every opener when no closer follows: an adversarial answer took minutes)."""
+    position = 0
+    while (match := opener.search(text, position)) is not None:
+        end = text.find(closer, match.end())
+        if end < 0:
+            return
+        yield match.start(), text[match.end() : end], end + len(closer)
+        position = end + len(closer)
+
+
 def _markdown(text: str) -> Answer | None:
-    found = {key: _last(pattern.finditer(text)) for key, pattern in _MARKDOWN_RE.items()}
+    found = {key: _last(inner for _, inner, _ in _spans(text, opener, "]")) for key, opener in _MARKDOWN_OPEN.items()}
     if found["predictions"] is None:
         return None
 
-    def items(match: re.Match[str] | None) -> list[str]:
-        if match is None:
+    def items(inner: str | None) -> list[str]:
+        if inner is None:
             return []
-        inner = match.group(1)
         quoted = [a or b for a, b in re.findall(r'"([^"]+)"|\'([^\']+)\'', inner)]
         codes = [normalize_item(x) for x in (quoted or inner.split(",")) if x.strip()]
         return [code for code in codes if not is_placeholder(code)]
@@ -233,7 +246,7 @@ def _markdown(text: str) -> Answer | None:
     return Answer(top, preds, valid=bool(preds), reason="" if preds else "no predictions")
 
 
-def _last(matches: Any) -> re.Match[str] | None:
+def _last(matches: Iterable[Any]) -> Any:
     found = None
     for found in matches:  # noqa: B007 - the last one is wanted
         pass
@@ -256,6 +269,8 @@ def _robust(text: str, finish_reason: str | None) -> Answer:
     if answer is not None:
         return answer
     for _, candidate in reversed(_candidates(body)):  # the last answer-bearing object is the final answer
+        if len(candidate) < len("{top10:[]}"):  # too short to hold an answer key (and cheap to skip in bulk)
+            continue
         answer = _parse_candidate(candidate)
         if answer is not None:
             return answer
@@ -282,18 +297,24 @@ def _final_object(body: str) -> Answer | None:
 
 # --- the study's parser, reproduced exactly ---------------------------------------------------------------------
 
-_REF_FENCE = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
-_REF_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
-_REF_MD = {key: re.compile(rf"\*\*{key}\*\*:\s*\[(.*?)\]", re.DOTALL) for key in ("top10", "predictions")}
+# its regexes were r"```json\n(.*?)\n```", r"\{.*?\}" and rf"\*\*{key}\*\*:\s*\[(.*?)\]" (DOTALL): the same matches come
+# from _spans, in linear time
+_REF_FENCE = re.compile(r"```json\n")
+_REF_OBJECT = re.compile(r"\{")
+_REF_MD = {key: re.compile(rf"\*\*{key}\*\*:\s*\[") for key in ("top10", "predictions")}
 
 
 def _reference(text: str) -> Answer:
-    matches = _REF_FENCE.findall(text) or _REF_OBJECT.findall(text)
+    matches = [inner for _, inner, _ in _spans(text, _REF_FENCE, "\n```")] or [
+        text[start:end] for start, _, end in _spans(text, _REF_OBJECT, "}")
+    ]
     data: Any = None
     if not matches:
-        found = {key: pattern.search(text) for key, pattern in _REF_MD.items()}
-        if found["top10"] and found["predictions"]:
-            lists = {key: re.findall(r'"([^"]+)"', m.group(1)) for key, m in found.items() if m}
+        found = {
+            key: next((inner for _, inner, _ in _spans(text, opener, "]")), None) for key, opener in _REF_MD.items()
+        }
+        if found["top10"] is not None and found["predictions"] is not None:
+            lists = {key: re.findall(r'"([^"]+)"', inner) for key, inner in found.items() if inner is not None}
             if lists["top10"] and lists["predictions"]:
                 data = lists
     elif len(matches) == 1:

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from medldr.errors import MedldrError
 from medldr.run.providers import Provider
+from medldr.run.providers.base import redact_url
 from medldr.schema import build_manifest_of, read_build_manifest
 
 OPEN_SOURCES = ("mimic-iv-demo",)
@@ -31,7 +32,7 @@ def data_use_decision(
     """Allow or refuse sending these cases to this provider; returns the decision for the manifest, or raises."""
     manifest_path = build_manifest_of(cases_file)
     source = read_build_manifest(manifest_path).source if manifest_path.exists() else "unknown (no build manifest)"
-    decision: dict[str, Any] = {"source": source, "provider": provider.name, "base_url": base_url}
+    decision: dict[str, Any] = {"source": source, "provider": provider.name, "base_url": redact_url(base_url)}
     if source.startswith(OPEN_SOURCES):
         return {**decision, "decision": "allowed", "reason": "open data (the bundled MIMIC-IV demo, ODbL)"}
     if provider.zero_retention:

@@ -33,7 +33,7 @@ from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
-from medldr.run.providers.base import Completion, closing, concurrency_for
+from medldr.run.providers.base import Completion, closing, concurrency_for, error_text, redact_url
 from medldr.run.store import GroupCommit, ResponseStore
 from medldr.schema import RESPONSES, RUN_MANIFEST, Case, RunManifest, read_cases, read_run_manifest, resolve_label_space
 
@@ -263,7 +263,7 @@ async def _execute(
                         "case_id": case_id,
                         "round": round_,
                         "attempt": state.attempts,
-                        "error": f"{type(err).__name__}: {err}"[:500],
+                        "error": error_text(err),
                     }
                     await journal.append(record)
                     _count(totals, record, settings.prices, settings.model)
@@ -315,7 +315,7 @@ def run_cases(
         "template_sha256": template.sha256,
         "label_space": list(space.codes),
         "model": settings.model,
-        "base_url": settings.base_url,
+        "base_url": redact_url(settings.base_url),
         "params": settings.params.model_dump(exclude_none=True),
         "rounds": settings.rounds,
         "retry_invalid": settings.retry_invalid,

@@ -23,7 +23,7 @@ from medldr.errors import MedldrError
 from medldr.icd import icd9_names
 from medldr.run import ask
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Provider, closing, concurrency_for
+from medldr.run.providers.base import Provider, closing, concurrency_for, error_text
 from medldr.run.runner import identity_changes
 from medldr.run.store import ResponseStore
 from medldr.schema import JUDGE_MANIFEST, JUDGE_RESPONSES
@@ -165,7 +165,7 @@ def judge_items(
                         "case_id": item.case_id,
                         "round": item.round,
                         "code": item.code,
-                        "error": f"{type(err).__name__}: {err}"[:500],
+                        "error": error_text(err),
                     }
                 )
                 return

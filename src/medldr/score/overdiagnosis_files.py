@@ -19,6 +19,7 @@ from medldr.prompts import user_message
 from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.providers import get_provider
+from medldr.run.providers.base import redact_url
 from medldr.schema import (
     OVERDIAGNOSIS,
     OVERDIAGNOSIS_SUMMARY,
@@ -113,7 +114,7 @@ def _judge(
         params = params.merge(GenerationParams(json_schema=JUDGE_SCHEMA))
     identity = {
         "model": settings.model,
-        "base_url": settings.base_url,
+        "base_url": redact_url(settings.base_url),
         "prompt_sha256": prompt_sha256(),
         "task": task,
         "sample": settings.sample,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
+import re
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -118,6 +120,47 @@ def finish_reason(value: str | None) -> FinishReason | None:
     mapped = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
     value = mapped.get(value, value)
     return value if value in ("stop", "length", "content_filter", "tool_calls") else "other"  # type: ignore[return-value]
+
+
+_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+_HEADER_SECRET = re.compile(
+    r"""(?P<name>authorization|proxy-authorization|api-key|x-api-key)(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>[^"'\s,}]+(?:\s+[^"'\s,}]+)?)""",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
+def error_text(err: BaseException, limit: int = 500) -> str:
+    """An error as it may be written to a file: its type and message, with every secret removed (the values of the
+    environment's key, token, secret and password variables, and any Authorization / api-key header value or bearer
+    token a server echoed back), at most ``limit`` characters.
+
+    >>> error_text(RuntimeError('400 {"echo": {"Authorization": "Bearer sk-abc123"}}'))
+    'RuntimeError: 400 {"echo": {"Authorization": "[redacted]"}}'
+    """
+    text = f"{type(err).__name__}: {err}"
+    for name, value in os.environ.items():
+        if value and len(value) >= 8 and _SECRET_NAME.search(name):
+            text = text.replace(value, "[redacted]")
+    text = _HEADER_SECRET.sub(lambda m: f"{m['name']}{m['sep']}[redacted]", text)
+    return _BEARER.sub(r"\1[redacted]", text)[:limit]
+
+
+def redact_url(url: str | None) -> str | None:
+    """A URL as it may be recorded: without any user:password part.
+
+    >>> redact_url("http://user:secret@10.0.0.5:8000/v1"), redact_url(None)
+    ('http://10.0.0.5:8000/v1', None)
+    """
+    if not url:
+        return url
+    try:
+        parts = urlparse(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 def _host(base_url: str | None) -> str:

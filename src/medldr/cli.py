@@ -57,7 +57,7 @@ Ratios = Annotated[str, typer.Option(help="train,validation,test shares of patie
 Labs = Annotated[str, typer.Option(help="'earliest' result per lab test (the study's rule) or 'all' results.")]
 PerCode = Annotated[int, typer.Option(help="Inference subset: up to this many cases per label code.")]
 Memory = Annotated[str, typer.Option(help="DuckDB memory limit; work beyond it spills to disk.")]
-Threads = Annotated[int | None, typer.Option(help="DuckDB threads (default: all cores).")]
+Threads = Annotated[int | None, typer.Option(min=1, max=1024, help="DuckDB threads (default: all cores).")]
 Force = Annotated[bool, typer.Option("--force", help="Replace a different earlier build in --out.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no summary (for scripts).")]
 RunDir = Annotated[Path | None, typer.Argument(help="A run folder (responses.jsonl + manifest.json).")]
@@ -193,7 +193,7 @@ def score(
     label_space: ScoringLabels = None,
     extraction: Extraction = "robust",
     allow_missing: Annotated[bool, typer.Option(help="Score a missing (case, round) as invalid.")] = False,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    resamples: Annotated[int, typer.Option(min=0, max=100_000, help="Bootstrap resamples (0: no intervals).")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     unit: Annotated[str, typer.Option(help="Bootstrap unit: patient or case.")] = "patient",
     out: Annotated[Path | None, typer.Option(help="scores.json path (default: RUN_DIR/scores.json).")] = None,
@@ -245,7 +245,9 @@ def compare(
     resample_models: Annotated[
         bool, typer.Option(help="Group CIs and p also resample the models within each group (two-level bootstrap).")
     ] = False,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples (and sign-flip permutations).")] = 1000,
+    resamples: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Bootstrap resamples (and sign-flip permutations).")
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     unit: Annotated[str, typer.Option(help="Bootstrap unit: patient or case.")] = "patient",
     out: Annotated[Path | None, typer.Option(help="Also write the comparison as JSON here.")] = None,
@@ -303,8 +305,8 @@ def overdiagnosis(
     seed: Annotated[int, typer.Option(help="Seed of the judge's sample.")] = 0,
     base_url: Annotated[str | None, typer.Option(help="Server URL for an OpenAI-compatible judge.")] = None,
     task: Annotated[str | None, typer.Option(help="Fields shown to the judge (default: the run's task).")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Judge requests in flight.")] = 4,
-    timeout: Annotated[float, typer.Option(help="Seconds per judge request.")] = 600.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Judge requests in flight.")] = 4,
+    timeout: Annotated[float, typer.Option(min=0.001, max=86_400, help="Seconds per judge request.")] = 600.0,
     allow_data_sharing: Annotated[
         bool, typer.Option("--allow-data-sharing", help="Send credentialed cases to a judge that may retain them.")
     ] = False,
@@ -354,7 +356,7 @@ def report(
     ),
     group: GroupSpec = None,
     title: Annotated[str, typer.Option(help="The report's title.")] = "medldr report",
-    resamples: Annotated[int, typer.Option(min=1, help="Bootstrap resamples for the comparison.")] = 1000,
+    resamples: Annotated[int, typer.Option(min=1, max=100_000, help="Bootstrap resamples for the comparison.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed for the comparison.")] = 0,
     unit: Annotated[str, typer.Option(help="Bootstrap unit: patient or case.")] = "patient",
     quiet: Quiet = False,
@@ -389,8 +391,8 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Sampling seed, where the provider supports one.")] = None,
     reasoning_effort: Annotated[str | None, typer.Option(help="minimal/low/medium/high (reasoning models).")] = None,
     thinking_budget: Annotated[int | None, typer.Option(help="Anthropic extended thinking budget (tokens).")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight.")] = 8,
-    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 600.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Requests in flight.")] = 8,
+    timeout: Annotated[float, typer.Option(min=0.001, max=86_400, help="Seconds per request.")] = 600.0,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N cases.")] = None,
     retry_invalid: Annotated[int, typer.Option(min=0, help="Re-ask an unparsable answer up to N times.")] = 0,
     allow_data_sharing: Annotated[

@@ -104,3 +104,18 @@ def test_build_source_and_paths_are_checked(tmp_path: Path) -> None:
         result = cli_in_process(*args, "--out", str(tmp_path / "o"))
         assert result.returncode == 2 and text in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unbounded_numbers_are_refused(tmp_path: Path) -> None:
+    """Values that hung, exhausted memory or were silently accepted (issue 14) stop at the option, exit 2."""
+    cases = tmp_path / "c.jsonl"
+    for args, option in (
+        (["build", "demo", "--threads", "100000"], "--threads"),
+        (["compare", str(tmp_path), str(tmp_path), "--resamples", "0"], "--resamples"),
+        (["compare", str(tmp_path), str(tmp_path), "--resamples", "100000000"], "--resamples"),
+        (["score", str(tmp_path), "--resamples", "-5"], "--resamples"),
+        (["run", str(cases), "--model", "vllm:m", "--timeout", "-1"], "--timeout"),
+        (["run", str(cases), "--model", "vllm:m", "--timeout", "0"], "--timeout"),
+    ):
+        result = cli_in_process(*args, "--out", str(tmp_path / "o"))
+        assert result.returncode == 2 and option in result.stderr and "Traceback" not in result.stderr, args

@@ -283,9 +283,7 @@ def _final_object(body: str) -> Answer | None:
     None sends the text to the full scan."""
     stripped = body.rstrip()
     if stripped.endswith("```"):
-        last = None
-        for last in _FENCE_RE.finditer(body):  # noqa: B007 - the last one is wanted
-            pass
+        last = _last(_FENCE_RE.finditer(body))
         if last is not None and "{" not in body[last.end() :]:
             return _parse_candidate(last.group(1).strip())
         return None

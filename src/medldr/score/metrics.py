@@ -19,10 +19,6 @@ from medldr.score.encode import Batch, member
 Aggregate = Literal["mean", "sum"]
 
 
-def _sizes(batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return batch.sizes
-
-
 def _over(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
     """(prediction entries, over-diagnosed entries) per case: the distinct predictions, or with reference extraction
     every entry a repeated code included, as the study's ``exact_miss_over.py`` counted them."""
@@ -50,43 +46,43 @@ def primary_accuracy(batch: Batch) -> np.ndarray:
 
 def exact_match(batch: Batch) -> np.ndarray:
     """1 when the set of predictions equals the gold set."""
-    gold_n, pred_n, inter = _sizes(batch)
+    gold_n, pred_n, inter = batch.sizes
     return ((inter == gold_n) & (inter == pred_n)).astype(float)
 
 
 def jaccard(batch: Batch) -> np.ndarray:
     """|P ∩ G| / |P ∪ G| (the gold set is never empty, so the union never is)."""
-    gold_n, pred_n, inter = _sizes(batch)
+    gold_n, pred_n, inter = batch.sizes
     return _div(inter, gold_n + pred_n - inter, 0.0)
 
 
 def precision(batch: Batch, zero_division: float = 0.0) -> np.ndarray:
     """|P ∩ G| / |P|; ``zero_division`` for an empty P."""
-    _, pred_n, inter = _sizes(batch)
+    _, pred_n, inter = batch.sizes
     return _div(inter, pred_n, zero_division)
 
 
 def recall(batch: Batch) -> np.ndarray:
     """|P ∩ G| / |G|."""
-    gold_n, _, inter = _sizes(batch)
+    gold_n, _, inter = batch.sizes
     return _div(inter, gold_n, 0.0)
 
 
 def f1(batch: Batch) -> np.ndarray:
     """Sample F1: 2 |P ∩ G| / (|P| + |G|)."""
-    gold_n, pred_n, inter = _sizes(batch)
+    gold_n, pred_n, inter = batch.sizes
     return _div(2 * inter, gold_n + pred_n, 0.0)
 
 
 def hamming_loss(batch: Batch) -> np.ndarray:
     """|P Δ G| / N_labels."""
-    gold_n, pred_n, inter = _sizes(batch)
+    gold_n, pred_n, inter = batch.sizes
     return (gold_n + pred_n - 2 * inter) / max(batch.n_labels, 1)
 
 
 def miss_rate(batch: Batch) -> np.ndarray:
     """|G \\ P| / |G|."""
-    gold_n, _, inter = _sizes(batch)
+    gold_n, _, inter = batch.sizes
     return _div(gold_n - inter, gold_n, 0.0)
 
 
@@ -139,7 +135,7 @@ def invalid_rate(batch: Batch) -> np.ndarray:
 
 
 def missed_codes(batch: Batch) -> np.ndarray:
-    gold_n, _, inter = _sizes(batch)
+    gold_n, _, inter = batch.sizes
     return gold_n - inter
 
 
@@ -177,7 +173,7 @@ def hierarchy_credit(batch: Batch) -> np.ndarray:
         pairs = np.where((a >= 0)[:, :, None] & (b >= 0)[:, None, :], pairs, 0.0)
         return pairs.max(axis=2, initial=0.0).sum(axis=1)
 
-    gold_n, pred_n, _ = _sizes(batch)
+    gold_n, pred_n, _ = batch.sizes
     precision = _div(best(batch.pred, batch.gold), pred_n, 0.0)
     recall = _div(best(batch.gold, batch.pred), gold_n, 0.0)
     return _div(2 * precision * recall, precision + recall, 0.0)

@@ -17,7 +17,7 @@ from medldr.answer import Answer, Mode, extract
 from medldr.errors import MedldrError
 from medldr.schema import Case, ResponseRecord, Scores
 from medldr.score.bootstrap import Unit, bootstrap_replicates, percentile_interval, resampled_totals, statistics
-from medldr.score.encode import Batch, Vocabulary, encode, member
+from medldr.score.encode import Batch, Vocabulary, encode
 from medldr.score.metrics import (
     LABEL_AVERAGES,
     METRICS,
@@ -169,7 +169,7 @@ def _per_label(batches: Sequence[Batch], labels: Sequence[str]) -> tuple[dict[st
         counts[:, -1] += overdiagnosed_codes(batch)
     totals = counts.sum(axis=0, dtype=np.float64)
     tp, fp, fn = (totals[k * n_labels : (k + 1) * n_labels] for k in range(3))
-    support = member(np.broadcast_to(ids, (batches[0].n, n_labels)).copy(), batches[0].gold).sum(axis=0)
+    support = (tp + fn) / len(batches)  # cases with the code in gold: the same every round
     out = {}
     for i, code in enumerate(labels):
         p = tp[i] / (tp[i] + fp[i]) if tp[i] + fp[i] else 0.0

@@ -92,26 +92,24 @@ def build_summary(manifest: BuildManifest, out: str) -> Table:
 
 
 def _scaled(value: float, unit: str) -> str:
+    # the report's format (report.tables), kept here so the CLI does not import the report stage at start-up
     return f"{100 * value:.1f}" if unit == "percent" else f"{value:,.0f}" if unit == "count" else f"{value:.2f}"
 
 
 def scores_summary(scores: Scores, title: str) -> Table:
-    """Every registered metric: mean over rounds with the bootstrap interval (shares in percent)."""
+    """Every registered metric and the label-space averages: mean over rounds with the bootstrap interval (shares
+    in percent)."""
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("mean [95% CI]", justify="right")
-    for key, metric in METRICS.items():
-        cell = _scaled(scores.mean[key], metric.unit)
-        if key in scores.ci:
-            low, high = scores.ci[key]
-            cell += f" [{_scaled(low, metric.unit)}, {_scaled(high, metric.unit)}]"
-        table.add_row(key + (" (%)" if metric.unit == "percent" else ""), cell)
-    for key, value in scores.label_averages.items():
-        cell = _scaled(value, "percent")
-        if key in scores.label_averages_ci:
-            low, high = scores.label_averages_ci[key]
-            cell += f" [{_scaled(low, 'percent')}, {_scaled(high, 'percent')}]"
-        table.add_row(f"{key} (%)", cell)
+    rows = [(key, metric.unit, scores.mean, scores.ci) for key, metric in METRICS.items()]
+    rows += [(key, "percent", scores.label_averages, scores.label_averages_ci) for key in scores.label_averages]
+    for key, unit, means, intervals in rows:
+        cell = _scaled(means[key], unit)
+        if key in intervals:
+            low, high = intervals[key]
+            cell += f" [{_scaled(low, unit)}, {_scaled(high, unit)}]"
+        table.add_row(key + (" (%)" if unit == "percent" else ""), cell)
     if scores.reliability is not None:
         for key in ("topn_jaccard_1", "topn_jaccard_10", "consistency_top1", "consistency_all"):
             table.add_row(f"reliability {key}", f"{100 * scores.reliability[key]:.1f}")

@@ -58,7 +58,8 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
     folder = Path(folder)
     scores, values = read_scored(folder)
     responses = folder / RESPONSES
-    current = sha256_file(responses) if responses.exists() else None
+    # read_scored has checked the responses against the hash the scores recorded: no need to hash them twice
+    current = (scores.responses_sha256 or sha256_file(responses)) if responses.exists() else None
     overdiagnosis = None
     typed_path = folder / OVERDIAGNOSIS_SUMMARY
     if typed_path.exists():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from medldr.build import BuildConfig, build_cases
 from medldr.sources import open_demo
-from medldr.train.config import GRPORecipe, SFTRecipe
+from medldr.train.config import validate_recipe
 from medldr.train.grpo import train_grpo
 from medldr.train.sft import train_sft
 
@@ -48,8 +48,11 @@ def main() -> None:
         "task": "lab_num+",
         "limit": args.cases,
         "max_steps": 1,
-        "batch_size": args.cases,
+        "per_device_train_batch_size": args.cases,
         "bf16": gpu,
+        "gradient_checkpointing": False,
+        "logging_steps": 1,
+        "save_strategy": "no",
         "lora": {"enabled": False},
     }
     rows = []
@@ -58,16 +61,12 @@ def main() -> None:
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         if kind == "sft":
-            out = train_sft(SFTRecipe(**common, output_dir=work / "sft", max_length=8192))
+            sft = {"output_dir": str(work / "sft"), "max_length": 8192}
+            out = train_sft(validate_recipe({**common, **sft}, "sft", "bench"))
         else:
-            out = train_grpo(
-                GRPORecipe(
-                    **common,
-                    output_dir=work / "grpo",
-                    num_generations=args.cases,
-                    max_completion_length=args.completion,
-                )
-            )
+            grpo = {"output_dir": str(work / "grpo"), "num_generations": args.cases}
+            grpo["max_completion_length"] = args.completion
+            out = train_grpo(validate_recipe({**common, **grpo}, "grpo", "bench"))
         wall = time.perf_counter() - start
         history = json.loads((out / "train_manifest.json").read_text())["log_history"]
         step = next(h for h in history if "loss" in h)

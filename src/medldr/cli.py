@@ -26,6 +26,7 @@ from medldr._files import atomic_write_text
 from medldr.build import BuildConfig, build_cases
 from medldr.demo import DEMO_SOURCE, run_demo
 from medldr.errors import MedldrError
+from medldr.judging import JudgeSettings, judge_typed
 from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
 from medldr.prompts.preview import preview_messages
 from medldr.run import GenerationParams, RunSettings, run_cases
@@ -33,7 +34,7 @@ from medldr.run.prices import load_prices
 from medldr.schema import SCORES, BuildManifest, Scores, validation_problem
 from medldr.score.compare import compare_runs
 from medldr.score.files import read_scored, run_inputs, score_files, write_scores
-from medldr.score.overdiagnosis_files import JudgeSettings, type_run
+from medldr.score.overdiagnosis_files import type_run, write_typed
 from medldr.score.scoring import CaseValues
 from medldr.sources import Source, open_demo, open_mimic
 
@@ -332,20 +333,22 @@ def overdiagnosis(
         )
     elif sample is not None:
         raise MedldrError("--sample is the judge's sample size; give --judge PROVIDER:MODEL too")
-    with StageProgress(enabled=not quiet and judge is not None) as progress:
-        typed = type_run(
-            inputs,
-            target,
-            run_dir=run_dir,
-            label_space=label_space,
-            mode=extraction,
-            judge=settings,
-            task=task,  # type: ignore[arg-type]  # checked above
-            progress=lambda done, total: progress("judging", done, total),
-        )
+    typed = type_run(inputs, label_space=label_space, mode=extraction)
+    if settings is not None:
+        with StageProgress(enabled=not quiet) as progress:
+            judge_typed(
+                typed,
+                inputs,
+                target,
+                settings,
+                run_dir=run_dir,
+                task=task,
+                progress=lambda done, total: progress("judging", done, total),
+            )
+    written = write_typed(typed, target)
     if not quiet:
         console.print(overdiagnosis_table(typed.summary, f"overdiagnoses in {inputs.responses}"))
-        console.print("written: " + ", ".join(map(str, typed.written)))
+        console.print("written: " + ", ".join(map(str, written)))
 
 
 @app.command()

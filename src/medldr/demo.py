@@ -10,10 +10,10 @@ from typing import Any
 
 from medldr.build import BuildConfig, Progress, build_cases
 from medldr.run import GenerationParams, RunSettings, run_cases
-from medldr.run.runner import Progress as RunProgress
+from medldr.run.execute import Progress as RunProgress
 from medldr.schema import SCORES, BuildManifest, RunManifest, Scores, cases_path
 from medldr.score.files import run_inputs, score_files, write_scores
-from medldr.score.overdiagnosis_files import type_run
+from medldr.score.overdiagnosis_files import type_run, write_typed
 from medldr.sources import open_demo
 
 DEMO_SOURCE = "mimic-iv-demo (bundled)"
@@ -56,8 +56,8 @@ def run_demo(
     inputs = run_inputs(settings.out, None, None)
     scored = score_files(inputs)
     written = write_scores(scored, settings.out / SCORES)
-    typed = type_run(inputs, settings.out, run_dir=settings.out)
-    written += typed.written
+    typed = type_run(inputs)
+    written += write_typed(typed, settings.out)
     from medldr.report import write_report  # matplotlib: imported when a report is drawn, not at every CLI start
 
     report = write_report([settings.out], Path(out) / "report", title="medldr demo: SmolLM2-135M on the MIMIC-IV demo")

@@ -217,7 +217,7 @@ class RunManifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: int = SCHEMA_VERSION
-    kind: Literal["run"] = "run"
+    kind: Literal["run", "judge"] = "run"  # a judge run (medldr.judging) keeps the same manifest
     run_id: str
     cases_file: str
     identity: dict[str, Any]
@@ -265,7 +265,7 @@ def validation_problem(err: ValidationError) -> tuple[str, str]:
     first = err.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"]
-    if first["type"] == "extra_forbidden":
+    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # a model's key, a dataclass's argument
         message = "unknown key"
     elif first["type"] == "value_error" and first.get("ctx", {}).get("error") is not None:
         message = str(first["ctx"]["error"])

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from medldr.errors import MedldrError
+from medldr.judging import JudgeSettings, judge_typed
 from medldr.schema import read_cases
 from medldr.score.files import run_inputs
-from medldr.score.overdiagnosis_files import JudgeSettings, type_run
+from medldr.score.overdiagnosis_files import type_run
 from tests.conftest import run_cli
 from tests.run.fake_openai import FakeOpenAI
 
@@ -22,7 +23,9 @@ FABRICATED = "patient reports crushing chest pain radiating to the jaw"
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """A JSONL file's records (a store's header line left out)."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if r.get("kind") != "header"]
 
 
 def _judge_answer(body: dict[str, Any]) -> str:
@@ -75,25 +78,27 @@ def test_judge_rejects_a_fabricated_quote_and_resumes(scored_runs: list[Path], t
         again = run_cli(*args)
         assert again.returncode == 0, again.stderr
         assert server.requests == asked == 5  # the second run found every judgement stored
-    judgements = _lines(tmp_path / "judge.jsonl")
-    assert len(judgements) == 5
-    for judgement in judgements:
-        assert judgement["valid"] and judgement["verdict"] == "partly"
-        assert judgement["quotes_rejected"] == [FABRICATED] and len(judgement["quotes_verified"]) == 1
+    answers = _lines(tmp_path / "judge.jsonl")  # the judge's raw answers, as a run stores a model's
+    assert len(answers) == 5 and all(a["valid"] and a["text"] and a["latency_s"] >= 0 for a in answers)
     summary = json.loads((tmp_path / "overdiagnosis_summary.json").read_text())["judge"]
     assert summary["asked"] == 5 and summary["quotes_rejected"] == 5 and summary["judgements_with_rejected_quote"] == 5
     assert summary["verdicts"]["partly"] == 5 and summary["data_use"]["decision"] == "allowed"
     judged = [r for r in _lines(tmp_path / "overdiagnosis.jsonl") if "judge" in r]
     assert len(judged) == 5 and all(r["type"] == "A" for r in judged)
-    manifest = json.loads((tmp_path / "judge_manifest.json").read_text())
+    for record in judged:  # the score stage checked every quote against the record
+        assert record["judge"]["valid"] and record["judge"]["verdict"] == "partly"
+        assert record["judge"]["quotes_rejected"] == [FABRICATED] and len(record["judge"]["quotes_verified"]) == 1
+    manifest = json.loads((tmp_path / "judge_manifest.json").read_text())  # the runner's manifest, kind judge
+    assert manifest["kind"] == "judge" and manifest["totals"]["answers"] == 5 and manifest["totals"]["unanswered"] == 0
     assert manifest["identity"]["model"] == "openai-compatible:judge" and manifest["finished_at"]
-    assert len(manifest["identity"]["prompt_sha256"]) == 64 and "verbatim" in manifest["prompt"]["system"]
-    assert manifest["prompt"]["schema"]["required"] == ["verdict", "quotes", "explanation"]
+    prompt = manifest["settings"]["prompt"]
+    assert len(manifest["identity"]["prompt_sha256"]) == 64 and "verbatim" in prompt["system"]
+    assert prompt["schema"]["required"] == ["verdict", "quotes", "explanation"]
     other = run_cli(*args[:-1], "4")  # another seed into the same folder
-    assert other.returncode == 2 and "other settings (seed)" in other.stderr
+    assert other.returncode == 2 and "holds a different judge run (differs in seed)" in other.stderr
     (tmp_path / "judge_manifest.json").write_text("{not json")  # damaged by hand
     damaged = run_cli(*args)
-    assert damaged.returncode == 2 and "judge_manifest.json: not a judge manifest" in damaged.stderr
+    assert damaged.returncode == 2 and "judge_manifest.json: not a run manifest" in damaged.stderr
     assert "Traceback" not in damaged.stderr
 
 
@@ -104,7 +109,7 @@ def test_judge_follows_the_data_use_rule(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
     inputs = run_inputs(scored_runs[0], None, None)
     with pytest.raises(MedldrError, match="data-use rule"):
-        type_run(inputs, tmp_path, run_dir=scored_runs[0], judge=JudgeSettings("openai:gpt-4.1"))
+        judge_typed(type_run(inputs), inputs, tmp_path, JudgeSettings("openai:gpt-4.1"), run_dir=scored_runs[0])
     assert not (tmp_path / "judge.jsonl").exists()
     for path in tmp_path.rglob("*"):
         assert "sk-test-not-a-key" not in path.read_text()
@@ -124,7 +129,7 @@ def test_a_damaged_run_manifest_is_one_line_for_the_judge(scored_runs: list[Path
     inputs = run_inputs(run, None, None)
     (run / "manifest.json").write_text('{"kind": "run", "identity": ')  # damaged by hand
     with pytest.raises(MedldrError, match=r"manifest.json: not a run manifest"):
-        type_run(inputs, tmp_path / "typed", run_dir=run, judge=JudgeSettings("vllm:judge"))
+        judge_typed(type_run(inputs), inputs, tmp_path / "typed", JudgeSettings("vllm:judge"), run_dir=run)
 
 
 def test_judge_retries_through_the_runners_policy(scored_runs: list[Path], tmp_path: Path) -> None:
@@ -151,3 +156,35 @@ def test_judge_retries_through_the_runners_policy(scored_runs: list[Path], tmp_p
         assert server.requests == 4
     judgements = _lines(tmp_path / "judge.jsonl")
     assert len(judgements) == 2 and not any(j.get("error") for j in judgements)
+
+
+def test_the_judge_stops_on_a_fatal_error_and_times_out_per_attempt(scored_runs: list[Path], tmp_path: Path) -> None:
+    """The judge runs on the run stage's execution, so it keeps the runner's rules: a refused request (401) stops
+    it at once with one line (it used to record the error and ask every other code too), and --timeout bounds each
+    attempt (an endpoint that never answers is an error record, asked again on the next run)."""
+    args = ["overdiagnosis", str(scored_runs[2]), "--judge", "openai-compatible:judge", "--sample", "4"]
+    with FakeOpenAI(answer_for=_judge_answer, scripted=[(401, {})] * 4) as server:
+        result = run_cli(*args, "--out", str(tmp_path / "a"), "--base-url", server.url, "--concurrency", "1")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "refused the request (EndpointRefused: HTTP 401: scripted 401); judge stopped" in result.stderr
+        assert server.requests == 1
+    with FakeOpenAI(answer_for=_judge_answer, delay=2.0) as server:
+        result = run_cli(*args, "--out", str(tmp_path / "b"), "--base-url", server.url, "--timeout", "0.2")
+    assert result.returncode == 0, result.stderr
+    errors = _lines(tmp_path / "b" / "judge.jsonl")
+    assert len(errors) == 4 and all("Timeout" in e["error"] for e in errors)
+    manifest = json.loads((tmp_path / "b" / "judge_manifest.json").read_text())
+    assert manifest["totals"]["unanswered"] == 4
+
+
+def test_nothing_under_score_calls_a_model() -> None:
+    """The score stage never imports the run stage (the judge's asking is the run stage's, composed by
+    medldr.judging)."""
+    import ast
+
+    score = Path(__file__).resolve().parents[2] / "src" / "medldr" / "score"
+    for module in score.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            assert not any(name.startswith("medldr.run") for name in names), module.name

@@ -39,7 +39,10 @@ task: lab
 lora: {{enabled: true, r: 4, alpha: 8, dropout: 0.0, merge: true}}
 learning_rate: 1.0e-4
 max_steps: 2
-batch_size: 2
+per_device_train_batch_size: 2
+logging_steps: 1
+gradient_checkpointing: false
+save_strategy: "no"
 max_length: 1024
 """,
     )
@@ -76,10 +79,13 @@ task: lab
 lora: {{enabled: true, r: 4, alpha: 8, dropout: 0.0}}
 learning_rate: 1.0e-5
 max_steps: 2
-batch_size: 2
+per_device_train_batch_size: 2
+logging_steps: 1
+gradient_checkpointing: false
+save_strategy: "no"
 num_generations: 2
 max_completion_length: 16
-reward_weights: {{jaccard: 1.0, format: 0.2, hierarchy: 0.5}}
+rewards: {{jaccard: 1.0, format: 0.2, hierarchy: 0.5}}
 """,
     )
     result = run_cli("train", "grpo", "--config", str(recipe), cwd=workspace)

@@ -1,7 +1,19 @@
-"""The run stage: cases -> responses, through any provider, in rounds, resumable, under the data-use guard."""
+"""The run stage: cases (or any prompts, e.g. the overdiagnosis judge's) -> responses, through any provider, in
+rounds, resumable, under the data-use guard."""
 
+from medldr.run.execute import Prompt, PromptJob, ask, run_prompts
 from medldr.run.params import GenerationParams
 from medldr.run.providers import PROVIDERS, get_provider
-from medldr.run.runner import RunSettings, ask, run_cases
+from medldr.run.runner import RunSettings, run_cases
 
-__all__ = ["PROVIDERS", "GenerationParams", "RunSettings", "ask", "get_provider", "run_cases"]
+__all__ = [
+    "PROVIDERS",
+    "GenerationParams",
+    "Prompt",
+    "PromptJob",
+    "RunSettings",
+    "ask",
+    "get_provider",
+    "run_cases",
+    "run_prompts",
+]

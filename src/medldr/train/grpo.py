@@ -1,42 +1,53 @@
-"""GRPO on built cases with TRL's GRPOTrainer: weighted rewards from train/rewards.py (the score stage's parser),
-LoRA via PEFT or full, vLLM generation where TRL supports it (GPU)."""
+"""GRPO on built cases with TRL's GRPOTrainer: weighted rewards from train/rewards.py (the score stage's parser and
+metrics), LoRA via PEFT or full, vLLM generation where TRL supports it (GPU)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from medldr.train.common import base_model, lora_config, now, offline, save_result, trainer_arguments, training_cases
-from medldr.train.config import GRPORecipe
+from trl import GRPOConfig, GRPOTrainer
+
+from medldr.train.common import base_model, lora_config, now, save_result, training_cases
+from medldr.train.config import MedldrFields, offline
 from medldr.train.data import grpo_examples
 from medldr.train.rewards import REWARDS
+
+RewardName = Literal["jaccard", "format", "hierarchy"]
+
+
+@dataclass
+class GRPORecipe(GRPOConfig, MedldrFields):
+    """TRL's ``GRPOConfig`` (every option, TRL's defaults) and medldr's fields. ``rewards`` names the reward
+    functions with their weights; it fills TRL's ``reward_weights`` list in the same order."""
+
+    kind: Literal["grpo"] = "grpo"
+    rewards: dict[RewardName, float] = field(default_factory=lambda: {"jaccard": 1.0})
+
+    def __post_init__(self) -> None:
+        if not self.rewards:
+            raise ValueError("rewards: give at least one of jaccard, format, hierarchy")
+        if self.reward_weights is not None:
+            raise ValueError("reward_weights: give the rewards with their weights as rewards: {name: weight}")
+        self.reward_weights = list(self.rewards.values())
+        self._resolve_defaults()
+        super().__post_init__()
 
 
 def train_grpo(recipe: GRPORecipe) -> Path:
     """Train and save; returns the output folder."""
     offline()
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
 
     started = now()
     cases, labels = training_cases(recipe)
     examples = grpo_examples(cases, task=recipe.task, style=recipe.style, labels=labels)
     model, tokenizer, base = base_model(recipe)
-    names = list(recipe.reward_weights)
-    args = GRPOConfig(
-        **trainer_arguments(recipe),
-        num_generations=recipe.num_generations,
-        max_completion_length=recipe.max_completion_length,
-        temperature=recipe.temperature,
-        beta=recipe.beta,
-        reward_weights=[recipe.reward_weights[n] for n in names],
-        use_vllm=recipe.use_vllm,
-        vllm_mode=recipe.vllm_mode,
-        steps_per_generation=recipe.gradient_accumulation,
-    )
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[REWARDS[n] for n in names],
-        args=args,
+        reward_funcs=[REWARDS[name] for name in recipe.rewards],
+        args=recipe,
         train_dataset=Dataset.from_list(examples),
         processing_class=tokenizer,
         peft_config=lora_config(recipe),

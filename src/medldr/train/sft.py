@@ -1,21 +1,37 @@
-"""Supervised fine-tuning on built cases with TRL's SFTTrainer (completion-only loss), LoRA via PEFT or full."""
+"""Supervised fine-tuning on built cases with TRL's SFTTrainer (completion-only loss on the prompt-completion
+examples), LoRA via PEFT or full."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from trl import SFTConfig, SFTTrainer
 
 from medldr.errors import MedldrError
 from medldr.schema import RESPONSES
-from medldr.train.common import base_model, lora_config, now, offline, save_result, trainer_arguments, training_cases
-from medldr.train.config import SFTRecipe
+from medldr.train.common import base_model, lora_config, now, save_result, training_cases
+from medldr.train.config import MedldrFields, offline
 from medldr.train.data import sft_examples, teacher_reasoning
+
+
+@dataclass
+class SFTRecipe(SFTConfig, MedldrFields):
+    """TRL's ``SFTConfig`` (every option, TRL's defaults) and medldr's fields."""
+
+    kind: Literal["sft"] = "sft"
+    teacher_run: Path | None = None  # a run folder whose right answers' reasoning becomes <think> targets
+
+    def __post_init__(self) -> None:
+        self._resolve_defaults()
+        super().__post_init__()
 
 
 def train_sft(recipe: SFTRecipe) -> Path:
     """Train and save; returns the output folder (``medldr run --model hf:OUTPUT_DIR`` evaluates it)."""
     offline()
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
 
     started = now()
     cases, labels = training_cases(recipe)
@@ -29,10 +45,9 @@ def train_sft(recipe: SFTRecipe) -> Path:
             raise MedldrError(f"teacher_run: {recipe.teacher_run} got no case right with its reasoning kept")
     examples = sft_examples(cases, task=recipe.task, style=recipe.style, labels=labels, reasoning=reasoning)
     model, tokenizer, base = base_model(recipe)
-    args = SFTConfig(**trainer_arguments(recipe), max_length=recipe.max_length, completion_only_loss=True)
     trainer = SFTTrainer(
         model=model,
-        args=args,
+        args=recipe,
         train_dataset=Dataset.from_list(examples),
         processing_class=tokenizer,
         peft_config=lora_config(recipe),

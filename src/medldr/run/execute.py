@@ -1,0 +1,329 @@
+"""The run stage's one execution: a list of prompts through one provider, concurrently, resumable, append-only,
+under the data-use guard. The case runner (every case x round) and the overdiagnosis judge (a sample of codes) are
+both a ``PromptJob``; only what they ask differs.
+
+It knows nothing about vendors: a provider's ``complete`` makes one request and either returns a Completion or
+raises. ``ask`` is the one retry owner: errors the provider calls ``retryable`` are tried again with backoff (or
+after the endpoint's Retry-After), up to ``attempts`` requests per answer, each bounded by ``timeout``; errors it
+lists in ``fatal_errors`` (a wrong key, an unknown model) stop the job; any other failure is recorded for its
+prompt, which a re-run asks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from medldr import __version__
+from medldr._files import atomic_write_text
+from medldr.errors import MedldrError
+from medldr.run.guard import data_use_decision
+from medldr.run.params import GenerationParams
+from medldr.run.prices import cost_usd
+from medldr.run.providers import Provider, get_provider
+from medldr.run.providers.base import Completion, closing, concurrency_for, error_text
+from medldr.run.store import GroupCommit, ResponseStore
+from medldr.schema import RunManifest, read_run_manifest
+
+Progress = Callable[[int, int, dict[str, float]], None]
+"""Called as ``progress(done_prompts, total_prompts, totals)`` after every stored answer."""
+Key = tuple[Any, ...]
+
+
+@dataclass
+class Prompt:
+    """One request: ``key`` (field -> value) names it in every record it gets; round r of a seeded job is sent
+    with the seed ``seed + seed_offset`` (rounds stay reproducible without being copies of each other)."""
+
+    key: dict[str, Any]
+    messages: list[dict[str, str]]
+    seed_offset: int = 0
+
+
+@dataclass
+class PromptJob:
+    """What to ask (prompts), whom (model), how (params, attempts, timeout), and what makes the answers one
+    experiment (``identity``: a folder holding another identity is refused, the same one resumes)."""
+
+    kind: Literal["run", "judge"]
+    prompts: list[Prompt]
+    model: str
+    identity: dict[str, Any]
+    cases_file: Path  # whose records the prompts carry: the data-use guard decides on it
+    manifest_name: str
+    responses_name: str
+    valid: Callable[[str, str | None], bool]  # (text, finish_reason) -> a usable answer
+    base_url: str | None = None
+    params: GenerationParams = field(default_factory=GenerationParams)
+    answer_schema: dict[str, Any] | None = None  # sent to grammar-capable providers
+    concurrency: int = 8
+    timeout: float = 600.0
+    attempts: int = 6
+    retry_invalid: int = 0
+    allow_data_sharing: bool = False
+    prices: dict[str, dict[str, float]] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # recorded in the manifest, not part of the identity
+
+
+def _git_sha() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """medldr's version, the git sha when run from a checkout, and each package's installed version (or None)."""
+    out: dict[str, str | None] = {"medldr": __version__, "git_sha": _git_sha()}
+    for package in packages:
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+@dataclass
+class _State:
+    attempts: int = 0
+    answered: bool = False
+    last_valid: bool = False
+
+
+def _states(records: list[dict[str, Any]], fields: Sequence[str]) -> dict[Key, _State]:
+    states: dict[Key, _State] = {}
+    for record in records:
+        if record.get("kind") == "header":
+            continue
+        state = states.setdefault(tuple(record[f] for f in fields), _State())
+        if record.get("error"):
+            continue
+        state.attempts += 1
+        state.answered = True
+        state.last_valid = bool(record.get("valid"))
+    return states
+
+
+TOTAL_KEYS = ("answers", "errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd")
+
+
+def _count(totals: dict[str, float], record: dict[str, Any], prices: dict | None, model: str) -> None:
+    """Add one stored record to the running totals (answers, errors, invalid, tokens, cost)."""
+    if record.get("kind") == "header":
+        return
+    if record.get("error"):
+        totals["errors"] += 1
+        return
+    totals["answers"] += 1
+    totals["invalid"] += 0 if record.get("valid") else 1
+    usage = record.get("usage") or {}
+    for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+        totals[key] += usage.get(key, 0)
+    totals["cost_usd"] = cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], prices)
+
+
+def _totals(records: list[dict[str, Any]], prices: dict | None, model: str) -> dict[str, float]:
+    totals = dict.fromkeys(TOTAL_KEYS, 0.0)
+    for record in records:
+        _count(totals, record, prices, model)
+    return totals
+
+
+def identity_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The keys whose values differ between two identities (either side may lack a key)."""
+    return sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+
+
+_NOUN = {"run": "run", "judge": "judge run"}
+
+
+def _check_same_job(path: Path, identity: dict[str, Any]) -> RunManifest | None:
+    if not path.exists():
+        return None
+    try:
+        previous = read_run_manifest(path)
+    except MedldrError as err:
+        raise MedldrError(f"{err}; restore it or choose another --out") from None
+    if previous.identity != identity:
+        changed = identity_changes(previous.identity, identity)
+        raise MedldrError(
+            f"{path.parent}: holds a different {_NOUN[previous.kind]} (differs in {', '.join(changed)}); choose "
+            "another --out to start a new one"
+        )
+    return previous
+
+
+MAX_RETRY_AFTER_S = 60.0
+"""A longer Retry-After is not waited out (the official SDKs' rule): exponential backoff instead."""
+_backoff = wait_exponential_jitter(multiplier=0.2, max=10, jitter=0.2)
+
+
+def _wait_for(provider: Provider) -> Callable[[RetryCallState], float]:
+    """The endpoint's Retry-After when it gives a sane one, else exponential backoff with jitter."""
+
+    def wait(state: RetryCallState) -> float:
+        err = state.outcome.exception() if state.outcome is not None else None
+        asked = provider.retry_after(err) if err is not None else None
+        if asked is not None and 0 <= asked <= MAX_RETRY_AFTER_S:
+            return asked
+        return _backoff(state)
+
+    return wait
+
+
+async def ask(
+    provider: Provider,
+    messages: list[dict[str, str]],
+    params: GenerationParams,
+    *,
+    attempts: int = 6,
+    timeout: float = 600.0,
+) -> tuple[Completion, float]:
+    """One answer and its latency: at most ``attempts`` requests, each bounded by ``timeout`` seconds. This is the
+    only retry loop between medldr and a model (providers make one request per call): it asks the provider which
+    errors are worth another attempt and how long the endpoint asked to wait. The last error is raised when every
+    attempt failed."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=_wait_for(provider),
+        retry=retry_if_exception(provider.retryable),
+        reraise=True,
+    ):
+        with attempt:
+            start = time.perf_counter()
+            completion = await asyncio.wait_for(provider.complete(messages, params), timeout)
+            return completion, time.perf_counter() - start
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _execute(
+    job: PromptJob,
+    params: GenerationParams,
+    provider: Provider,
+    store: ResponseStore,
+    records: list[dict[str, Any]],
+    progress: Progress,
+) -> None:
+    journal = GroupCommit(store)
+    fields = tuple(job.prompts[0].key) if job.prompts else ()
+    states = _states(records, fields)
+    budget = 1 + job.retry_invalid
+
+    def finished(key: Key) -> bool:
+        state = states.get(key)
+        return state is not None and state.answered and (state.last_valid or state.attempts >= budget)
+
+    todo = [p for p in job.prompts if not finished(tuple(p.key.values()))]
+    done = len(job.prompts) - len(todo)
+    totals = _totals(records, job.prices, job.model)
+    progress(done, len(job.prompts), totals)
+    semaphore = asyncio.Semaphore(concurrency_for(provider, job.concurrency))
+    fatal: list[BaseException] = []
+
+    async def work(prompt: Prompt) -> None:
+        nonlocal done
+        key = tuple(prompt.key.values())
+        state = states.setdefault(key, _State())
+        sent = params
+        if params.seed is not None:
+            sent = params.model_copy(update={"seed": params.seed + prompt.seed_offset})
+        async with semaphore:
+            while not fatal and not finished(key):
+                try:
+                    completion, latency = await ask(
+                        provider, prompt.messages, sent, attempts=job.attempts, timeout=job.timeout
+                    )
+                except Exception as err:  # recorded, never silent; fatal ones stop the job
+                    record = {**prompt.key, "attempt": state.attempts, "error": error_text(err)}
+                    await journal.append(record)
+                    _count(totals, record, job.prices, job.model)
+                    if isinstance(err, provider.fatal_errors):
+                        fatal.append(err)
+                    return
+                valid = job.valid(completion.text, completion.finish_reason)
+                record = {
+                    **prompt.key,
+                    "attempt": state.attempts,
+                    "text": completion.text,
+                    "reasoning": completion.reasoning,
+                    "finish_reason": completion.finish_reason,
+                    "usage": completion.usage,
+                    "model": completion.model,
+                    "latency_s": round(latency, 4),
+                    "valid": valid,
+                }
+                await journal.append(record)
+                _count(totals, record, job.prices, job.model)
+                state.attempts += 1
+                state.answered, state.last_valid = True, valid
+            if finished(key):
+                done += 1
+                progress(done, len(job.prompts), totals)
+
+    await asyncio.gather(*(work(prompt) for prompt in todo))
+    if fatal:
+        first = fatal[0]
+        raise MedldrError(f"{provider.name} refused the request ({type(first).__name__}: {first}); {job.kind} stopped")
+
+
+def run_prompts(
+    job: PromptJob, out: Path, *, progress: Progress | None = None, provider: Provider | None = None
+) -> tuple[RunManifest, list[dict[str, Any]]]:
+    """Ask (or resume asking) ``job`` into OUT/``job.responses_name`` beside OUT/``job.manifest_name``; returns
+    the final manifest and every stored record. Only prompts still without an answer are sent."""
+    provider = provider or get_provider(job.model, base_url=job.base_url, timeout=job.timeout)
+    data_use = data_use_decision(job.cases_file, provider, job.base_url, allow_sharing=job.allow_data_sharing)
+    run_id = hashlib.sha256(json.dumps(job.identity, sort_keys=True).encode()).hexdigest()[:16]
+    out = Path(out)
+    previous = _check_same_job(out / job.manifest_name, job.identity)
+    manifest = RunManifest(
+        kind=job.kind,
+        run_id=run_id,
+        cases_file=str(Path(job.cases_file).resolve()),
+        identity=job.identity,
+        data_use=data_use,
+        versions=package_versions(("openai", "anthropic", "llama-cpp-python", "duckdb")),
+        settings={
+            "concurrency": job.concurrency,
+            "timeout_s": job.timeout,
+            "transport_attempts": job.attempts,
+            **job.settings,
+        },
+        started_at=previous.started_at if previous else datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / job.manifest_name, manifest.model_dump_json(indent=2))
+    store = ResponseStore(out / job.responses_name)
+    records = store.load()
+    if not records:
+        store.append({"kind": "header", "schema_version": manifest.schema_version, "run_id": run_id})
+    params = job.params
+    if job.answer_schema is not None and provider.wants_answer_schema:  # grammar-capable: constrain the answer
+        params = params.merge(GenerationParams(json_schema=job.answer_schema))
+    try:
+        work = _execute(job, params, provider, store, records, progress or (lambda *a: None))
+        asyncio.run(closing(provider, work))
+        manifest.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    finally:
+        store.close()
+        stored = ResponseStore(out / job.responses_name).load()
+        manifest.totals = _totals(stored, job.prices, job.model)
+        states = _states(stored, tuple(job.prompts[0].key) if job.prompts else ())
+        missing = sum(1 for p in job.prompts if not states.get(tuple(p.key.values()), _State()).answered)
+        manifest.totals["unanswered"] = float(missing)
+        atomic_write_text(out / job.manifest_name, manifest.model_dump_json(indent=2))
+    return manifest, stored

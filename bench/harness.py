@@ -89,7 +89,7 @@ def free_port() -> int:
 
 def many_cases(folder: Path, n: int) -> Path:
     """The demo's inference cases repeated with fresh ids up to ``n``, beside the demo's build manifest."""
-    build_cases(open_demo(), folder, BuildConfig(), source_name="mimic-iv-demo (bundled)")
+    build_cases(open_demo(), folder, BuildConfig())
     base = read_cases(folder / "inference.jsonl")
     cases = []
     for i in range(n):

@@ -41,7 +41,7 @@ def main() -> None:
 
     gpu = torch.cuda.is_available()
     work = Path(tempfile.mkdtemp(prefix="medldr-train-bench-"))
-    build_cases(open_demo(), work / "cases", BuildConfig(), source_name="mimic-iv-demo (bundled)", force=True)
+    build_cases(open_demo(), work / "cases", BuildConfig(), force=True)
     common = {
         "model": "bundled",
         "cases": work / "cases" / "train.jsonl",

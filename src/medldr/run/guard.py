@@ -1,5 +1,6 @@
-"""The data-use guard: credentialed MIMIC data goes only to local models or zero-retention routes, unless the user
-explicitly says otherwise (PhysioNet's data use agreement forbids sending it to services that may retain it)."""
+"""The data-use guard: credentialed data goes only to local models or zero-retention routes, unless the user
+explicitly says otherwise (PhysioNet's data use agreement forbids sending it to services that may retain it). Open
+data is decided on the content (medldr.build.provenance), never on what a manifest says."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from medldr.build.provenance import open_data_reason
 from medldr.errors import MedldrError
 from medldr.run.providers import Provider
 from medldr.run.providers.base import redact_url
 from medldr.schema import build_manifest_of, read_build_manifest
 
-OPEN_SOURCES = ("mimic-iv-demo",)
 ALLOW_LIST_ENV = "MEDLDR_ZERO_RETENTION_ENDPOINTS"
 
 
@@ -33,16 +34,18 @@ def data_use_decision(
     manifest_path = build_manifest_of(cases_file)
     source = read_build_manifest(manifest_path).source if manifest_path.exists() else "unknown (no build manifest)"
     decision: dict[str, Any] = {"source": source, "provider": provider.name, "base_url": redact_url(base_url)}
-    if source.startswith(OPEN_SOURCES):
-        return {**decision, "decision": "allowed", "reason": "open data (the bundled MIMIC-IV demo, ODbL)"}
     if provider.zero_retention:
         return {**decision, "decision": "allowed", "reason": "local model, loopback server or zero-retention route"}
     if _allow_listed(base_url):
         return {**decision, "decision": "allowed", "reason": f"endpoint listed in {ALLOW_LIST_ENV}"}
+    open_data = open_data_reason(cases_file)  # rebuilds the claimed open source: only when it decides something
+    if open_data is not None:
+        return {**decision, "decision": "allowed", "reason": open_data}
     if allow_sharing:
         return {**decision, "decision": "allowed", "reason": "overridden by the user (--allow-data-sharing)"}
     raise MedldrError(
-        f"data-use rule: cases from {source} count as credentialed data and may not be sent to {provider.name} "
+        f"data-use rule: cases from {source} count as credentialed data (open data only when identical to a build of "
+        f"the bundled demo) and may not be sent to {provider.name} "
         f"({base_url or 'its public API'}), which may retain them; use a local model, a loopback server, Azure or a "
         f"zero-retention endpoint listed in {ALLOW_LIST_ENV}, or pass --allow-data-sharing if your agreement permits it"
     )

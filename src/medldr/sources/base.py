@@ -21,7 +21,8 @@ class Source(Protocol):
     """A checked raw-data layout the build reads; nothing downstream of the build sees it (later stages read the
     source's name and release from the build manifest)."""
 
-    version: str
+    name: str  # as the build manifest records it, e.g. "mimic-iv"
+    version: str  # its release
 
     @property
     def tables(self) -> Mapping[str, SourceTable]: ...

@@ -121,6 +121,7 @@ class MimicSource:
 
     root: Path
     version: str
+    name: str = "mimic-iv"
     tables: dict[str, Table] = field(default_factory=dict)
     module_roots: dict[str, Path] = field(default_factory=dict)
 
@@ -217,6 +218,7 @@ def open_mimic(
     ed: Path | None = None,
     note: Path | None = None,
     version: str | None = None,
+    name: str = "mimic-iv",
 ) -> MimicSource:
     """Locate and check a MIMIC-IV layout; ED and note modules are optional (also found as ``root/ed``, ``root/note``).
 
@@ -225,7 +227,7 @@ def open_mimic(
     root = Path(root)
     if not root.is_dir():
         raise MedldrError(f"{root}: no such MIMIC-IV folder")
-    source = MimicSource(root=root, version=version or guess_version(root.resolve()))
+    source = MimicSource(root=root, version=version or guess_version(root.resolve()), name=name)
     source.module_roots["hosp"] = _module_folder(root, "hosp")
     for module, given in (("ed", ed), ("note", note)):
         if given is not None:

@@ -1,13 +1,59 @@
-"""Small file helpers shared by every stage: atomic writes and content hashes."""
+"""Small file helpers shared by every stage: atomic writes, content hashes, one writer per output folder."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+
+from medldr.errors import MedldrError
+
+LOCK_NAME = ".medldr.lock"
+_held: dict[Path, int] = {}  # folders this process holds, with how many nested holders
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """One writer per output folder: an exclusive OS lock (``flock``) on FOLDER/.medldr.lock while a command writes
+    there. A second process is refused in one line naming the holder; the lock dies with its process (``kill -9``
+    too), so none is ever left to clear by hand. Re-entrant within a process (the judge's run inside
+    ``overdiagnosis``)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        key = folder.resolve()
+        if key in _held:
+            _held[key] += 1
+            try:
+                yield
+            finally:
+                _held[key] -= 1
+            return
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise MedldrError(f"{folder}: cannot write here ({err.strerror or err})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise MedldrError(
+            f"{folder}: another medldr process is writing here ({holder}); wait for it or choose another --out"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()}, medldr {sys.argv[1] if len(sys.argv) > 1 else ''}".strip().encode() + b"\n")
+    _held[key] = 1
+    try:
+        yield
+    finally:
+        del _held[key]
+        os.close(fd)  # releases the lock
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

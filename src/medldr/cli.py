@@ -292,6 +292,7 @@ def overdiagnosis(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN_DIR).")] = None,
     label_space: ScoringLabels = None,
     extraction: Extraction = "robust",
+    allow_missing: Annotated[bool, typer.Option(help="Type a run that lacks (case, round) answers.")] = False,
     judge: Annotated[
         str | None, typer.Option(help="PROVIDER:MODEL of an evidence judge for Type-A codes, e.g. openai:gpt-4.1.")
     ] = None,
@@ -326,7 +327,7 @@ def overdiagnosis(
         )
     elif sample is not None:
         raise MedldrError("--sample is the judge's sample size; give --judge PROVIDER:MODEL too")
-    typed = type_run(inputs, label_space=label_space, mode=extraction)
+    typed = type_run(inputs, label_space=label_space, mode=extraction, allow_missing=allow_missing)
     if settings is not None:
         with StageProgress(enabled=not quiet) as progress:
             judge_typed(

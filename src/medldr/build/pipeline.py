@@ -20,7 +20,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medldr import __version__
-from medldr._files import AtomicFile, atomic_write_text, sha256_file
+from medldr._files import AtomicFile, atomic_write_text, folder_lock, sha256_file
 from medldr.build import cohort as cohort_sql
 from medldr.build import fields as fields_sql
 from medldr.build import render
@@ -282,9 +282,18 @@ def _shown_path(path: Path) -> str:
 
 
 def _check_out_dir(out: Path, manifest_settings: dict[str, Any], sources: list[SourceFile], force: bool) -> None:
-    """Refuse to overwrite a different earlier build in ``out`` unless forced: nothing written is lost silently."""
+    """Refuse to overwrite a different earlier build in ``out``, or split files medldr did not write there (no build
+    manifest beside them), unless forced: nothing written is lost silently."""
     previous_path = out / BUILD_MANIFEST
-    if force or not previous_path.exists():
+    if force:
+        return
+    if not previous_path.exists():
+        foreign = [cases_path(out, name) for name in CASE_FILES if cases_path(out, name).exists()]
+        if foreign:
+            raise MedldrError(
+                f"{foreign[0]}: not written by a medldr build (no {BUILD_MANIFEST} beside it); choose another "
+                "--out or pass --force to replace it"
+            )
         return
     previous = read_build_manifest(previous_path)
     if previous.settings != manifest_settings or [s.sha256 for s in previous.sources] != [s.sha256 for s in sources]:
@@ -321,17 +330,16 @@ def build_cases(
             )
         )
         notify("hashing sources", done, len(source.tables))
-    _check_out_dir(out, config.recorded(), sources, force)
-    out.mkdir(parents=True, exist_ok=True)
-
-    with tempfile.TemporaryDirectory(prefix=".duckdb-spill-", dir=out) as spill:
-        con = _connect(config, Path(spill))
-        try:
-            return _build(con, source, out, config, sources, notify)
-        except duckdb.Error as err:
-            raise source.describe_error(err) from None
-        finally:
-            con.close()
+    with folder_lock(out):
+        _check_out_dir(out, config.recorded(), sources, force)
+        with tempfile.TemporaryDirectory(prefix=".duckdb-spill-", dir=out) as spill:
+            con = _connect(config, Path(spill))
+            try:
+                return _build(con, source, out, config, sources, notify)
+            except duckdb.Error as err:
+                raise source.describe_error(err) from None
+            finally:
+                con.close()
 
 
 def _build(

@@ -19,7 +19,7 @@ import jinja2
 from matplotlib.figure import Figure
 
 from medldr import __version__
-from medldr._files import atomic_write_bytes, atomic_write_text
+from medldr._files import atomic_write_bytes, atomic_write_text, folder_lock
 from medldr.report import figures as figs
 from medldr.report.inputs import ScoredFolder, load_folders, resolve_groups
 from medldr.report.sections import (
@@ -281,16 +281,17 @@ def write_report(
     report = build_report(runs, labels, title=title, n_resamples=n_resamples, seed=seed, unit=unit)
     out = Path(out)
     tables, figures = [], []
-    for table in [report.runs, *report.tables]:
-        for suffix, text in (("csv", to_csv(table)), ("md", to_markdown(table)), ("tex", to_latex(table))):
-            path = out / "tables" / f"{table.name}.{suffix}"
-            atomic_write_text(path, text)
-            tables.append(path)
-    for figure in report.figures:
-        for suffix, data in (("png", figure.png), ("svg", figure.svg)):
-            path = out / "figures" / f"{figure.name}.{suffix}"
-            atomic_write_bytes(path, data)
-            figures.append(path)
-    index = out / INDEX
-    atomic_write_text(index, report.html)
+    with folder_lock(out):
+        for table in [report.runs, *report.tables]:
+            for suffix, text in (("csv", to_csv(table)), ("md", to_markdown(table)), ("tex", to_latex(table))):
+                path = out / "tables" / f"{table.name}.{suffix}"
+                atomic_write_text(path, text)
+                tables.append(path)
+        for figure in report.figures:
+            for suffix, data in (("png", figure.png), ("svg", figure.svg)):
+                path = out / "figures" / f"{figure.name}.{suffix}"
+                atomic_write_bytes(path, data)
+                figures.append(path)
+        index = out / INDEX
+        atomic_write_text(index, report.html)
     return WrittenReport(index, tables, figures, report.notes)

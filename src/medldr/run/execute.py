@@ -26,7 +26,7 @@ from typing import Any, Literal
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from medldr import __version__
-from medldr._files import atomic_write_text
+from medldr._files import atomic_write_text, folder_lock
 from medldr.errors import MedldrError
 from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
@@ -289,41 +289,47 @@ def run_prompts(
     data_use = data_use_decision(job.cases_file, provider, job.base_url, allow_sharing=job.allow_data_sharing)
     run_id = hashlib.sha256(json.dumps(job.identity, sort_keys=True).encode()).hexdigest()[:16]
     out = Path(out)
-    previous = _check_same_job(out / job.manifest_name, job.identity)
-    manifest = RunManifest(
-        kind=job.kind,
-        run_id=run_id,
-        cases_file=str(Path(job.cases_file).resolve()),
-        identity=job.identity,
-        data_use=data_use,
-        versions=package_versions(("openai", "anthropic", "llama-cpp-python", "duckdb")),
-        settings={
-            "concurrency": job.concurrency,
-            "timeout_s": job.timeout,
-            "transport_attempts": job.attempts,
-            **job.settings,
-        },
-        started_at=previous.started_at if previous else datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / job.manifest_name, manifest.model_dump_json(indent=2))
-    store = ResponseStore(out / job.responses_name)
-    records = store.load()
-    if not records:
-        store.append({"kind": "header", "schema_version": manifest.schema_version, "run_id": run_id})
-    params = job.params
-    if job.answer_schema is not None and provider.wants_answer_schema:  # grammar-capable: constrain the answer
-        params = params.merge(GenerationParams(json_schema=job.answer_schema))
-    try:
-        work = _execute(job, params, provider, store, records, progress or (lambda *a: None))
-        asyncio.run(closing(provider, work))
-        manifest.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-    finally:
-        store.close()
-        stored = ResponseStore(out / job.responses_name).load()
-        manifest.totals = _totals(stored, job.prices, job.model)
-        states = _states(stored, tuple(job.prompts[0].key) if job.prompts else ())
-        missing = sum(1 for p in job.prompts if not states.get(tuple(p.key.values()), _State()).answered)
-        manifest.totals["unanswered"] = float(missing)
+    with folder_lock(out):
+        if (out / job.responses_name).exists() and not (out / job.manifest_name).exists():
+            raise MedldrError(
+                f"{out / job.responses_name}: not written by medldr (no {job.manifest_name} beside it); choose "
+                "another --out"
+            )
+        previous = _check_same_job(out / job.manifest_name, job.identity)
+        manifest = RunManifest(
+            kind=job.kind,
+            run_id=run_id,
+            cases_file=str(Path(job.cases_file).resolve()),
+            identity=job.identity,
+            data_use=data_use,
+            versions=package_versions(("openai", "anthropic", "llama-cpp-python", "duckdb")),
+            settings={
+                "concurrency": job.concurrency,
+                "timeout_s": job.timeout,
+                "transport_attempts": job.attempts,
+                **job.settings,
+            },
+            started_at=previous.started_at if previous else datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / job.manifest_name, manifest.model_dump_json(indent=2))
+        store = ResponseStore(out / job.responses_name)
+        records = store.load()
+        if not records:
+            store.append({"kind": "header", "schema_version": manifest.schema_version, "run_id": run_id})
+        params = job.params
+        if job.answer_schema is not None and provider.wants_answer_schema:  # grammar-capable: constrain the answer
+            params = params.merge(GenerationParams(json_schema=job.answer_schema))
+        try:
+            work = _execute(job, params, provider, store, records, progress or (lambda *a: None))
+            asyncio.run(closing(provider, work))
+            manifest.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+        finally:
+            store.close()
+            stored = ResponseStore(out / job.responses_name).load()
+            manifest.totals = _totals(stored, job.prices, job.model)
+            states = _states(stored, tuple(job.prompts[0].key) if job.prompts else ())
+            missing = sum(1 for p in job.prompts if not states.get(tuple(p.key.values()), _State()).answered)
+            manifest.totals["unanswered"] = float(missing)
+            atomic_write_text(out / job.manifest_name, manifest.model_dump_json(indent=2))
     return manifest, stored

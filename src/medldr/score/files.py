@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from medldr._files import atomic_write_text, sha256_file
+from medldr._files import atomic_write_text, folder_lock, sha256_file
 from medldr.answer import Mode
 from medldr.errors import MedldrError
 from medldr.schema import (
@@ -46,18 +46,20 @@ class RunInputs(NamedTuple):
     responses: Path
     n_cases: int | None = None
     labels: tuple[str, ...] | None = None
+    rounds: int | None = None  # how many rounds the run asked for
 
 
 def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None) -> RunInputs:
     """A run's inputs: explicit paths win; a run folder gives its responses.jsonl and, from its manifest.json, the
     cases file it ran on, how many of its cases and its label space."""
-    n_cases = labels = None
+    n_cases = labels = rounds = None
     if run_dir is not None:
         responses = responses or run_dir / RESPONSES
         manifest = run_dir / RUN_MANIFEST
         if manifest.exists():
             record = read_run_manifest(manifest)
             n_cases = record.identity.get("n_cases")
+            rounds = record.identity.get("rounds")
             recorded = record.identity.get("label_space")
             labels = tuple(recorded) if isinstance(recorded, list) and recorded else None
             cases = cases or Path(record.cases_file)
@@ -65,7 +67,7 @@ def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None)
             raise MedldrError(f"{manifest}: no run manifest; pass --cases")
     if cases is None or responses is None:
         raise MedldrError("give a run folder, or both --cases and --responses")
-    return RunInputs(cases, responses, n_cases, labels)
+    return RunInputs(cases, responses, n_cases, labels, rounds)
 
 
 def read_scored(folder: Path) -> tuple[Scores, CaseValues]:
@@ -107,16 +109,25 @@ def _per_case_csv(run: CaseValues) -> str:
     return buffer.getvalue()
 
 
-def write_scores(scored: ScoredRun, out: Path) -> list[Path]:
-    """scores.json and, beside it, per_disease.csv, per_label.csv and per_case.csv (atomic writes); returns the
-    paths."""
+def score_paths(out: Path) -> list[Path]:
+    """scores.json and its tables beside it: per_disease.csv, per_label.csv, per_case.csv, or, for scores written
+    under another name (``--out other.json``), other.per_disease.csv and so on, so a second scoring into the same
+    folder never overwrites the first's tables."""
     out = Path(out)
+    prefix = "" if out.name == SCORES else f"{out.stem}."
+    return [out, *(out.with_name(prefix + name) for name in (PER_DISEASE, PER_LABEL, PER_CASE))]
+
+
+def write_scores(scored: ScoredRun, out: Path) -> list[Path]:
+    """The scores and their tables (``score_paths``), each written atomically while holding the folder; returns the
+    paths."""
     scores = scored.scores
-    paths = [out, out.with_name(PER_DISEASE), out.with_name(PER_LABEL), out.with_name(PER_CASE)]
-    atomic_write_text(paths[0], json.dumps(scores.model_dump(mode="json"), indent=2))
-    atomic_write_text(paths[1], _csv(scores.per_disease, "primary_code"))
-    atomic_write_text(paths[2], _csv(scores.per_label, "code"))
-    atomic_write_text(paths[3], _per_case_csv(scored))
+    paths = score_paths(out)
+    with folder_lock(Path(out).parent):
+        atomic_write_text(paths[0], json.dumps(scores.model_dump(mode="json"), indent=2))
+        atomic_write_text(paths[1], _csv(scores.per_disease, "primary_code"))
+        atomic_write_text(paths[2], _csv(scores.per_label, "code"))
+        atomic_write_text(paths[3], _per_case_csv(scored))
     return paths
 
 
@@ -194,6 +205,7 @@ def score_files(
         seed=seed,
         unit=unit,
         where=str(inputs.responses),
+        expected_rounds=inputs.rounds,
     )
     scored.scores.responses_sha256 = sha256_file(inputs.responses)
     return scored

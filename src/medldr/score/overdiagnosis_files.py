@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from medldr._files import atomic_write_lines, atomic_write_text, sha256_file
+from medldr._files import atomic_write_lines, atomic_write_text, folder_lock, sha256_file
 from medldr.answer import Mode
 from medldr.schema import OVERDIAGNOSIS, OVERDIAGNOSIS_SUMMARY, Case, read_cases, read_responses
 from medldr.score.files import RunInputs, scoring_labels
@@ -26,19 +26,27 @@ class Typed:
 
 
 def type_responses(
-    cases: list[Case], responses_file: Path, labels: list[str], *, mode: Mode = "robust"
+    cases: list[Case],
+    responses_file: Path,
+    labels: list[str],
+    *,
+    mode: Mode = "robust",
+    allow_missing: bool = False,
+    expected_rounds: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Every overdiagnosed code of every (case, round) answer, typed; and the number of answers. Cases scoring
-    sets aside against the label space (``against_labels``) are set aside here too."""
+    sets aside against the label space (``against_labels``) are set aside here too, and a missing answer is refused
+    as scoring refuses it (``allow_missing``: it has no codes to type, and counts as an answer)."""
     every = frozenset(case.case_id for case in cases)
     cases = against_labels(cases, labels)[0]
     rounds, answers = answers_by_round(
         cases,
         read_responses(responses_file),
         mode=mode,
-        allow_missing=True,
+        allow_missing=allow_missing,
         where=str(responses_file),
         set_aside=every - {case.case_id for case in cases},
+        expected_rounds=expected_rounds,
     )
     records = []
     for r, row in zip(rounds, answers, strict=True):
@@ -47,12 +55,16 @@ def type_responses(
     return records, len(rounds) * len(cases)
 
 
-def type_run(inputs: RunInputs, *, label_space: str | None = None, mode: Mode = "robust") -> Typed:
+def type_run(
+    inputs: RunInputs, *, label_space: str | None = None, mode: Mode = "robust", allow_missing: bool = False
+) -> Typed:
     """Type a run's overdiagnoses (every overdiagnosed code of every case and round) and summarize them."""
     cases_file, responses_file = inputs.cases, inputs.responses
     labels = scoring_labels(inputs, label_space)
     cases = read_cases(cases_file)[: inputs.n_cases]
-    records, n_answers = type_responses(cases, responses_file, labels, mode=mode)
+    records, n_answers = type_responses(
+        cases, responses_file, labels, mode=mode, allow_missing=allow_missing, expected_rounds=inputs.rounds
+    )
     summary = summarize(records, n_answers, {case.case_id: case.top_1_icd.code for case in cases})
     summary |= {"extraction": mode, "n_cases": len(cases), "responses_sha256": sha256_file(responses_file)}
     return Typed(records, summary, cases)
@@ -61,6 +73,7 @@ def type_run(inputs: RunInputs, *, label_space: str | None = None, mode: Mode = 
 def write_typed(typed: Typed, out: Path) -> list[Path]:
     """OUT/overdiagnosis.jsonl and OUT/overdiagnosis_summary.json, each written atomically."""
     written = [out / OVERDIAGNOSIS, out / OVERDIAGNOSIS_SUMMARY]
-    atomic_write_lines(written[0], (orjson.dumps(r).decode() for r in typed.records))
-    atomic_write_text(written[1], json.dumps(typed.summary, indent=2))
+    with folder_lock(out):
+        atomic_write_lines(written[0], (orjson.dumps(r).decode() for r in typed.records))
+        atomic_write_text(written[1], json.dumps(typed.summary, indent=2))
     return written

@@ -57,9 +57,12 @@ def answers_by_round(
     allow_missing: bool,
     where: str,
     set_aside: frozenset[str] = frozenset(),
+    expected_rounds: int | None = None,
 ) -> tuple[list[int], list[list[Answer]]]:
-    """Extract every response; the last line for a (case, round) counts (a re-asked answer replaces the earlier).
-    Responses to the ``set_aside`` cases (in the cases file, not scored) are skipped."""
+    """Extract every response; the last answer for a (case, round) counts (a re-asked answer replaces the earlier;
+    an endpoint error record never replaces one, and a pair that only errored has no answer). Responses to the
+    ``set_aside`` cases (in the cases file, not scored) are skipped. ``expected_rounds`` (the run manifest's): a
+    round without any response is missing too, not silently left out."""
     index = {case.case_id: i for i, case in enumerate(cases)}
     latest: dict[tuple[int, int], ResponseRecord] = {}
     for line, record in responses:
@@ -68,10 +71,19 @@ def answers_by_round(
             if record.case_id in set_aside:
                 continue
             raise MedldrError(f"{where}: line {line}: case {record.case_id} is not in the cases file")
+        if record.text is None and (record.model_extra or {}).get("error"):
+            continue
         latest[(record.round, position)] = record
-    rounds = sorted({r for r, _ in latest})
+    seen = {r for r, _ in latest}
+    rounds = sorted(seen | set(range(expected_rounds or 0)))
     if not rounds:
         raise MedldrError(f"{where}: no responses")
+    absent = [r for r in rounds if r not in seen]
+    if absent and not allow_missing:
+        raise MedldrError(
+            f"{where}: round {absent[0]} has no answers (the run asked for {expected_rounds} rounds); pass "
+            "--allow-missing to score missing answers as invalid"
+        )
     answers: list[list[Answer]] = []
     for r in rounds:
         row = []
@@ -83,11 +95,14 @@ def answers_by_round(
                         f"{where}: no response for case {case.case_id} in round {r}; pass --allow-missing to score "
                         "missing answers as invalid"
                     )
-                row.append(Answer(reason="missing response"))
+                row.append(Answer(reason=MISSING))
             else:
                 row.append(extract(record.text, finish_reason=record.finish_reason, mode=mode))
         answers.append(row)
     return rounds, answers
+
+
+MISSING = "missing response"
 
 
 def _per_disease(cases: Sequence[Case], mean_values: np.ndarray, values: np.ndarray) -> dict[str, dict[str, float]]:
@@ -131,6 +146,8 @@ def exclusion_lines(excluded: dict[str, int]) -> list[str]:
         )
     if excluded.get("repeated_gold_codes"):
         lines.append(f"{excluded['repeated_gold_codes']} repeated gold codes counted once")
+    if excluded.get("missing_answers"):
+        lines.append(f"{excluded['missing_answers']} missing (case, round) answers scored as invalid (--allow-missing)")
     return lines
 
 
@@ -251,6 +268,7 @@ def score_responses(
     unit: Unit = "patient",
     level: float = 0.95,
     where: str = "responses",
+    expected_rounds: int | None = None,
 ) -> ScoredRun:
     """Score responses ((line, record) pairs) against ``cases`` within the label space ``labels``.
 
@@ -259,7 +277,9 @@ def score_responses(
     invalid).
     """
     with _no_cyclic_gc():
-        return _score(cases, responses, labels, mode, allow_missing, n_resamples, seed, unit, level, where)
+        return _score(
+            cases, responses, labels, mode, allow_missing, n_resamples, seed, unit, level, where, expected_rounds
+        )
 
 
 def _score(
@@ -273,6 +293,7 @@ def _score(
     unit: Unit,
     level: float,
     where: str,
+    expected_rounds: int | None,
 ) -> ScoredRun:
     if not cases:
         raise MedldrError("no cases to score")
@@ -285,8 +306,17 @@ def _score(
         )
     set_aside = all_ids - {case.case_id for case in cases}
     rounds, answers = answers_by_round(
-        cases, responses, mode=mode, allow_missing=allow_missing, where=where, set_aside=set_aside
+        cases,
+        responses,
+        mode=mode,
+        allow_missing=allow_missing,
+        where=where,
+        set_aside=set_aside,
+        expected_rounds=expected_rounds,
     )
+    missing = sum(answer.reason == MISSING for row in answers for answer in row)
+    if missing:  # counted and said, as the label-space exclusions are
+        excluded["missing_answers"] = missing
     vocab = Vocabulary()
     primary = [case.top_1_icd.code for case in cases]
     batches = [

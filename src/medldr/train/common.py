@@ -4,11 +4,13 @@ the result so that ``medldr run --model hf:OUTPUT_DIR`` evaluates it, and the tr
 from __future__ import annotations
 
 import json
+import os
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from medldr._files import atomic_write_text
+from medldr._files import atomic_write_text, folder_lock
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode
 from medldr.prompts import require_task_fields
@@ -54,6 +56,14 @@ def lora_config(recipe: MedldrFields) -> Any:
         target_modules=recipe.lora.target_modules,
         task_type="CAUSAL_LM",
     )
+
+
+def output_lock(recipe: MedldrFields) -> AbstractContextManager[None]:
+    """One writer per output folder: the main process of a (possibly distributed) training holds OUTPUT_DIR; the
+    other ranks of the same launch write through it."""
+    if os.environ.get("RANK", "0") != "0":
+        return nullcontext()
+    return folder_lock(Path(recipe.output_dir))  # type: ignore[attr-defined]
 
 
 def save_result(trainer: Any, recipe: MedldrFields, base: Path, started: str, n_examples: int) -> Path:

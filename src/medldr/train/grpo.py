@@ -9,7 +9,7 @@ from typing import Literal
 
 from trl import GRPOConfig, GRPOTrainer
 
-from medldr.train.common import base_model, lora_config, now, save_result, training_cases
+from medldr.train.common import base_model, lora_config, now, output_lock, save_result, training_cases
 from medldr.train.config import MedldrFields, offline
 from medldr.train.data import grpo_examples
 from medldr.train.rewards import REWARDS
@@ -52,5 +52,6 @@ def train_grpo(recipe: GRPORecipe) -> Path:
         processing_class=tokenizer,
         peft_config=lora_config(recipe),
     )
-    trainer.train()
-    return save_result(trainer, recipe, base, started, len(examples))
+    with output_lock(recipe):
+        trainer.train()
+        return save_result(trainer, recipe, base, started, len(examples))

@@ -11,7 +11,7 @@ from trl import SFTConfig, SFTTrainer
 
 from medldr.errors import MedldrError
 from medldr.schema import RESPONSES
-from medldr.train.common import base_model, lora_config, now, save_result, training_cases
+from medldr.train.common import base_model, lora_config, now, output_lock, save_result, training_cases
 from medldr.train.config import MedldrFields, offline
 from medldr.train.data import sft_examples, teacher_reasoning
 
@@ -52,5 +52,6 @@ def train_sft(recipe: SFTRecipe) -> Path:
         processing_class=tokenizer,
         peft_config=lora_config(recipe),
     )
-    trainer.train()
-    return save_result(trainer, recipe, base, started, len(examples))
+    with output_lock(recipe):
+        trainer.train()
+        return save_result(trainer, recipe, base, started, len(examples))

@@ -56,6 +56,17 @@ def folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def read_text(path: Path) -> str:
+    """A text file's contents; a file that is not UTF-8, or a folder in its place, is one line naming it (a missing
+    file stays FileNotFoundError, which each caller words for what it expected)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise MedldrError(f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})") from None
+    except IsADirectoryError:
+        raise MedldrError(f"{path}: a folder, not a file") from None
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """SHA-256 of a file's bytes, read in chunks so a 2 GB table needs no memory."""
     digest = hashlib.sha256()

@@ -523,11 +523,16 @@ def version() -> None:
 
 
 def main() -> None:
-    """Entry point: a MedldrError becomes one line on stderr and exit code 2, never a traceback."""
+    """Entry point: a MedldrError, or an OSError from the files and disks it was given, becomes one line on stderr
+    and exit code 2, never a traceback."""
     try:
         app()
     except MedldrError as err:
         err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(MedldrError.exit_code)
+    except OSError as err:  # the environment, not medldr: a full disk, a read-only or missing folder, a folder as file
+        where = f"{err.filename}: " if err.filename else ""
+        err_console.print(f"error: {where}{err.strerror or err}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(MedldrError.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted; files already written are intact", markup=False)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medldr._files import read_text
 from medldr.errors import MedldrError
 
 # The study's fixed 40-code evaluation list, in the order of its per-label tables and Hamming indices (`top_40_icd`
@@ -289,7 +290,7 @@ def parse_label_spec(spec: str) -> tuple[str, int | tuple[str, ...]]:
     if not path.is_file():
         raise MedldrError(f"label space {spec!r}: expected 'paper40', 'topN' (e.g. top50) or a file of codes")
     codes: list[str] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         code = normalize_code(line.split("#", 1)[0].split(":", 1)[0])
         if not code:
             continue

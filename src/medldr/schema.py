@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from medldr._files import atomic_write_lines
+from medldr._files import atomic_write_lines, read_text
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode, LabelSpace, icd9_names, parse_label_spec
 
@@ -305,6 +305,10 @@ def read_responses(path: Path) -> list[tuple[int, ResponseRecord]]:
                     raise validation_error(err, f"{path}: line {number}") from None
     except FileNotFoundError:
         raise MedldrError(f"{path}: no such responses file") from None
+    except UnicodeDecodeError:
+        raise MedldrError(f"{path}: not UTF-8 text") from None
+    except IsADirectoryError:
+        raise MedldrError(f"{path}: a folder, not a responses file") from None
     return records
 
 
@@ -343,6 +347,8 @@ def _raw_records(path: Path) -> Iterator[tuple[str, Any]]:
         raise MedldrError(f"{path}: no such cases file") from None
     except UnicodeDecodeError:
         raise MedldrError(f"{path}: not UTF-8 text") from None
+    except IsADirectoryError:
+        raise MedldrError(f"{path}: a folder, not a cases file") from None
 
 
 def read_cases(path: Path) -> list[Case]:
@@ -368,7 +374,7 @@ def read_cases(path: Path) -> list[Case]:
 def read_build_manifest(path: Path) -> BuildManifest:
     """Load a build_manifest.json, naming the file on any error."""
     try:
-        return BuildManifest.model_validate_json(Path(path).read_text(encoding="utf-8"))
+        return BuildManifest.model_validate_json(read_text(path))
     except FileNotFoundError:
         raise MedldrError(f"{path}: no build manifest") from None
     except ValidationError as err:
@@ -378,7 +384,7 @@ def read_build_manifest(path: Path) -> BuildManifest:
 def read_run_manifest(path: Path) -> RunManifest:
     """Load a run's manifest.json, naming the file on any error."""
     try:
-        return RunManifest.model_validate_json(Path(path).read_text(encoding="utf-8"))
+        return RunManifest.model_validate_json(read_text(path))
     except FileNotFoundError:
         raise MedldrError(f"{path}: no run manifest") from None
     except ValidationError as err:
@@ -388,7 +394,7 @@ def read_run_manifest(path: Path) -> RunManifest:
 def read_scores(path: Path) -> Scores:
     """Load a scores.json, naming the file on any error."""
     try:
-        return Scores.model_validate_json(Path(path).read_text(encoding="utf-8"))
+        return Scores.model_validate_json(read_text(path))
     except FileNotFoundError:
         raise MedldrError(f"{path}: no scores; run `medldr score {Path(path).parent}` first") from None
     except ValidationError as err:

@@ -184,6 +184,9 @@ def test_single_run_single_round(scored_runs: list[Path], tmp_path: Path) -> Non
     lines = (folder / "responses.jsonl").read_text().splitlines()
     kept = [line for line in lines if json.loads(line).get("round", 0) == 0]
     (folder / "responses.jsonl").write_text("\n".join(kept) + "\n")
+    manifest = json.loads((folder / "manifest.json").read_text())  # a run of one round (a cut one is refused)
+    manifest["identity"]["rounds"] = 1
+    (folder / "manifest.json").write_text(json.dumps(manifest))
     assert run_cli("score", str(folder), "--quiet").returncode == 0
     result = run_cli("report", str(folder), "--out", str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,9 @@ case's text and streams it to the split files, so memory stays flat as the cohor
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -64,8 +66,15 @@ class BuildConfig(BaseModel):
     @field_validator("ratios")
     @classmethod
     def _ratios_sum_to_one(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
-        if any(share < 0 for share in value) or abs(sum(value) - 1.0) > 1e-9:
+        if not all(math.isfinite(share) and share >= 0 for share in value) or abs(sum(value) - 1.0) > 1e-9:
             raise ValueError(f"split ratios {value} must be non-negative and sum to 1")
+        return value
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _a_size(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, flags=re.IGNORECASE):
+            raise ValueError(f"{value!r} is not a size such as 4GB or 512MiB")
         return value
 
     @classmethod

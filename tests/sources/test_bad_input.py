@@ -74,6 +74,14 @@ def test_empty_note_table(tmp_path: Path) -> None:
     _one_line_error(["--root", str(root), "--out", str(tmp_path / "o")], "note/discharge", "is empty (0 rows)")
 
 
+@pytest.mark.parametrize("table", ["hosp/admissions", "hosp/diagnoses_icd", "hosp/labevents"])
+def test_a_header_only_core_table_is_named(table: str, tmp_path: Path) -> None:
+    """Was 'the cohort has no eligible cases', naming no file."""
+    root = mini_mimic(tmp_path / "mimic")
+    write_table(root, table, [])
+    _one_line_error(["--root", str(root), "--out", str(tmp_path / "o")], table, "is empty (0 rows); every case needs")
+
+
 def test_missing_folder_and_bad_options(tmp_path: Path) -> None:
     _one_line_error(["--root", str(tmp_path / "nowhere")], "no such MIMIC-IV folder")
     root = mini_mimic(tmp_path / "mimic")

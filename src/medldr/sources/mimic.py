@@ -100,6 +100,9 @@ NOTE: dict[str, dict[str, str]] = {
     },
 }
 MODULES: dict[str, dict[str, dict[str, str]]] = {"hosp": HOSP, "ed": ED, "note": NOTE}
+NEEDS_ROWS = ("admissions", "patients", "diagnoses_icd", "d_icd_diagnoses", "labevents", "d_labitems")
+"""hosp tables without which no case can be built: a header-only one is refused naming it (else: 'no eligible
+cases', naming nothing). Microbiology may be empty."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,8 @@ def _check_not_empty(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     except duckdb.Error as err:
         raise describe_error(err, [table.path]) from None
     if not rows:
-        raise MedldrError(f"{table.path}: table {table.key} is empty (0 rows); give the full module or leave it out")
+        remedy = "give the full module or leave it out" if table.module != "hosp" else "every case needs it"
+        raise MedldrError(f"{table.path}: table {table.key} is empty (0 rows); {remedy}")
 
 
 def guess_version(path: Path) -> str:
@@ -240,7 +244,7 @@ def open_mimic(
             for name, columns in MODULES[module].items():
                 table = Table(module, name, _find_file(folder, module, name))
                 _check_columns(con, table, columns)
-                if module in ("ed", "note"):
+                if module in ("ed", "note") or name in NEEDS_ROWS:
                     _check_not_empty(con, table)
                 source.tables[table.key] = table
     finally:

@@ -25,7 +25,7 @@ from medldr._console import (
 from medldr._files import atomic_write_text
 from medldr.build import BuildConfig, build_cases
 from medldr.demo import run_demo
-from medldr.errors import MedldrError
+from medldr.errors import INCOMPLETE_EXIT, MedldrError
 from medldr.judging import JudgeSettings, judge_typed
 from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
 from medldr.prompts.preview import preview_messages
@@ -441,10 +441,13 @@ def run(
         )
     if totals.get("unanswered"):
         err_console.print(
-            f"warning: {int(totals['unanswered'])} (case, round) pairs have no answer yet; run the same command "
-            "again to retry them",
+            f"error: {int(totals['unanswered'])} (case, round) pairs have no answer (first cause: "
+            f"{manifest.first_error}); run the same command again to ask only those",
             markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
+        raise typer.Exit(INCOMPLETE_EXIT)
 
 
 @prompts_app.callback(invoke_without_command=True)

@@ -8,3 +8,8 @@ class MedldrError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))
+
+
+INCOMPLETE_EXIT = 3
+"""Exit code of a run that ended with (case, round) pairs unanswered: not bad input (2), but not done either; the
+same command asks only those again."""

@@ -227,6 +227,8 @@ class RunManifest(BaseModel):
     started_at: str
     finished_at: str | None = None
     totals: dict[str, float] = Field(default_factory=dict)
+    # why the first still-unanswered prompt failed (scrubbed of secrets); None when every prompt has an answer
+    first_error: str | None = None
 
 
 class Scores(BaseModel):

@@ -277,6 +277,8 @@ async def _execute(
     await asyncio.gather(*(work(prompt) for prompt in todo))
     if fatal:
         first = fatal[0]
+        if isinstance(first, MedldrError):  # the provider's own words (e.g. nothing answers at a local server)
+            raise MedldrError(f"{provider.name}: {first}; {job.kind} stopped")
         raise MedldrError(f"{provider.name} refused the request ({type(first).__name__}: {first}); {job.kind} stopped")
 
 
@@ -328,8 +330,14 @@ def run_prompts(
             store.close()
             stored = ResponseStore(out / job.responses_name).load()
             manifest.totals = _totals(stored, job.prices, job.model)
-            states = _states(stored, tuple(job.prompts[0].key) if job.prompts else ())
-            missing = sum(1 for p in job.prompts if not states.get(tuple(p.key.values()), _State()).answered)
-            manifest.totals["unanswered"] = float(missing)
+            fields = tuple(job.prompts[0].key) if job.prompts else ()
+            states = _states(stored, fields)
+            missing = {
+                tuple(p.key.values()) for p in job.prompts if not states.get(tuple(p.key.values()), _State()).answered
+            }
+            manifest.totals["unanswered"] = float(len(missing))
+            manifest.first_error = next(
+                (r["error"] for r in stored if r.get("error") and tuple(r[f] for f in fields) in missing), None
+            )
             atomic_write_text(out / job.manifest_name, manifest.model_dump_json(indent=2))
     return manifest, stored

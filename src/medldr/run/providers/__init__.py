@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlparse
 
 from medldr.errors import MedldrError
 from medldr.run.providers.base import (
@@ -15,9 +14,9 @@ from medldr.run.providers.base import (
     Provider,
     is_azure_openai,
     is_loopback,
-    redact_url,
 )
 from medldr.run.providers.openai_http import LlamaServer, OpenAIServer, SGLangServer, VLLMServer
+from medldr.run.providers.openai_wire import check_base_url
 
 Loader = Callable[[str, "str | None", float], Provider]
 
@@ -114,22 +113,8 @@ def get_provider(spec: str, *, base_url: str | None = None, timeout: float = 600
     if not model:
         raise MedldrError(f"--model {spec!r}: give the model after the provider, e.g. {name}:MODEL")
     if base_url is not None:
-        _check_base_url(base_url)
+        check_base_url(base_url)
     return loader(model, base_url, timeout)
-
-
-def _check_base_url(url: str) -> None:
-    """An http(s) URL with a host and a valid port, refused in one line before anything is sent."""
-    try:
-        shown = repr(redact_url(url))
-        parts = urlparse(url)
-        port = parts.port  # raises for a port outside 0-65535
-    except ValueError as err:
-        raise MedldrError(f"--base-url: not a URL ({err})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MedldrError(f"--base-url {shown}: expected http(s)://HOST[:PORT]/PATH")
-    if port == 0:
-        raise MedldrError(f"--base-url {shown}: port 0 is not a server's port")
 
 
 __all__ = [

@@ -18,8 +18,9 @@ from typing import Any
 import orjson
 
 from medldr import __version__
+from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, LoopClient, Message, is_loopback
+from medldr.run.providers.base import Completion, LoopClient, Message, is_loopback, redact_url
 from medldr.run.providers.openai_wire import chat_request, check_base_url, completion_from_body, retry_after, transient
 
 FATAL_STATUS = frozenset({400, 401, 403, 404, 422})  # a wrong key, model or request: retrying will not help
@@ -37,6 +38,10 @@ class EndpointRefused(EndpointError):
     """400/401/403/404/422: the run stops."""
 
 
+class ServerDown(MedldrError):
+    """Nothing listens at a local server's address: retrying for minutes would not start it; the run stops."""
+
+
 class OpenAIServer(LoopClient):
     """``POST {base_url}/chat/completions`` over a keep-alive aiohttp session. The key, when the server wants one,
     comes from the environment only. A server kind is a subclass that names itself and its usual address."""
@@ -44,7 +49,7 @@ class OpenAIServer(LoopClient):
     name = "openai-compatible"
     default_url: str | None = None
     api_key_env: str | None = "OPENAI_API_KEY"
-    fatal_errors: tuple[type[BaseException], ...] = (EndpointRefused,)
+    fatal_errors: tuple[type[BaseException], ...] = (EndpointRefused, ServerDown)
 
     def __init__(self, model: str, *, base_url: str | None = None, timeout: float = 600.0) -> None:
         url = check_base_url(base_url or self.default_url)
@@ -81,11 +86,22 @@ class OpenAIServer(LoopClient):
         return err.retry_after if isinstance(err, EndpointError) else None
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        import aiohttp
+
         body = orjson.dumps(chat_request(self.model, messages, params, tokens_key="max_tokens"))
-        async with self.client.post(self.url, data=body) as response:
-            data = await response.read()
-            if response.status >= 400:
-                raise _error(response.status, data, response.headers)
+        try:
+            async with self.client.post(self.url, data=body) as response:
+                data = await response.read()
+                if response.status >= 400:
+                    raise _error(response.status, data, response.headers)
+        except aiohttp.ClientConnectorError as err:
+            if self.zero_retention and isinstance(err.os_error, ConnectionRefusedError):
+                where = redact_url(self.url.removesuffix("/chat/completions"))
+                raise ServerDown(
+                    f"nothing answers at {where} (connection refused): start the {self.name} server and wait until "
+                    "it is ready, or pass --base-url"
+                ) from None
+            raise
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlparse
 
 from medldr.answer import split_reasoning
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, Message, finish_reason
+from medldr.run.providers.base import Completion, Message, finish_reason, redact_url
 
 
 def retry_after(headers: Any, now: float | None = None) -> float | None:
@@ -119,8 +120,18 @@ def chat_request(model: str, messages: list[Message], params: GenerationParams, 
 
 
 def check_base_url(base_url: str | None) -> str:
+    """An http(s) URL with a host and a valid port, refused in one line before anything is sent (every provider's
+    ``--base-url`` passes here, the judge's too)."""
     if not base_url:
         raise MedldrError("openai-compatible: pass --base-url (e.g. http://127.0.0.1:8000/v1 for a vLLM server)")
-    if not base_url.startswith(("http://", "https://")):
-        raise MedldrError(f"--base-url {base_url!r}: give an http:// or https:// URL")
+    try:
+        shown = repr(redact_url(base_url))
+        parts = urlparse(base_url)
+        port = parts.port  # raises for a port outside 0-65535
+    except ValueError as err:
+        raise MedldrError(f"--base-url: not a URL ({err})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise MedldrError(f"--base-url {shown}: expected http(s)://HOST[:PORT]/PATH")
+    if port == 0:
+        raise MedldrError(f"--base-url {shown}: port 0 is not a server's port")
     return base_url

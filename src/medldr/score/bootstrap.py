@@ -96,3 +96,18 @@ def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> np.ndarr
     """
     tail = (1 - level) / 2 * 100
     return np.percentile(replicates, [tail, 100 - tail], axis=0).T
+
+
+def boundary_interval(all_ones: bool, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of a proportion observed at 0 of ``n`` (or ``n`` of ``n``): where every
+    unit agrees, a percentile bootstrap collapses to [0, 0] (or [1, 1]) and suggests a certainty the sample cannot
+    give. With ``n`` patients (units resampled), the bound is 1 - (alpha/2)^(1/n).
+
+    >>> [round(x, 4) for x in boundary_interval(False, 54)]
+    [0.0, 0.066]
+    >>> [round(x, 4) for x in boundary_interval(True, 10)]
+    [0.6915, 1.0]
+    """
+    bound = (1 - level) / 2
+    edge = bound ** (1 / n) if n > 0 else 0.0
+    return (edge, 1.0) if all_ones else (0.0, 1 - edge)

@@ -16,9 +16,17 @@ import numpy as np
 from medldr.answer import Answer, Mode, extract
 from medldr.errors import MedldrError
 from medldr.schema import Case, ResponseRecord, Scores
-from medldr.score.bootstrap import Unit, bootstrap_replicates, percentile_interval, resampled_totals, statistics
+from medldr.score.bootstrap import (
+    Unit,
+    bootstrap_replicates,
+    boundary_interval,
+    percentile_interval,
+    resampled_totals,
+    statistics,
+)
 from medldr.score.encode import Batch, Vocabulary, encode
 from medldr.score.metrics import (
+    BINARY,
     LABEL_AVERAGES,
     METRICS,
     aggregate,
@@ -243,6 +251,20 @@ def _intervals(
     )
 
 
+def _exact_at_the_boundary(
+    ci: dict[str, tuple[float, float]], mean: dict[str, float], n_units: int, level: float
+) -> tuple[dict[str, tuple[float, float]], list[str]]:
+    """Binary metrics observed at 0 or 1 for every unit get the exact interval (``boundary_interval``) instead of a
+    collapsed bootstrap one; returns the intervals and the metrics so treated."""
+    out, exact = dict(ci), []
+    for name in BINARY:
+        value = mean[name]
+        if name in out and value in (0.0, 1.0) and out[name][0] == out[name][1]:
+            out[name] = boundary_interval(value == 1.0, n_units, level)
+            exact.append(name)
+    return out, exact
+
+
 @contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
     """Scoring allocates millions of small acyclic objects (answers, lists); the cyclic collector's repeated passes
@@ -344,16 +366,19 @@ def _score(
     averages = {name: per_label[f"{name.split('_')[0]} avg"][name.split("_")[1]] for name in LABEL_AVERAGES}
     ci: dict[str, tuple[float, float]] = {}
     averages_ci: dict[str, tuple[float, float]] = {}
+    exact: list[str] = []
     if n_resamples > 0:
         ci, averages_ci = _intervals(
             mean_values, label_values, groups, len(labels), n_resamples=n_resamples, seed=seed, level=level
         )
+        ci, exact = _exact_at_the_boundary(ci, mean, len(set(groups)), level)
 
     rel = rel_ci = None
     if len(rounds) > 1:
         steady = np.all([b.valid for b in batches], axis=0)
         parts = reliability([b.top10[steady] for b in batches], [b.pred[steady] for b in batches])
-        rel = {"n_cases": float(steady.sum()), **{k: float(v.mean()) if len(v) else 0.0 for k, v in parts.items()}}
+        if steady.any():  # over no case a statistic is undefined, not 0: reliability is then absent
+            rel = {"n_cases": float(steady.sum()), **{k: float(v.mean()) for k, v in parts.items()}}
         if steady.any() and n_resamples > 0:
             matrix = np.column_stack(list(parts.values()))
             steady_groups = [g for g, keep in zip(groups, steady, strict=True) if keep]
@@ -377,7 +402,14 @@ def _score(
         per_round=per_round,
         mean=mean,
         ci=ci,
-        bootstrap={"resamples": n_resamples, "seed": seed, "unit": unit, "level": level, "method": "percentile"},
+        bootstrap={
+            "resamples": n_resamples,
+            "seed": seed,
+            "unit": unit,
+            "level": level,
+            "method": "percentile",
+            **({"exact_clopper_pearson": exact} if exact else {}),
+        },
         reliability=rel,
         reliability_ci=rel_ci,
         invalid_reasons=dict(reasons.most_common()),

@@ -98,7 +98,7 @@ def assistance_table(runs: Sequence[ScoredFolder]) -> Table:
 
 
 def reliability_table(runs: Sequence[ScoredFolder]) -> Table:
-    """Self-consistency across rounds; a single-round run has none ('—')."""
+    """Self-consistency across rounds; a single-round run, or one with no case valid in every round, has none ('—')."""
     rows: list[dict[str, Value]] = []
     for run in runs:
         rel = run.scores.reliability
@@ -107,7 +107,7 @@ def reliability_table(runs: Sequence[ScoredFolder]) -> Table:
             row |= {c.key: _estimate(rel, run.scores.reliability_ci, c.key) for c in RELIABILITY}
         rows.append(row)
     columns = [RUN, Column("n_cases", "Cases", "count"), *RELIABILITY]
-    note = _ci_note(runs) + " Over the cases answered validly in every round; '—': fewer than two rounds."
+    note = _ci_note(runs) + " Over the cases valid in every round; '—': fewer than two rounds, or no such case."
     return Table("reliability", "Reliability across rounds", columns, rows, note=note)
 
 

@@ -57,6 +57,10 @@ class ScoredRun(CaseValues):
     batches: list[Batch]
 
 
+MISSING = "missing response"
+"""The invalid reason of a (case, round) without an answer (scored only with --allow-missing)."""
+
+
 def answers_by_round(
     cases: Sequence[Case],
     responses: Iterable[tuple[int, ResponseRecord]],
@@ -108,9 +112,6 @@ def answers_by_round(
                 row.append(extract(record.text, finish_reason=record.finish_reason, mode=mode))
         answers.append(row)
     return rounds, answers
-
-
-MISSING = "missing response"
 
 
 def _per_disease(cases: Sequence[Case], mean_values: np.ndarray, values: np.ndarray) -> dict[str, dict[str, float]]:

@@ -39,6 +39,16 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert "Usage" in result.output and "--help" in result.output
 
 
+def test_version_and_short_help() -> None:
+    """`medldr --version` and `-h` (on the app and on a subcommand) work; both were 'No such option'."""
+    from medldr import __version__
+
+    assert CliRunner().invoke(app, ["--version"]).output.strip() == __version__
+    for command in ([], ["train", "sft"], ["build"]):
+        result = CliRunner().invoke(app, [*command, "-h"])
+        assert result.exit_code == 0 and "Usage" in result.output, command
+
+
 def test_build_demo_needs_no_path(tmp_path: Path) -> None:
     result = run_cli("build", "demo", "--out", "cases", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -44,6 +44,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 prompts_app = typer.Typer(help="Prompt styles and task types: list them, preview one on a case.")
 app.add_typer(prompts_app, name="prompts")
@@ -95,6 +96,21 @@ def _build(source: Source, out: Path, config: BuildConfig, force: bool, quiet: b
     if not quiet:
         console.print(build_summary(manifest, str(out)))
     return manifest
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        version()
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Long-context diagnostic reasoning (LDR) benchmarks from real EHRs: build, run, score, report, train."""
 
 
 @app.command()
@@ -521,8 +537,8 @@ def train_grpo_command(
 
 @app.command()
 def version() -> None:
-    """Print medldr's version."""
-    console.print(__version__)
+    """Print medldr's version (also ``medldr --version``)."""
+    console.print(__version__, highlight=False)
 
 
 def main() -> None:

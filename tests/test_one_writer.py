@@ -120,3 +120,10 @@ def test_a_second_score_under_another_name_keeps_the_first_tables(scored_runs: l
     assert (run / "per_case.csv").read_bytes() == before  # was overwritten by the paper40 scoring
     for name in ("paper40.per_case.csv", "paper40.per_disease.csv", "paper40.per_label.csv"):
         assert (run / name).stat().st_size > 0
+
+
+def test_an_error_inside_a_nested_hold_is_not_reworded(tmp_path: Path) -> None:
+    """Only the lock's own failures become 'cannot write here'; an OSError of the work inside a nested hold stays
+    itself (it was reworded as the lock's)."""
+    with pytest.raises(FileNotFoundError), folder_lock(tmp_path), folder_lock(tmp_path):
+        (tmp_path / "absent" / "x").read_text()

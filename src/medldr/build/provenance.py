@@ -27,7 +27,7 @@ def open_data_reason(cases_file: Path) -> str | None:
     except MedldrError:
         return None
     for kind, entry in SOURCES.items():
-        if entry.bundled_open_data and manifest.source == open_source(kind).name:
+        if entry.open_data_name is not None and manifest.source == entry.open_data_name:
             settings = json.dumps(manifest.settings, sort_keys=True)
             if _rebuilt_sha256(kind, settings, Path(cases_file).name) == sha256_file(cases_file):
                 return f"open data: identical to the {manifest.source} build with its recorded settings"

@@ -33,7 +33,8 @@ class SourceKind:
     help: str
     opener: Callable[[Path | None, dict[str, Path], str | None], Source]  # (root, module folders, release)
     modules: tuple[str, ...] = ()  # optional module folders it takes (--ed, --note)
-    bundled_open_data: bool = False  # its builds are open data (the data-use guard checks a build's content)
+    # bundled open data: the source name its builds record (the data-use guard then checks a build's content)
+    open_data_name: str | None = None
 
 
 def _demo(root: Path | None, modules: dict[str, Path], release: str | None) -> Source:
@@ -49,7 +50,7 @@ def _mimic(root: Path | None, modules: dict[str, Path], release: str | None) -> 
 
 
 SOURCES: dict[str, SourceKind] = {
-    "demo": SourceKind("the bundled open MIMIC-IV demo (no path, no network)", _demo, bundled_open_data=True),
+    "demo": SourceKind("the bundled open MIMIC-IV demo (no path, no network)", _demo, open_data_name=DEMO_NAME),
     "mimic": SourceKind("MIMIC-IV 2.2 or 3.1 (give --root; --ed and --note optional)", _mimic, ("ed", "note")),
 }
 

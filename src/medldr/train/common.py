@@ -66,6 +66,26 @@ def output_lock(recipe: MedldrFields) -> AbstractContextManager[None]:
     return folder_lock(Path(recipe.output_dir))  # type: ignore[attr-defined]
 
 
+def fit(recipe: MedldrFields, trainer_class: type, examples: list[dict[str, Any]], **extra: Any) -> Path:
+    """Holding OUTPUT_DIR (``output_lock``, taken before the model loads): load the base model, train with TRL's
+    ``trainer_class`` on ``examples``, save. ``extra``: the trainer's own arguments (GRPO's reward functions)."""
+    from datasets import Dataset
+
+    with output_lock(recipe):
+        started = now()
+        model, tokenizer, base = base_model(recipe)
+        trainer = trainer_class(
+            model=model,
+            args=recipe,
+            train_dataset=Dataset.from_list(examples),
+            processing_class=tokenizer,
+            peft_config=lora_config(recipe),
+            **extra,
+        )
+        trainer.train()
+        return save_result(trainer, recipe, base, started, len(examples))
+
+
 def save_result(trainer: Any, recipe: MedldrFields, base: Path, started: str, n_examples: int) -> Path:
     """Write the trained model (merged, or the adapter naming its local base) and train_manifest.json."""
     out = Path(recipe.output_dir)

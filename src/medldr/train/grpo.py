@@ -9,8 +9,8 @@ from typing import Literal
 
 from trl import GRPOConfig, GRPOTrainer
 
-from medldr.train.common import base_model, lora_config, now, output_lock, save_result, training_cases
-from medldr.train.config import MedldrFields, offline
+from medldr.train.common import fit, training_cases
+from medldr.train.config import MedldrFields
 from medldr.train.data import grpo_examples
 from medldr.train.rewards import REWARDS
 
@@ -37,21 +37,6 @@ class GRPORecipe(GRPOConfig, MedldrFields):
 
 def train_grpo(recipe: GRPORecipe) -> Path:
     """Train and save; returns the output folder."""
-    offline()
-    from datasets import Dataset
-
-    started = now()
     cases, labels = training_cases(recipe)
     examples = grpo_examples(cases, task=recipe.task, style=recipe.style, labels=labels)
-    model, tokenizer, base = base_model(recipe)
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=[REWARDS[name] for name in recipe.rewards],
-        args=recipe,
-        train_dataset=Dataset.from_list(examples),
-        processing_class=tokenizer,
-        peft_config=lora_config(recipe),
-    )
-    with output_lock(recipe):
-        trainer.train()
-        return save_result(trainer, recipe, base, started, len(examples))
+    return fit(recipe, GRPOTrainer, examples, reward_funcs=[REWARDS[name] for name in recipe.rewards])

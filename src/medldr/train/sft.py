@@ -11,8 +11,8 @@ from trl import SFTConfig, SFTTrainer
 
 from medldr.errors import MedldrError
 from medldr.schema import RESPONSES
-from medldr.train.common import base_model, lora_config, now, output_lock, save_result, training_cases
-from medldr.train.config import MedldrFields, offline
+from medldr.train.common import fit, training_cases
+from medldr.train.config import MedldrFields
 from medldr.train.data import sft_examples, teacher_reasoning
 
 
@@ -30,10 +30,6 @@ class SFTRecipe(SFTConfig, MedldrFields):
 
 def train_sft(recipe: SFTRecipe) -> Path:
     """Train and save; returns the output folder (``medldr run --model hf:OUTPUT_DIR`` evaluates it)."""
-    offline()
-    from datasets import Dataset
-
-    started = now()
     cases, labels = training_cases(recipe)
     reasoning = None
     if recipe.teacher_run is not None:
@@ -44,14 +40,4 @@ def train_sft(recipe: SFTRecipe) -> Path:
         if not reasoning:
             raise MedldrError(f"teacher_run: {recipe.teacher_run} got no case right with its reasoning kept")
     examples = sft_examples(cases, task=recipe.task, style=recipe.style, labels=labels, reasoning=reasoning)
-    model, tokenizer, base = base_model(recipe)
-    trainer = SFTTrainer(
-        model=model,
-        args=recipe,
-        train_dataset=Dataset.from_list(examples),
-        processing_class=tokenizer,
-        peft_config=lora_config(recipe),
-    )
-    with output_lock(recipe):
-        trainer.train()
-        return save_result(trainer, recipe, base, started, len(examples))
+    return fit(recipe, SFTTrainer, examples)

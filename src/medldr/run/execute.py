@@ -75,6 +75,11 @@ class PromptJob:
     prices: dict[str, dict[str, float]] | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # recorded in the manifest, not part of the identity
 
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """The fields naming a prompt in its records (every prompt of a job has the same ones)."""
+        return tuple(self.prompts[0].key) if self.prompts else ()
+
 
 def _git_sha() -> str | None:
     try:
@@ -219,8 +224,7 @@ async def _execute(
     progress: Progress,
 ) -> None:
     journal = GroupCommit(store)
-    fields = tuple(job.prompts[0].key) if job.prompts else ()
-    states = _states(records, fields)
+    states = _states(records, job.key_fields)
     budget = 1 + job.retry_invalid
 
     def finished(key: Key) -> bool:
@@ -330,7 +334,7 @@ def run_prompts(
             store.close()
             stored = ResponseStore(out / job.responses_name).load()
             manifest.totals = _totals(stored, job.prices, job.model)
-            fields = tuple(job.prompts[0].key) if job.prompts else ()
+            fields = job.key_fields
             states = _states(stored, fields)
             missing = {
                 tuple(p.key.values()) for p in job.prompts if not states.get(tuple(p.key.values()), _State()).answered

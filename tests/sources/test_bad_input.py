@@ -166,3 +166,22 @@ def test_an_unwritable_out_is_one_line(tmp_path: Path) -> None:
     result = cli_in_process("build", "demo", "--out", str(taken), "-q")
     assert result.returncode == 2 and f"{taken}: cannot write here" in result.stderr
     assert taken.read_text() == "a user's file\n"
+
+
+def test_a_parquet_value_of_the_wrong_type_names_its_file_and_column(tmp_path: Path) -> None:
+    """DuckDB's conversion error for a Parquet table names no file (issue 14): the line must name the file, the
+    column and the value."""
+    import duckdb
+
+    root = mini_mimic(tmp_path / "mimic")
+    csv = root / "hosp" / "admissions.csv.gz"
+    parquet = root / "hosp" / "admissions.parquet"
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (CASE WHEN hadm_id = '200' THEN 'x200' ELSE hadm_id END AS hadm_id) "
+        f"FROM read_csv('{csv}', all_varchar=true)) TO '{parquet}' (FORMAT parquet)"
+    )
+    csv.unlink()
+    _one_line_error(
+        ["--root", str(root), "--out", str(tmp_path / "o")], f"{parquet}: column 'hadm_id'", "'x200'", "BIGINT"
+    )
+    assert not (tmp_path / "o" / "train.jsonl").exists()

@@ -135,7 +135,10 @@ class MimicSource:
         register_views(con, self)
 
     def describe_error(self, err: duckdb.Error) -> MedldrError:
-        return describe_error(err, [t.path for t in self.tables.values()])
+        found = describe_error(err, [t.path for t in self.tables.values()])
+        if "Conversion Error" in str(err) and "cannot be read" not in str(found):
+            return _locate_bad_value(self) or found
+        return found
 
 
 def _sql_str(value: str | Path) -> str:
@@ -185,6 +188,31 @@ def describe_error(err: duckdb.Error, paths: list[Path]) -> MedldrError:
     if culprit is not None:
         return MedldrError(f"{culprit}: cannot be read: {text}")
     return MedldrError(f"reading the sources failed: {text}")
+
+
+def _locate_bad_value(source: MimicSource) -> MedldrError | None:
+    """The file, column and first value that does not convert to the type the build reads it as.
+
+    DuckDB names the file for a CSV it cannot parse, but a Parquet value that fails the view's cast surfaces only as
+    the column's name; this search runs only after such a failure, so a clean build never pays for it.
+    """
+    con = duckdb.connect()
+    try:
+        for table in source.tables.values():
+            if not table.path.name.endswith(".parquet"):
+                continue
+            for column, kind in MODULES[table.module][table.name].items():
+                bad = con.sql(
+                    f'SELECT "{column}"::VARCHAR FROM {_reader(table.path)} '
+                    f'WHERE "{column}" IS NOT NULL AND TRY_CAST("{column}" AS {kind}) IS NULL LIMIT 1'
+                ).fetchall()
+                if bad:
+                    return MedldrError(f"{table.path}: column {column!r} holds {bad[0][0]!r}, which is not a {kind}")
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return None
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, table: Table, columns: dict[str, str]) -> None:

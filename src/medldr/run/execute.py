@@ -237,8 +237,15 @@ async def _execute(
     progress(done, len(job.prompts), totals)
     semaphore = asyncio.Semaphore(concurrency_for(provider, job.concurrency))
     fatal: list[BaseException] = []
+    disk: list[OSError] = []
 
     async def work(prompt: Prompt) -> None:
+        try:
+            await answer(prompt)
+        except OSError as err:  # the store's disk, not the model (its errors are records): stop, keep what is stored
+            disk.append(err)
+
+    async def answer(prompt: Prompt) -> None:
         nonlocal done
         key = tuple(prompt.key.values())
         state = states.setdefault(key, _State())
@@ -246,7 +253,7 @@ async def _execute(
         if params.seed is not None:
             sent = params.model_copy(update={"seed": params.seed + prompt.seed_offset})
         async with semaphore:
-            while not fatal and not finished(key):
+            while not fatal and not disk and not finished(key):
                 try:
                     completion, latency = await ask(
                         provider, prompt.messages, sent, attempts=job.attempts, timeout=job.timeout
@@ -279,6 +286,8 @@ async def _execute(
                 progress(done, len(job.prompts), totals)
 
     await asyncio.gather(*(work(prompt) for prompt in todo))
+    if disk:
+        raise disk[0]
     if fatal:
         first = fatal[0]
         if isinstance(first, MedldrError):  # the provider's own words (e.g. nothing answers at a local server)

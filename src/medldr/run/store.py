@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,11 @@ class ResponseStore:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.write(self._fd, orjson.dumps(record) + b"\n")
+        line = orjson.dumps(record) + b"\n"
+        written = os.write(self._fd, line)
+        if written != len(line):  # the disk filled mid-line: take the fragment back so later lines stay whole
+            os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
+            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({self.path}: a record did not fit)")
 
     def sync(self) -> None:
         if self._fd is not None:

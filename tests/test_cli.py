@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from medldr.cli import app
-from tests.conftest import run_cli
+from tests.conftest import cli_in_process, run_cli
 from tests.gates import needs_llama
 
 COMMANDS = [
@@ -77,3 +77,24 @@ def test_demo_command(tmp_path: Path) -> None:
     assert typed["n_answers"] == 4 and typed["overdiagnosed"] > 0  # a 135M model overdiagnoses
     assert sum(typed["shares"].values()) == pytest.approx(1.0)
     assert (tmp_path / "medldr-demo" / "report" / "figures" / "overdiagnosis.png").is_file()
+
+
+def test_option_errors_are_one_line_naming_the_option(tmp_path: Path) -> None:
+    """Click's usage errors were a 5-line box under a usage banner (issue 14: 18 of 94 replayed probes); now one line
+    naming the option and where help is, exit 2."""
+    cases = str(tmp_path / "c.jsonl")
+    for args, text in (
+        (["build", "demo", "--threads", "0"], "Invalid value for '--threads': Input should be greater than or equal"),
+        (["build", "demo", "--seed", "x"], "Invalid value for '--seed': Input should be a valid integer"),
+        (["run", cases, "--model", "vllm:m", "--timeout", "nan"], "Invalid value for '--timeout'"),
+        (["run", cases, "--model", "vllm:m", "--rounds", "0"], "Invalid value for '--rounds'"),
+        (["score", str(tmp_path), "--resamples", "-5"], "Invalid value for '--resamples'"),
+        (["train", "sft"], "Missing option '--config'"),
+        (["build", "demo", "--nosuch"], "No such option: --nosuch"),
+        (["compare"], "Missing argument 'runs'"),
+    ):
+        result = cli_in_process(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, (args, result.stderr)
+        assert lines[0].startswith("error: ") and text in lines[0], (args, lines[0])
+        assert f"medldr {args[0]}" in lines[0] and "-h" in lines[0], lines[0]  # where to look

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer >= 0.29 carries its own click
 
 from medldr import __version__
 from medldr._console import (
@@ -545,7 +546,18 @@ def main() -> None:
     """Entry point: a MedldrError, or an OSError from the files and disks it was given, becomes one line on stderr
     and exit code 2, never a traceback."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="medldr")
+    except UsageError as err:
+        if isinstance(err, NoArgsIsHelpError):  # a bare group: its help, as click shows it
+            err_console.print(err.format_message(), markup=False, highlight=False)
+            sys.exit(err.exit_code)
+        where = err.ctx.command_path if err.ctx is not None else "medldr"
+        message = " ".join(err.format_message().split())
+        err_console.print(f"error: {message} (see {where} -h)", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except typer.Abort:
+        err_console.print("interrupted; files already written are intact", markup=False)
+        sys.exit(130)
     except MedldrError as err:
         err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(MedldrError.exit_code)
@@ -556,6 +568,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; files already written are intact", markup=False)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

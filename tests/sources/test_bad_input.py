@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from medldr.schema import BuildManifest
 from tests.conftest import cli_in_process, run_cli
 from tests.mimic_tables import mini_mimic, write_table
 
@@ -128,34 +127,6 @@ def test_unbounded_numbers_are_refused(tmp_path: Path) -> None:
     ):
         result = cli_in_process(*args, "--out", str(tmp_path / "o"))
         assert result.returncode == 2 and option in result.stderr and "Traceback" not in result.stderr, args
-
-
-def test_probed_inputs_are_one_line(tmp_path: Path, demo_build: tuple[Path, BuildManifest]) -> None:
-    """The issue-14 probes that ended in a traceback (or ran on): each is one line naming the file or option, exit 2,
-    and nothing is written for it."""
-    cases = demo_build[0] / "inference.jsonl"
-    latin = tmp_path / "latin1.txt"
-    latin.write_bytes(b"\xff\xfe 5849\n")
-    folder = tmp_path / "a-folder"
-    folder.mkdir()
-    local = ["--model", "vllm:m", "--task", "lab"]
-    for args, text in (
-        (["build", "demo", "--ratios", "nan,0.5,0.5"], "--ratios: split ratios (nan, 0.5, 0.5) must be"),
-        (["build", "demo", "--memory-limit", "lots"], "--memory-limit: 'lots' is not a size"),
-        (["build", "demo", "-q", "--label-space", str(latin)], f"{latin}: not UTF-8 text (byte 0xff at offset 0)"),
-        (["run", str(cases), *local, "--base-url", "http://[::1"], "--base-url: not a URL (Invalid IPv6 URL)"),
-        (["run", str(cases), *local, "--base-url", "http:///v1"], "expected http(s)://HOST[:PORT]/PATH"),
-        (["run", str(cases), *local, "--base-url", "http://127.0.0.1:99999/v1"], "Port out of range"),
-        (["run", str(folder), *local, "--base-url", "http://127.0.0.1:9/v1"], f"{folder}: a folder, not a cases file"),
-        (["run", str(cases), *local, "--base-url", "http://127.0.0.1:9/v1", "--style", str(latin)], "not UTF-8"),
-        (["score", "--cases", str(cases), "--responses", str(latin)], f"{latin}: not UTF-8 text"),
-        (["score", "--cases", str(cases), "--responses", str(folder)], f"{folder}: a folder, not a responses file"),
-    ):
-        out = tmp_path / "out"
-        result = cli_in_process(*args, "--out", str(out / "scores.json" if args[0] == "score" else out))
-        assert result.returncode == 2 and text in result.stderr and "Traceback" not in result.stderr, (args, result)
-        assert len(result.stderr.strip().splitlines()) == 1
-        assert not any(p.name != ".medldr.lock" for p in out.rglob("*") if p.is_file()), args
 
 
 def test_an_unwritable_out_is_one_line(tmp_path: Path) -> None:

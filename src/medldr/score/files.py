@@ -67,6 +67,9 @@ def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None)
             raise MedldrError(f"{manifest}: no run manifest; pass --cases")
     if cases is None or responses is None:
         raise MedldrError("give a run folder, or both --cases and --responses")
+    if not Path(cases).exists():  # named before anything beside it (its build manifest) is looked for
+        recorded = f" (recorded in {run_dir / RUN_MANIFEST}; pass --cases)" if run_dir is not None else ""
+        raise MedldrError(f"{cases}: no such cases file{recorded}")
     return RunInputs(cases, responses, n_cases, labels, rounds)
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from medldr._files import read_text
 from medldr.errors import MedldrError
 from medldr.prompts import DEFAULT_STYLE
 from medldr.run.providers.hf import check_model
@@ -95,7 +96,7 @@ def load_recipe(path: Path, kind: Literal["sft", "grpo"], overrides: dict[str, A
     """Read a YAML recipe; ``overrides`` (CLI flags) win over the file. Relative paths are taken from the current
     folder."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_text(path)) or {}
     except FileNotFoundError:
         raise MedldrError(f"{path}: no such recipe") from None
     except yaml.YAMLError as err:

@@ -1,4 +1,4 @@
-"""Every metric on hand-worked cases (expected numbers written from MISSION.md's definitions)."""
+"""Every metric on hand-worked cases (expected numbers worked by hand from the definitions in README, "Score any model's outputs")."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def synthetic(n_cases: int, rounds: int, seed: int = 0) -> tuple[list[Case], lis
 
 
 def loop_metrics(gold: list[str], primary: str, pred: list[str], top10: list[str], n_labels: int) -> list[float]:
-    """The metric definitions (README, "Score any model's outputs"), one case at a time, with Python sets (the baseline)."""
+    """The metric definitions (README, "Score any model's outputs"), one case at a time, with Python sets."""
     g, p = set(gold), set(pred)
     inter = len(g & p)
     union = len(g | p)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK, STYLES, TASKS
+from medldr.prompts import DEFAULT_STYLE, STYLES, TASKS
 from medldr.schema import BuildManifest, Scores
 from medldr.score.metrics import METRICS
 from medldr.score.scoring import exclusion_lines
@@ -160,7 +160,8 @@ def prompts_table() -> Table:
     for style in STYLES:
         table.add_row("style", style + (" (default)" if style == DEFAULT_STYLE else ""), "the study's instructions")
     for task, fields in TASKS.items():
-        table.add_row("task", task + (" (default)" if task == DEFAULT_TASK else ""), " + ".join(fields))
+        table.add_row("task", task, " + ".join(fields))
+    table.caption = "default task: the one with the most fields every case has"
     return table
 
 

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer >= 0.29 carries its own click
+from typer.core import TyperGroup
 
 from medldr import __version__
 from medldr._console import (
@@ -28,7 +29,7 @@ from medldr.build import BuildConfig, build_cases
 from medldr.demo import run_demo
 from medldr.errors import INCOMPLETE_EXIT, MedldrError
 from medldr.judging import JudgeSettings, judge_typed
-from medldr.prompts import DEFAULT_STYLE, DEFAULT_TASK
+from medldr.prompts import DEFAULT_STYLE
 from medldr.prompts.preview import preview_messages
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.prices import load_prices
@@ -39,13 +40,26 @@ from medldr.score.overdiagnosis_files import type_run, write_typed
 from medldr.score.scoring import CaseValues
 from medldr.sources import SOURCES, Source, open_source
 
+PIPELINE_ORDER = ("build", "prompts", "run", "score", "compare", "overdiagnosis", "report", "train", "demo", "version")
+
+
+class _PipelineOrder(TyperGroup):
+    """Commands listed in the order a study uses them, not alphabetically."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        known = [name for name in PIPELINE_ORDER if name in self.commands]
+        return known + sorted(set(self.commands) - set(known))
+
+
 app = typer.Typer(
     name="medldr",
+    cls=_PipelineOrder,
     help="Long-context diagnostic reasoning (LDR) benchmarks from real EHRs: build, run, score, report, train.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
 )
 prompts_app = typer.Typer(help="Prompt styles and task types: list them, preview one on a case.")
 app.add_typer(prompts_app, name="prompts")
@@ -394,7 +408,9 @@ def run(
     cases: Annotated[Path, typer.Argument(help="Cases file (e.g. cases/inference.jsonl).")],
     model: Annotated[str, typer.Option(help="PROVIDER:MODEL, e.g. openai:gpt-4.1, vllm:Qwen3-8B.")],
     out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/<model>).")] = None,
-    task: Annotated[str, typer.Option(help="Task type: which case fields go in.")] = DEFAULT_TASK,
+    task: Annotated[
+        str | None, typer.Option(help="Task type: which case fields go in (default: the richest the cases support).")
+    ] = None,
     style: Annotated[str, typer.Option(help="Prompt style name or a template file.")] = DEFAULT_STYLE,
     rounds: Annotated[int, typer.Option(min=1, help="Rounds per case (3 for reliability).")] = 3,
     base_url: Annotated[str | None, typer.Option(help="Server URL for OpenAI-compatible providers.")] = None,
@@ -479,7 +495,9 @@ def prompts_show(
     style: Annotated[str, typer.Argument(help="A style name (see `medldr prompts`) or a template file.")],
     cases: Annotated[Path, typer.Option(help="Cases file.")],
     case: Annotated[str | None, typer.Option(help="Case id (default: the first case).")] = None,
-    task: Annotated[str, typer.Option(help="Task type: which case fields go in.")] = DEFAULT_TASK,
+    task: Annotated[
+        str | None, typer.Option(help="Task type: which case fields go in (default: the richest the cases support).")
+    ] = None,
     label_space: Annotated[str | None, typer.Option(help="paper40 or a code file (default: the build's).")] = None,
 ) -> None:
     """Preview the messages a model would get for one case."""

@@ -83,7 +83,7 @@ def test_prompts_cli(demo_build: tuple[Path, BuildManifest]) -> None:
     shown = run_cli("prompts", "show", "standard_cot_based", "--cases", str(cases), "--task", "lab_num+")
     assert shown.returncode == 0, shown.stderr
     assert "Think through this medical case step by step" in shown.stdout and "The ED info:" in shown.stdout
-    missing = run_cli("prompts", "show", "standard_cot_based", "--cases", str(cases))
+    missing = run_cli("prompts", "show", "standard_cot_based", "--cases", str(cases), "--task", "all")
     assert missing.returncode == 2 and "which task 'all' needs" in missing.stderr
 
 
@@ -97,3 +97,25 @@ def test_paper40_is_listed_in_the_study_prompt_order(demo_build: tuple[Path, Bui
     codes = [item.split(":", 1)[0] for item in listed]
     assert codes[:6] == ["5849", "34982", "42823", "262", "43491", "29181"] and codes[-1] == "41519"
     assert sorted(codes) == sorted(PAPER40)
+
+
+def test_the_default_task_is_the_richest_the_cases_support(
+    full_case: Case, demo_build: tuple[Path, BuildManifest], tmp_path: Path
+) -> None:
+    """Issue 19: the fixed default `--task all` failed on the bundled demo (no ED module, no notes); the default is now
+    the task with the most fields every case has, and the run manifest records which."""
+    import json
+
+    from medldr.prompts import richest_task
+    from tests.run.fake_openai import FakeOpenAI
+
+    demo = read_cases(demo_build[0] / "inference.jsonl")
+    assert richest_task([full_case]) == "all" and richest_task(demo) == "lab_num+"
+    out = tmp_path / "run"
+    with FakeOpenAI(answer='{"top10": ["5849"], "predictions": ["5849"]}') as server:
+        args = ["--model", "vllm:m", "--base-url", server.url, "--rounds", "1", "--limit", "2", "--out", str(out)]
+        result = run_cli("run", str(demo_build[0] / "inference.jsonl"), *args, "-q")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "manifest.json").read_text())["identity"]["task"] == "lab_num+"
+    shown = run_cli("prompts", "show", "standard_expert_designed", "--cases", str(demo_build[0] / "inference.jsonl"))
+    assert shown.returncode == 0 and "The microbiology tests" in shown.stdout

@@ -1,4 +1,5 @@
-"""Every metric on hand-worked cases (expected numbers worked by hand from the definitions in README, "Score any model's outputs")."""
+"""Every metric on hand-worked cases (expected numbers worked from the definitions in README, "Score any model's
+outputs")."""
 
 from __future__ import annotations
 

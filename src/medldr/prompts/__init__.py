@@ -8,6 +8,7 @@ of truth: the run stage and the training data both build their messages here.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -50,7 +51,6 @@ STYLES: tuple[str, ...] = (
 )
 """Named prompt styles: one text file each in prompts/styles/ (the study's nine first, in its order)."""
 DEFAULT_STYLE = "standard_expert_designed"
-DEFAULT_TASK = "all"
 LABEL_LIST_HEADER = "Each disease corresponds to the format icd_code:icd_name (Note: only use codes in the output):"
 REPORT_HEADER = "The report info:\n"
 REPORT_SEPARATOR = "\n---\n"
@@ -169,9 +169,18 @@ def usable_tasks(case: Case) -> list[str]:
     return [task for task in TASKS if not missing_fields(case, task)]
 
 
+def richest_task(cases: Sequence[Case]) -> str:
+    """The default task: the one with the most fields that every case has (the bundled demo, with no ED module and
+    no notes, gets lab_num+; a MIMIC-IV build with ED and notes gets all). A fixed default such as 'all' failed on
+    any build without notes."""
+    shared = [task for task in TASKS if not any(missing_fields(case, task) for case in cases)]
+    if not shared:
+        raise MedldrError("no task type fits every case (each needs at least the lab field)")
+    return max(reversed(shared), key=lambda task: len(TASKS[task]))
+
+
 __all__ = [
     "DEFAULT_STYLE",
-    "DEFAULT_TASK",
     "STYLES",
     "TASKS",
     "PromptTemplate",
@@ -180,6 +189,7 @@ __all__ = [
     "label_list",
     "load_template",
     "missing_fields",
+    "richest_task",
     "system_message",
     "usable_tasks",
     "user_message",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from medldr.errors import MedldrError
-from medldr.prompts import build_messages, load_template
+from medldr.prompts import build_messages, load_template, richest_task
 from medldr.schema import read_cases, resolve_label_space
 
 
 def preview_messages(
-    cases_file: Path, case_id: str | None, *, style: str, task: str, label_space: str | None
+    cases_file: Path, case_id: str | None, *, style: str, task: str | None, label_space: str | None
 ) -> list[dict[str, str]]:
     """The chat messages for ``case_id`` (default: the first case) of ``cases_file``."""
     cases = read_cases(cases_file)
@@ -20,4 +20,6 @@ def preview_messages(
     if chosen is None:
         raise MedldrError(f"{cases_file}: no case {case_id}")
     space = resolve_label_space(label_space, cases_file)
-    return build_messages(chosen, task=task, template=load_template(style), labels=space.prompt_labels)
+    return build_messages(
+        chosen, task=task or richest_task(cases), template=load_template(style), labels=space.prompt_labels
+    )

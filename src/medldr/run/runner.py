@@ -8,7 +8,7 @@ from pathlib import Path
 
 from medldr._files import sha256_file
 from medldr.answer import extract
-from medldr.prompts import answer_schema, build_messages, load_template, require_task_fields
+from medldr.prompts import answer_schema, build_messages, load_template, require_task_fields, richest_task
 from medldr.run.execute import Progress, Prompt, PromptJob, run_prompts
 from medldr.run.params import GenerationParams
 from medldr.run.providers import Provider
@@ -25,7 +25,7 @@ class RunSettings:
     cases_file: Path
     out: Path
     model: str
-    task: str = "all"
+    task: str | None = None  # None: the richest task every case supports
     style: str = "standard_expert_designed"
     label_space: str | None = None
     base_url: str | None = None
@@ -40,12 +40,14 @@ class RunSettings:
     prices: dict[str, dict[str, float]] | None = None
 
 
-def _select(settings: RunSettings) -> list[Case]:
+def _select(settings: RunSettings) -> tuple[list[Case], str]:
+    """The cases to run and the task (given, or the richest they all support: recorded in the manifest)."""
     cases = read_cases(settings.cases_file)
     if settings.limit is not None:
         cases = cases[: settings.limit]
-    require_task_fields(cases, settings.task)
-    return cases
+    task = settings.task or richest_task(cases)
+    require_task_fields(cases, task)
+    return cases, task
 
 
 def _valid(text: str, finish_reason: str | None) -> bool:
@@ -61,13 +63,13 @@ def run_cases(
     are refused. Rounds of one case go back to back, so providers' prompt caches (and llama.cpp's) reuse the whole
     prompt.
     """
-    cases = _select(settings)
+    cases, task = _select(settings)
     template = load_template(settings.style)
     space = resolve_label_space(settings.label_space, settings.cases_file)
     identity = {
         "cases_sha256": sha256_file(settings.cases_file),
         "n_cases": len(cases),
-        "task": settings.task,
+        "task": task,
         "style": template.name,
         "template_sha256": template.sha256,
         "label_space": list(space.codes),
@@ -79,7 +81,7 @@ def run_cases(
     }
     prompts = []
     for case in cases:
-        messages = build_messages(case, task=settings.task, template=template, labels=space.prompt_labels)
+        messages = build_messages(case, task=task, template=template, labels=space.prompt_labels)
         prompts += [Prompt({"case_id": case.case_id, "round": r}, messages, r) for r in range(settings.rounds)]
     job = PromptJob(
         kind="run",

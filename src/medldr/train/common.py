@@ -13,7 +13,7 @@ from typing import Any
 from medldr._files import atomic_write_text, folder_lock
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode
-from medldr.prompts import require_task_fields
+from medldr.prompts import require_task_fields, richest_task
 from medldr.run.execute import package_versions
 from medldr.run.providers.hf import resolve_model
 from medldr.schema import TRAIN_MANIFEST, Case, read_cases, resolve_label_space
@@ -22,6 +22,8 @@ from medldr.train.config import MedldrFields
 
 def training_cases(recipe: MedldrFields) -> tuple[list[Case], list[LabelCode]]:
     cases = read_cases(recipe.cases)[: recipe.limit]
+    if recipe.task is None and cases:
+        recipe.task = richest_task(cases)
     require_task_fields(cases, recipe.task, option="the recipe's task:", where=f"{recipe.cases}: ")
     if not cases:
         raise MedldrError(f"{recipe.cases}: no cases to train on")

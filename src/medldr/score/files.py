@@ -54,6 +54,8 @@ def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None)
     cases file it ran on, how many of its cases and its label space."""
     n_cases = labels = rounds = None
     if run_dir is not None:
+        if not Path(run_dir).is_dir():
+            raise MedldrError(f"{run_dir}: no such run folder")
         responses = responses or run_dir / RESPONSES
         manifest = run_dir / RUN_MANIFEST
         if manifest.exists():

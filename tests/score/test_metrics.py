@@ -88,12 +88,13 @@ def test_reliability_by_hand() -> None:
     scores = score_responses(CASES, responses(*ROUND0, *second), LABELS, n_resamples=50).scores
     rel = scores.reliability
     assert rel is not None and rel["n_cases"] == 4  # case B is invalid in round 0
-    # A: {486} {486} -> 1; C: {42830} {5849} -> 0; D: {42731} {4019} -> 0; E: empty, empty -> 1
-    assert rel["topn_jaccard_1"] == pytest.approx(2 / 4)
-    # A: {486,4019} vs {486,5849} -> 1/3; C: {42830,5849} vs {5849,42833} -> 1/3; D: 2/2 -> 1; E: 1
-    assert rel["topn_jaccard_2"] == pytest.approx((1 / 3 + 1 / 3 + 1 + 1) / 4)
-    # A: 486,4019,5849 vs 486,5849,0389 -> 2/4; C: 2/3; D: 1; E: 1
-    assert rel["topn_jaccard_3"] == pytest.approx((1 / 2 + 2 / 3 + 1 + 1) / 4)
+    # A: {486} {486} -> 1; C: {42830} {5849} -> 0; D: {42731} {4019} -> 0; E: no top10 in either round -> 0
+    # (rounds that name nothing agree on nothing: emptiness is not rewarded, issue 19; it used to count 1)
+    assert rel["topn_jaccard_1"] == pytest.approx(1 / 4)
+    # A: {486,4019} vs {486,5849} -> 1/3; C: {42830,5849} vs {5849,42833} -> 1/3; D: 2/2 -> 1; E: 0
+    assert rel["topn_jaccard_2"] == pytest.approx((1 / 3 + 1 / 3 + 1 + 0) / 4)
+    # A: 486,4019,5849 vs 486,5849,0389 -> 2/4; C: 2/3; D: 1; E: 0
+    assert rel["topn_jaccard_3"] == pytest.approx((1 / 2 + 2 / 3 + 1 + 0) / 4)
     # first predictions: A 486/486 yes; C 5849/5849 yes; D 42731/4019 no; E 5845/5845 yes
     assert rel["consistency_top1"] == pytest.approx(3 / 4)
     # A {486,4019} vs {486} -> 1/2; C {5849} vs {5849} -> 1; D -> 0; E -> 1
@@ -102,6 +103,41 @@ def test_reliability_by_hand() -> None:
     assert scores.mean["invalid_rate"] == pytest.approx((1 / 5 + 0) / 2)
     low, high = scores.reliability_ci["consistency_top1"]
     assert low <= rel["consistency_top1"] <= high
+
+
+def test_rounds_that_name_no_label_code_are_not_consistent() -> None:
+    """Issue 19: predictions outside the label space in every round left empty sets that counted as fully consistent
+    (27.8% set consistency beside 0% top-1 consistency on a demo run)."""
+    rows = [(c.case_id, r, answer(["9999", "8888"], ["9999"])) for c in CASES for r in (0, 1)]
+    rel = score_responses(CASES, responses(*rows), LABELS, n_resamples=0).scores.reliability
+    assert rel["consistency_all"] == 0.0 and rel["consistency_top1"] == 0.0
+    assert rel["topn_jaccard_2"] == 1.0  # the top-10 is not filtered to the label space: both rounds named 9999, 8888
+
+
+def test_reliability_reference_follows_the_study() -> None:
+    """--extraction reference computes the study's check_consistency.py: top-n overlap |∩ T_r[:n]| / n and prediction
+    overlap |∩ P_r| / |P_1| (P_1 as written, repeats kept), not Jaccard."""
+    rows = [
+        ("1/10/0", 0, answer(["486", "5849", "4019"], ["486", "486"])),
+        ("1/10/0", 1, answer(["486", "4019", "0389"], ["486", "5849"])),
+        ("2/20/0", 0, answer(["42833", "5849", "4019"], ["42833", "5849"])),
+        ("2/20/0", 1, answer(["5849", "42833", "486"], ["5849"])),
+    ]
+    cases = [CASES[0], CASES[2]]
+    study = score_responses(cases, responses(*rows), LABELS, mode="reference", n_resamples=0).scores.reliability
+    ours = score_responses(cases, responses(*rows), LABELS, n_resamples=0).scores.reliability
+    # top-3: case 1/10: {486, 4019} shared -> 2/3 (Jaccard 2/4); case 2/20: {42833, 5849} -> 2/3 (Jaccard 2/4)
+    assert study["topn_jaccard_3"] == pytest.approx(2 / 3) and ours["topn_jaccard_3"] == pytest.approx(1 / 2)
+    # top-1: 1/10: 486 vs 486 -> 1; 2/20: 42833 vs 5849 -> 0 (same in both definitions for lists of one)
+    assert study["topn_jaccard_1"] == ours["topn_jaccard_1"] == pytest.approx(1 / 2)
+    # all: 1/10: {486} shared / |[486, 486]| = 1/2 (Jaccard {486} / {486, 5849} = 1/2); 2/20: {5849} / 2 = 1/2
+    # (Jaccard 1/2); and the first predictions: 486 = 486, 42833 != 5849
+    assert study["consistency_all"] == pytest.approx(1 / 2) and study["consistency_top1"] == pytest.approx(1 / 2)
+    rows[1] = ("1/10/0", 1, answer(["486"], ["486", "5849", "4019"]))  # |P_1| = 2, shared {486}: 1/2; Jaccard 1/3
+    study = score_responses(cases, responses(*rows), LABELS, mode="reference", n_resamples=0).scores.reliability
+    ours = score_responses(cases, responses(*rows), LABELS, n_resamples=0).scores.reliability
+    assert study["consistency_all"] == pytest.approx((1 / 2 + 1 / 2) / 2)
+    assert ours["consistency_all"] == pytest.approx((1 / 3 + 1 / 2) / 2)
 
 
 def test_all_invalid_and_truncated() -> None:

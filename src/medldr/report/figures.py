@@ -160,7 +160,7 @@ def reliability_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
     ax.set_xticks(TOP_N)
     ax.grid(True, axis="both")
     ax.set_xlabel("n (top-n of the ranked list)")
-    ax.set_ylabel("Top-n Jaccard across rounds (%)")
+    ax.set_ylabel("Top-n agreement across rounds (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Reliability: agreement of the rounds' top-n lists (band: 95% CI)")
     ax.legend(frameon=False)

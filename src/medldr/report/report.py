@@ -109,7 +109,8 @@ def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> 
 
     optional(
         "reliability",
-        "Reliability: mean Jaccard of the rounds' top-n lists against n, with 95% CI bands.",
+        "Reliability: mean agreement of the rounds' top-n lists against n, with 95% CI bands (Jaccard; the study's "
+        "overlap |∩|/n for runs scored with --extraction reference).",
         figs.reliability_figure(runs),
         "No reliability figure: every run has a single round (reliability needs two or more).",
     )

@@ -377,7 +377,9 @@ def _score(
     rel = rel_ci = None
     if len(rounds) > 1:
         steady = np.all([b.valid for b in batches], axis=0)
-        parts = reliability([b.top10[steady] for b in batches], [b.pred[steady] for b in batches])
+        study = mode == "reference"  # the study's overlaps over its lists as written; else Jaccard over sets
+        preds = [(b.pred_entries if study else b.pred)[steady] for b in batches]
+        parts = reliability([b.top10[steady] for b in batches], preds, study=study)
         if steady.any():  # over no case a statistic is undefined, not 0: reliability is then absent
             rel = {"n_cases": float(steady.sum()), **{k: float(v.mean()) for k, v in parts.items()}}
         if steady.any() and n_resamples > 0:

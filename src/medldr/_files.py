@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from medldr.errors import MedldrError
 
@@ -65,6 +66,22 @@ def read_text(path: Path) -> str:
         raise MedldrError(f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start})") from None
     except IsADirectoryError:
         raise MedldrError(f"{path}: a folder, not a file") from None
+
+
+def weights_identity(path: Path) -> dict[str, Any]:
+    """What a local model is, exactly: a file's name, size and SHA-256, or a folder's (its files' SHA-256s hashed in
+    name order, so the same weights give the same digest wherever they are copied)."""
+    path = Path(path)
+    if path.is_file():
+        return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    lines = "".join(f"{p.relative_to(path).as_posix()} {sha256_file(p)}\n" for p in files)
+    return {
+        "folder": path.name,
+        "files": len(files),
+        "bytes": sum(p.stat().st_size for p in files),
+        "sha256": hashlib.sha256(lines.encode()).hexdigest(),
+    }
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

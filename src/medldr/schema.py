@@ -229,6 +229,21 @@ class RunManifest(BaseModel):
     totals: dict[str, float] = Field(default_factory=dict)
     # why the first still-unanswered prompt failed (scrubbed of secrets); None when every prompt has an answer
     first_error: str | None = None
+    # the model exactly: provider, id as asked, ids the endpoint reported ("served"), and for local weights their
+    # file or folder name, size and SHA-256 (absent in manifests of older versions)
+    model: dict[str, Any] | None = None
+
+    def model_label(self) -> str:
+        """The model as tables name it: provider and id (or weights file) with its SHA-256 prefix, or the id the
+        endpoint reported where it differs from the one asked for."""
+        info = self.model or {}
+        if not info:
+            return str(self.identity.get("model", "?"))
+        name = f"{info.get('provider')}:{info.get('file') or info.get('folder') or info.get('id')}"
+        if info.get("sha256"):
+            return f"{name} (sha256 {str(info['sha256'])[:12]})"
+        served = [s for s in info.get("served", []) if s != info.get("id")]
+        return f"{name} (served as {', '.join(served)})" if served else name
 
 
 class Scores(BaseModel):

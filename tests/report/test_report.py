@@ -244,3 +244,12 @@ def test_three_runs_without_groups_say_why_there_is_no_comparison(scored_runs: l
     result = run_cli("report", *map(str, scored_runs), "--out", str(tmp_path), "--resamples", "20")
     assert result.returncode == 0, result.stderr
     assert "No comparison table" in result.stderr and not (tmp_path / "tables" / "comparison.csv").exists()
+
+
+def test_the_report_names_each_model_as_served_and_prints_no_none(report: Path, scored_runs: list[Path]) -> None:
+    """Issue 19: provenance printed `base url: None` and named models only as asked. Each run's manifest records the
+    id the endpoint reported; the report shows it and never a raw None."""
+    manifest = json.loads((scored_runs[0] / "manifest.json").read_text())
+    assert manifest["model"] == {"provider": "openai-compatible", "id": "strong", "served": ["strong"]}
+    html = (report / "index.html").read_text()
+    assert "model served" in html and "None" not in re.sub(r"<img[^>]*>|<svg.*?</svg>", "", html, flags=re.S)

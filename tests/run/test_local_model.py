@@ -62,3 +62,37 @@ def test_a_missing_gguf_is_one_clear_line(tmp_path: Path) -> None:
         assert "missing.gguf" in str(err)
     else:  # pragma: no cover
         raise AssertionError("a missing GGUF must fail")
+
+
+@needs_llama
+def test_a_local_model_is_named_by_its_weights(demo_build: tuple[Path, BuildManifest], tmp_path: Path) -> None:
+    """Issue 19: summary, manifest and report said "local"; the GGUF file appeared only in responses.jsonl. Now the
+    manifest names the file, its size and SHA-256 (the report and the run's summary line show it), and a resumed run
+    whose weights changed is refused."""
+    import hashlib
+    import shutil
+
+    from medldr.run.providers.llama import bundled_model_path
+
+    weights = tmp_path / "model.gguf"
+    shutil.copyfile(bundled_model_path(), weights)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    out = tmp_path / "run"
+    args = ["run", str(demo_build[0] / "inference.jsonl"), "--model", f"gguf:{weights}", "--limit", "1"]
+    args += ["--rounds", "1", "--max-tokens", "8", "--out", str(out)]
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert f"gguf:model.gguf (sha256 {digest[:12]})" in " ".join(result.stdout.split())
+    model = json.loads((out / "manifest.json").read_text())["model"]
+    assert model == {
+        "provider": "gguf",
+        "id": "model.gguf",
+        "file": "model.gguf",
+        "bytes": weights.stat().st_size,
+        "sha256": digest,
+        "served": ["model.gguf"],
+    }
+    with weights.open("ab") as fh:  # other weights under the same name
+        fh.write(b"\0" * 64)
+    again = run_cli(*args, "--rounds", "1")
+    assert again.returncode == 2 and "came from other weights" in again.stderr, again.stderr

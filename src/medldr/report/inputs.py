@@ -40,7 +40,7 @@ class ScoredFolder:
 
     @property
     def model(self) -> str:
-        return self.manifest.identity.get("model", "?") if self.manifest else "?"
+        return self.manifest.model_label() if self.manifest else "?"
 
 
 def _read_manifest(path: Path) -> RunManifest | None:

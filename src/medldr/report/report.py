@@ -182,6 +182,10 @@ def _provenance(run: ScoredFolder) -> list[tuple[str, str]]:
         rows += [
             (key.replace("_", " "), json.dumps(value) if isinstance(value, dict | list) else str(value))
             for key, value in identity.items()
+            if value is not None  # e.g. no base url for an in-process model: nothing to show, never "None"
+        ]
+        rows += [
+            (f"model {key}", str(value)) for key, value in (manifest.model or {}).items() if value not in (None, [])
         ]
         rows.append(("label space", f"{len(labels)} codes: {', '.join(labels)}"))
         if run.build is not None:

@@ -311,6 +311,13 @@ def run_prompts(
                 "another --out"
             )
         previous = _check_same_job(out / job.manifest_name, job.identity)
+        model = {"provider": provider.name, "id": provider.model, **(provider.artifact() or {})}
+        before = (previous.model or {}).get("sha256") if previous else None
+        if before and before != model.get("sha256"):
+            raise MedldrError(
+                f"{out}: its answers came from other weights (sha256 {before[:12]}, now "
+                f"{str(model.get('sha256'))[:12]}: the model file changed); choose another --out to start a new run"
+            )
         manifest = RunManifest(
             kind=job.kind,
             run_id=run_id,
@@ -325,6 +332,7 @@ def run_prompts(
                 **job.settings,
             },
             started_at=previous.started_at if previous else datetime.now(UTC).isoformat(timespec="seconds"),
+            model=model,
         )
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / job.manifest_name, manifest.model_dump_json(indent=2))
@@ -343,6 +351,8 @@ def run_prompts(
             store.close()
             stored = ResponseStore(out / job.responses_name).load()
             manifest.totals = _totals(stored, job.prices, job.model)
+            served = sorted({str(r["model"]) for r in stored if r.get("model")})  # the ids the endpoint reported
+            manifest.model = {**model, "served": served}
             fields = job.key_fields
             states = _states(stored, fields)
             missing = {

@@ -47,6 +47,10 @@ class Provider:
     wants_answer_schema: bool = False  # takes ``params.json_schema`` (grammar-constrained answers)
     fatal_errors: tuple[type[BaseException], ...] = ()  # errors that stop the run: a wrong key, model or request
 
+    def artifact(self) -> dict[str, Any] | None:
+        """The local weights behind an in-process model (name, size, SHA-256); None for an endpoint."""
+        return None
+
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         """One request, one answer (or an exception)."""
         raise NotImplementedError

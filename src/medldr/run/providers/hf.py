@@ -8,10 +8,12 @@ transformers, TRL and PEFT need a plain checkpoint; a name that is not a local p
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
 
+from medldr._files import weights_identity
 from medldr.answer import split_reasoning
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
@@ -99,9 +101,20 @@ class Transformers(InProcess):
     name = "hf"
 
     def __init__(self, spec: str) -> None:
+        self.source = check_model(spec)  # what the user named: a folder, an adapter, a .gguf file
         self.path = resolve_model(spec)
         self.model = str(spec)
         self._model, self._tokenizer = load_model(self.path)
+
+    def artifact(self) -> dict[str, Any]:
+        """The weights named, and for an adapter also the base model its config points at (when it is here)."""
+        found = weights_identity(self.source)
+        config = self.source / "adapter_config.json"
+        if config.is_file():
+            base = Path(str(json.loads(config.read_text()).get("base_model_name_or_path") or ""))
+            if str(base) and base.exists():
+                found["base"] = weights_identity(base)
+        return found
 
     def _complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         import torch

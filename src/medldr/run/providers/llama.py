@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from medldr._files import weights_identity
 from medldr.answer import split_reasoning
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
@@ -69,7 +70,7 @@ class LlamaCpp(InProcess):
         model_path = Path(model_path)
         if not model_path.is_file():
             raise MedldrError(f"{model_path}: no such GGUF file")
-        self.name, self.model = name, model_path.name
+        self.name, self.model, self.path = name, model_path.name, model_path
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         try:
             with _without_extra_buffer_types():
@@ -82,6 +83,9 @@ class LlamaCpp(InProcess):
                 )
         except ValueError as err:
             raise MedldrError(f"{model_path}: llama.cpp could not load it ({err})") from None
+
+    def artifact(self) -> dict[str, Any]:
+        return weights_identity(self.path)
 
     def _complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         request: dict[str, Any] = {"messages": messages, "max_tokens": params.max_tokens or 512}

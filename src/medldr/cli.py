@@ -468,7 +468,8 @@ def run(
     totals = manifest.totals
     if not quiet:
         console.print(
-            f"run {manifest.run_id} ({manifest.model_label()}): {int(totals['answers'])} answers ({int(totals['invalid'])} invalid), "
+            f"run {manifest.run_id} ({manifest.model_label()}): {int(totals['answers'])} answers "
+            f"({int(totals['invalid'])} invalid), "
             f"{int(totals['errors'])} errors, {int(totals['prompt_tokens']):,} prompt + "
             f"{int(totals['completion_tokens']):,} completion tokens, ${totals['cost_usd']:.2f} -> {settings.out}"
         )

@@ -202,7 +202,7 @@ PROBES: dict[str, Callable[[Place], tuple[list[str], str]]] = {
         "not written by medldr",
     ),
     # score
-    "score missing run folder": lambda p: (["score", p.out("nope")], "no run manifest"),
+    "score missing run folder": lambda p: (["score", p.out("nope")], "nope: no such run folder"),
     "score responses Latin-1": lambda p: (
         ["score", "--cases", p.cases, "--responses", p.latin1(), "--out", p.out("s.json")],
         "not UTF-8",
@@ -294,7 +294,7 @@ PROBES: dict[str, Callable[[Place], tuple[list[str], str]]] = {
     ),
     "compare unknown metric": lambda p: (["compare", str(p.run), str(p.other_run), "--metric", "nosuch"], "'nosuch'"),
     # overdiagnosis
-    "overdiagnosis missing run": lambda p: (["overdiagnosis", p.out("nope")], "no run manifest"),
+    "overdiagnosis missing run": lambda p: (["overdiagnosis", p.out("nope")], "nope: no such run folder"),
     "overdiagnosis --out is a file": lambda p: (["overdiagnosis", str(p.run), "--out", p.taken()], "cannot write here"),
     "overdiagnosis --sample without a judge": lambda p: (
         ["overdiagnosis", str(p.run), "--sample", "5", "--out", p.out()],

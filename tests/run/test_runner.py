@@ -173,7 +173,7 @@ def test_retry_invalid_keeps_every_attempt(demo_cases: Path, tmp_path: Path) -> 
 
 
 def test_task_fields_are_checked_first(demo_cases: Path, tmp_path: Path) -> None:
-    result = run_cli("run", str(demo_cases), "--model", "vllm:m", "--out", str(tmp_path / "r"))
+    result = run_cli("run", str(demo_cases), "--model", "vllm:m", "--task", "all", "--out", str(tmp_path / "r"))
     assert result.returncode == 2
     assert "lack fields task 'all' needs" in result.stderr and "lab / lab_num / lab_num+" in result.stderr
 

@@ -111,3 +111,16 @@ def test_help_lists_the_pipeline_and_shows_flags_as_flags() -> None:
     for command in ("score", "overdiagnosis"):
         missing = cli_in_process(command, "no-such-run")
         assert missing.returncode == 2 and missing.stderr.strip() == "error: no-such-run: no such run folder"
+
+
+@needs_llama
+def test_the_demo_shows_its_build_before_the_model_runs(tmp_path: Path) -> None:
+    """Issue 19: the build summary appeared only after the whole demo (minutes later)."""
+    from medldr.demo import run_demo
+
+    seen: list[tuple[int, bool]] = []
+    out = tmp_path / "demo"
+    result = run_demo(
+        out, rounds=1, limit=1, built=lambda m: seen.append((m.counts["inference"], (out / "runs").exists()))
+    )
+    assert seen == [(result.build.counts["inference"], False)]  # called once, before any run folder existed

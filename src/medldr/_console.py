@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 from typing import Any, Self
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from medldr.prompts import DEFAULT_STYLE, STYLES, TASKS
@@ -28,6 +38,8 @@ class _Live:
             MofNCompleteColumn(),
             *extra,
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             console=err_console,
             disable=not enabled,
         )
@@ -166,20 +178,33 @@ def prompts_table() -> Table:
 
 
 class RunProgress(_Live):
-    """A live bar for a run: (case, round) pairs done of all, tokens, cost and errors so far."""
+    """A live bar for a run: (case, round) pairs done of all, tokens (and generated tokens per second in this
+    process), cost and errors so far; "loading model" until the first answer is asked for (an in-process model
+    loads for seconds to minutes)."""
 
     def __init__(self, enabled: bool = True) -> None:
         super().__init__(enabled, TextColumn("{task.fields[stats]}"))
         self._task: TaskID | None = None
+        self._start: tuple[float, float] | None = None  # (time, completion tokens) when asking began
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        self._task = self._progress.add_task("loading model", total=None, stats="")
+        return self
 
     def __call__(self, done: int, total: int, totals: dict[str, float]) -> None:
+        generated = totals["completion_tokens"]
+        if self._start is None:
+            self._start = (time.monotonic(), generated)
+        elapsed = time.monotonic() - self._start[0]
+        rate = (generated - self._start[1]) / elapsed if elapsed > 1 else 0.0
         stats = (
-            f"{int(totals['prompt_tokens'] + totals['completion_tokens']):,} tok  ${totals['cost_usd']:.2f}  "
+            f"{int(totals['prompt_tokens'] + generated):,} tok  {rate:,.1f} tok/s  ${totals['cost_usd']:.2f}  "
             f"{int(totals['errors'])} errors  {int(totals['invalid'])} invalid"
         )
         if self._task is None:
             self._task = self._progress.add_task("run", total=max(total, 1), stats=stats)
-        self._progress.update(self._task, completed=done, total=max(total, 1), stats=stats)
+        self._progress.update(self._task, description="run", completed=done, total=max(total, 1), stats=stats)
 
 
 def overdiagnosis_table(summary: dict[str, Any], title: str) -> Table:

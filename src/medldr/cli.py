@@ -188,15 +188,18 @@ def demo(
     """The main job on the bundled open demo, offline: build the cases, run the bundled small model on the
     inference subset, score it, write the report."""
     with StageProgress(enabled=not quiet) as progress:  # one live display for both stages
-        result = run_demo(
-            out,
-            rounds=rounds,
-            limit=limit,
-            build_progress=progress,
-            run_progress=lambda done, total, totals: progress("answering (local)", done, total),
-        )
+
+        def built(manifest: BuildManifest) -> None:
+            if not quiet:
+                console.print(build_summary(manifest, str(out / "cases")))
+            progress("loading model", 0, 1)
+
+        def answering(done: int, total: int, totals: dict[str, float]) -> None:
+            progress("loading model", 1, 1)
+            progress("answering (local)", done, total)
+
+        result = run_demo(out, rounds=rounds, limit=limit, build_progress=progress, run_progress=answering, built=built)
     if not quiet:
-        console.print(build_summary(result.build, str(out / "cases")))
         console.print(scores_summary(result.scores, "the bundled SmolLM2-135M on the demo's inference subset"))
         console.print(overdiagnosis_table(result.overdiagnosis, "why it overdiagnosed"))
     console.print("demo done: " + ", ".join(str(p) for p in result.written))

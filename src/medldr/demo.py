@@ -4,6 +4,7 @@ the commands."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,14 @@ def run_demo(
     limit: int | None = None,
     build_progress: Progress | None = None,
     run_progress: RunProgress | None = None,
+    built: Callable[[BuildManifest], None] | None = None,
 ) -> DemoResult:
     """Build -> run (bundled SmolLM2 via llama.cpp, seeded) -> score -> overdiagnosis types -> report, under ``out``;
-    re-running resumes the run."""
+    re-running resumes the run. ``built`` is called with the build's manifest as soon as the build ends."""
     cases = Path(out) / "cases"
-    built = build_cases(open_demo(), cases, BuildConfig(), force=True, progress=build_progress)
+    manifest = build_cases(open_demo(), cases, BuildConfig(), force=True, progress=build_progress)
+    if built is not None:  # the caller shows the build while the model loads, not after the whole demo
+        built(manifest)
     settings = RunSettings(
         cases_file=cases_path(cases, "inference"),
         out=Path(out) / "runs" / "local",
@@ -60,4 +64,4 @@ def run_demo(
     from medldr.report import write_report  # matplotlib: imported when a report is drawn, not at every CLI start
 
     report = write_report([settings.out], Path(out) / "report", title="medldr demo: SmolLM2-135M on the MIMIC-IV demo")
-    return DemoResult(built, ran, scored.scores, written, typed.summary, report.index)
+    return DemoResult(manifest, ran, scored.scores, written, typed.summary, report.index)

@@ -75,6 +75,15 @@ Labs = Annotated[str, typer.Option(help="'earliest' result per lab test (the stu
 PerCode = Annotated[int, typer.Option(help="Inference subset: up to this many cases per label code.")]
 Memory = Annotated[str, typer.Option(help="DuckDB memory limit; work beyond it spills to disk.")]
 Threads = Annotated[int | None, typer.Option(min=1, max=1024, help="DuckDB threads (default: all cores).")]
+ModelThreads = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        max=1024,
+        help="CPU threads of an in-process model (default: the cores this process may use).",
+    ),
+]
 Force = Annotated[bool, typer.Option("--force", help="Replace a different earlier build in --out.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no summary (for scripts).")]
 RunDir = Annotated[Path | None, typer.Argument(help="A run folder (responses.jsonl + manifest.json).")]
@@ -183,6 +192,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's outputs.")] = Path("medldr-demo"),
     rounds: Annotated[int, typer.Option(min=1, help="Rounds per case.")] = 3,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N inference cases (a quick look).")] = None,
+    threads: ModelThreads = None,
     quiet: Quiet = False,
 ) -> None:
     """The main job on the bundled open demo, offline: build the cases, run the bundled small model on the
@@ -198,7 +208,15 @@ def demo(
             progress("loading model", 1, 1)
             progress("answering (local)", done, total)
 
-        result = run_demo(out, rounds=rounds, limit=limit, build_progress=progress, run_progress=answering, built=built)
+        result = run_demo(
+            out,
+            rounds=rounds,
+            limit=limit,
+            threads=threads,
+            build_progress=progress,
+            run_progress=answering,
+            built=built,
+        )
     if not quiet:
         console.print(scores_summary(result.scores, "the bundled SmolLM2-135M on the demo's inference subset"))
         console.print(overdiagnosis_table(result.overdiagnosis, "why it overdiagnosed"))
@@ -425,6 +443,7 @@ def run(
     reasoning_effort: Annotated[str | None, typer.Option(help="minimal/low/medium/high (reasoning models).")] = None,
     thinking_budget: Annotated[int | None, typer.Option(help="Anthropic extended thinking budget (tokens).")] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Requests in flight.")] = 8,
+    threads: ModelThreads = None,
     timeout: Annotated[float, typer.Option(min=0.001, max=86_400, help="Seconds per request.")] = 600.0,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N cases.")] = None,
     retry_invalid: Annotated[int, typer.Option(min=0, help="Re-ask an unparsable answer up to N times.")] = 0,
@@ -461,6 +480,7 @@ def run(
         rounds=rounds,
         concurrency=concurrency,
         timeout=timeout,
+        threads=threads,
         limit=limit,
         retry_invalid=retry_invalid,
         allow_data_sharing=allow_data_sharing,

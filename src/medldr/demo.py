@@ -35,6 +35,7 @@ def run_demo(
     *,
     rounds: int = 3,
     limit: int | None = None,
+    threads: int | None = None,
     build_progress: Progress | None = None,
     run_progress: RunProgress | None = None,
     built: Callable[[BuildManifest], None] | None = None,
@@ -53,6 +54,7 @@ def run_demo(
         rounds=rounds,
         concurrency=1,
         limit=limit,
+        threads=threads,
         params=GenerationParams(temperature=0.7, seed=2025, max_tokens=256),
     )
     ran = run_cases(settings, progress=run_progress)

@@ -96,3 +96,13 @@ def test_a_local_model_is_named_by_its_weights(demo_build: tuple[Path, BuildMani
         fh.write(b"\0" * 64)
     again = run_cli(*args, "--rounds", "1")
     assert again.returncode == 2 and "came from other weights" in again.stderr, again.stderr
+
+
+@needs_llama
+def test_threads_of_an_in_process_model() -> None:
+    """Issue 19: no thread setting for in-process models (oversubscribed llama.cpp threads collapse); --threads sets
+    it, and the default is the cores this process may use (its affinity, not the machine's count)."""
+    from medldr.run.providers.base import usable_cores
+
+    assert get_provider("local", threads=1)._llama.n_threads == 1
+    assert get_provider("local")._llama.n_threads == usable_cores()

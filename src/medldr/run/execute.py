@@ -69,6 +69,7 @@ class PromptJob:
     answer_schema: dict[str, Any] | None = None  # sent to grammar-capable providers
     concurrency: int = 8
     timeout: float = 600.0
+    threads: int | None = None  # CPU threads of an in-process model (None: every core this process may use)
     attempts: int = 6
     retry_invalid: int = 0
     allow_data_sharing: bool = False
@@ -300,7 +301,7 @@ def run_prompts(
 ) -> tuple[RunManifest, list[dict[str, Any]]]:
     """Ask (or resume asking) ``job`` into OUT/``job.responses_name`` beside OUT/``job.manifest_name``; returns
     the final manifest and every stored record. Only prompts still without an answer are sent."""
-    provider = provider or get_provider(job.model, base_url=job.base_url, timeout=job.timeout)
+    provider = provider or get_provider(job.model, base_url=job.base_url, timeout=job.timeout, threads=job.threads)
     data_use = data_use_decision(job.cases_file, provider, job.base_url, allow_sharing=job.allow_data_sharing)
     run_id = hashlib.sha256(json.dumps(job.identity, sort_keys=True).encode()).hexdigest()[:16]
     out = Path(out)

@@ -33,6 +33,7 @@ class RunSettings:
     rounds: int = 3
     concurrency: int = 8
     timeout: float = 600.0
+    threads: int | None = None  # CPU threads of an in-process model (None: every core this process may use)
     limit: int | None = None
     retry_invalid: int = 0
     transport_attempts: int = 6
@@ -97,10 +98,11 @@ def run_cases(
         answer_schema=answer_schema(space.codes),
         concurrency=settings.concurrency,
         timeout=settings.timeout,
+        threads=settings.threads,
         attempts=settings.transport_attempts,
         retry_invalid=settings.retry_invalid,
         allow_data_sharing=settings.allow_data_sharing,
         prices=settings.prices,
-        settings={"limit": settings.limit},
+        settings={"limit": settings.limit, "threads": settings.threads},
     )
     return run_prompts(job, Path(settings.out), progress=progress, provider=provider)[0]

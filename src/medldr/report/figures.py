@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
 
@@ -113,7 +114,10 @@ def accuracy_figure(runs: Sequence[ScoredFolder]) -> Figure:
     ax.set_xlabel("Run")
     ax.set_ylim(0, 100)
     ax.set_title("Accuracy with 95% CI")
-    ax.legend(loc="upper right", frameon=False)
+    if all(run.scores.mean[key] == 0 for run in runs for key in ("primary_accuracy", "exact_match")):
+        ax.text(0.5, 0.5, "0% for every run: no case answered right", ha="center", transform=ax.transAxes)
+    else:  # bars of height 0 under a legend look like a broken figure
+        ax.legend(loc="upper right", frameon=False)
     return fig
 
 
@@ -244,7 +248,7 @@ def per_disease_figure(runs: Sequence[ScoredFolder], codes: Sequence[str]) -> Fi
     image = ax.imshow(matrix, aspect="auto", cmap="cividis", vmin=0, vmax=100, interpolation="nearest")
     ax.grid(False)
     ax.set_xticks(np.arange(len(runs)), [run.name for run in runs], rotation=30, ha="right")
-    labels = [f"{code} {names.get(code, '')}"[:48] for code in codes]
+    labels = [textwrap.shorten(f"{code} {names.get(code, '')}", 48, placeholder=" …") for code in codes]
     ax.set_yticks(np.arange(len(codes)), labels, fontsize=7)
     ax.set_xlabel("Run")
     ax.set_ylabel("Primary diagnosis (ICD-9)")

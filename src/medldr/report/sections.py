@@ -50,8 +50,8 @@ def _ci_note(runs: Sequence[ScoredFolder]) -> str:
         return "Values in %, mean over rounds; scored without bootstrap, so no intervals."
     return (
         f"Values in %, mean over rounds, with {100 * boot.get('level', 0.95):.0f}% bootstrap percentile intervals "
-        f"({boot['resamples']} resamples of {boot.get('unit', 'patient')}s, seed {boot.get('seed')}). "
-        "Best value per column in bold."
+        f"({boot['resamples']} resamples of {boot.get('unit', 'patient')}s, seed {boot.get('seed')})."
+        + (" Best value per column in bold." if len(runs) > 1 else "")  # one run: nothing to pick
     )
 
 
@@ -287,7 +287,7 @@ def overdiagnosis_table(runs: Sequence[ScoredFolder]) -> Table | None:
         Column("quotes_rejected", "Quotes not in record", "count"),
     ]
     note = (
-        "Every predicted code outside the gold set, typed by `medldr overdiagnosis`: C when related to a gold code in "
+        "Every predicted code outside the gold set, typed by medldr overdiagnosis: C when related to a gold code in "
         "the ICD-9 tree (ancestor, category, CCS group), else B when coded in an earlier admission or named in the "
         "past medical history, else A. '—': run not typed, or no judge."
     )

@@ -141,21 +141,26 @@ def comparison_table(result: dict[str, Any]) -> Table:
     table.add_column("value [95% CI]", justify="right")
     table.add_column("p (Holm)", justify="right")
 
-    def cell(entry: dict[str, Any]) -> str:
-        return f"{entry['value']:.4f} [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}]"
+    def cell(entry: dict[str, Any], unit: str) -> str:  # the units of `medldr score`: shares in percent
+        low, high = entry["ci"]
+        return f"{_scaled(entry['value'], unit)} [{_scaled(low, unit)}, {_scaled(high, unit)}]"
 
     for metric in result["metrics"]:
+        unit = METRICS[metric].unit if metric in METRICS else "number"
+        label = metric + (" (%)" if unit == "percent" else "")
         for name, entry in result["runs"][metric].items():
-            table.add_row(metric, name, cell(entry), "")
+            table.add_row(label, name, cell(entry, unit), "")
         for name, entry in result.get("groups", {}).get(metric, {}).items():
-            table.add_row(metric, f"group {name} (mean of {len(entry['runs'])})", cell(entry), "")
+            table.add_row(label, f"group {name} (mean of {len(entry['runs'])})", cell(entry, unit), "")
         for diff in (d for d in result["differences"] if d["metric"] == metric):
             ps = "; ".join(f"{test} {p:.4g} ({diff['p_holm'][test]:.4g})" for test, p in diff["p"].items())
-            table.add_row(metric, f"difference {diff['of']}", cell(diff), ps)
+            table.add_row(label, f"difference {diff['of']}", cell(diff, unit), ps)
     unit = result["bootstrap"]["unit"]
     table.caption = "\n".join(
         [
-            f"CIs: {result['bootstrap']['resamples']} resamples of {unit}s, one draw for every run.",
+            f"CIs: {result['bootstrap']['resamples']} resamples of {unit}s, one draw for every run. Shares in %, "
+            "their differences in percentage points; proportions in the JSON.",
+            "p: for each difference (raw, then Holm-adjusted in brackets); a run's own row has none.",
             *(f"{test}: {what}." for test, what in result["tests"].items()),
             *([f"group CIs: {result['group_ci']}."] if "group_ci" in result else []),
         ]

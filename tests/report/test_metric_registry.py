@@ -7,6 +7,8 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from medldr.score.metrics import BINARY, METRICS
 from tests.conftest import run_cli
 
@@ -65,3 +67,28 @@ def test_binary_metrics_are_zero_one_and_get_mcnemar(scored_runs: list[Path], tm
         )
         assert result.returncode == 0, result.stderr
         assert ("mcnemar_clustered" in json.loads(out.read_text())["differences"][0]["p"]) == METRICS[name].binary
+
+
+def test_compare_prints_the_units_score_prints(scored_runs: list[Path], tmp_path: Path) -> None:
+    """Issue 19: `score` printed percentages, `compare` proportions to 4 decimals. Human output is in percent (its
+    differences in points), the JSON in proportions."""
+    import re
+
+    from rich.console import Console
+
+    from medldr._console import comparison_table
+    from medldr.score.files import read_scored
+
+    scores, _ = read_scored(scored_runs[0])
+    out = tmp_path / "c.json"
+    args = [str(scored_runs[0]), str(scored_runs[1]), "--metric", "primary_accuracy", "--out", str(out)]
+    assert run_cli("compare", *args, "--resamples", "50").returncode == 0
+    result = json.loads(out.read_text())
+    assert result["runs"]["primary_accuracy"][str(scored_runs[0])]["value"] == pytest.approx(
+        scores.mean["primary_accuracy"]
+    )
+    console = Console(width=300, record=True, file=open(tmp_path / "screen", "w"))  # noqa: SIM115
+    console.print(comparison_table(result))
+    text = console.export_text()
+    assert f"{100 * scores.mean['primary_accuracy']:.1f} [" in text and "primary_accuracy (%)" in text
+    assert not re.search(r"\b0\.\d{4}\b", text) and "percentage points" in text

@@ -218,8 +218,11 @@ def overdiagnosis_table(summary: dict[str, Any], title: str) -> Table:
     table.add_column("type")
     table.add_column("codes", justify="right")
     table.add_column("share", justify="right")
+    table.add_column("95% CI", justify="right")
     for key, name in summary["type_names"].items():
-        table.add_row(f"{key}: {name}", str(summary["counts"][key]), f"{100 * summary['shares'][key]:.1f}%")
+        low, high = summary.get("share_ci", {}).get(key, (None, None))
+        interval = f"[{100 * low:.1f}, {100 * high:.1f}]" if low is not None and high is not None else "—"
+        table.add_row(f"{key}: {name}", str(summary["counts"][key]), f"{100 * summary['shares'][key]:.1f}%", interval)
     table.caption = (
         f"{summary['overdiagnosed']} overdiagnosed codes in {summary['n_answers']} answers "
         f"({summary['per_answer']:.2f} per answer)"

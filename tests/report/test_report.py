@@ -113,6 +113,9 @@ def test_overdiagnosis_table(report: Path, scored_runs: list[Path]) -> None:
         summary = json.loads((folder / "overdiagnosis_summary.json").read_text())
         assert float(row["overdiagnosed"]) == summary["overdiagnosed"]
         assert [float(row[f"type_{t}"]) for t in "ABC"] == [summary["shares"][t] for t in "ABC"]
+        for t in "ABC":  # issue 19: the shares had no intervals
+            low, high = float(row[f"type_{t}_ci_low"]), float(row[f"type_{t}_ci_high"])
+            assert [low, high] == summary["share_ci"][t] and low <= summary["shares"][t] <= high and low < high
     assert rows[2]["run"] == "weak" and rows[2]["overdiagnosed"] == ""  # not typed
     assert "| weak | — |" in (report / "tables" / "overdiagnosis.md").read_text()
 

@@ -118,3 +118,17 @@ def test_summary_shares_sum_to_one() -> None:
     assert summary["relations"]["C"] == {"same_ccs": 1}
     empty = summarize([], n_answers=3, primaries={})
     assert empty["shares"] == {"A": 0.0, "B": 0.0, "C": 0.0} and empty["per_answer"] == 0.0
+
+
+def test_share_intervals_resample_patients() -> None:
+    """A type share is a ratio of sums; its interval resamples patients (all of a patient's codes together). By hand:
+    patient p1 has 3 A codes, p2 has 1 B code, so every draw's A share is 0 (only p2), 3/4 (one of each) or 1."""
+    from medldr.score.overdiagnosis import share_intervals
+
+    records = [{"case_id": "p1/1/0", "type": "A"}] * 3 + [{"case_id": "p2/2/0", "type": "B"}]
+    patients = {"p1/1/0": "p1", "p2/2/0": "p2", "p3/3/0": "p3"}  # p3: typed, nothing overdiagnosed
+    found = share_intervals(records, patients, n_resamples=2000, seed=1)
+    assert found["A"] == [0.0, 1.0] and found["B"] == [0.0, 1.0] and found["C"] == [0.0, 0.0]
+    one_patient = share_intervals(records[:3], {"p1/1/0": "p1"}, n_resamples=200)
+    assert one_patient["A"] == [1.0, 1.0]
+    assert share_intervals([], patients) == {}

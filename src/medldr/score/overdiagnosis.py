@@ -10,13 +10,16 @@ others are kept in ``also``. Pure: (case, predictions) in, typed codes out.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 from medldr.icd import category, ccs_group, ccs_name, hierarchy_relation, icd9_names, normalize_code
 from medldr.icd_terms import find_condition
 from medldr.schema import Case
+from medldr.score.bootstrap import resampled_totals
 
 Type = Literal["A", "B", "C"]
 TYPES: tuple[Type, ...] = ("A", "B", "C")
@@ -106,6 +109,38 @@ def type_overdiagnoses(case: Case, predictions: Iterable[str], labels: Iterable[
         else:
             out.append(TypedCode(code, "A", "none", "no tree relation to a gold code and not a past condition"))
     return out
+
+
+def share_intervals(
+    records: Sequence[dict[str, Any]],
+    patients: Mapping[str, object],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, list[float]]:
+    """Each type's share with a patient-bootstrap percentile interval: a share is a ratio of sums over the run's
+    overdiagnosed codes, and one patient's codes (all rounds, all admissions) are resampled together.
+
+    ``patients``: case id -> patient of every typed case (cases without overdiagnoses included).
+    """
+    case_ids = sorted(patients)
+    row = {case_id: i for i, case_id in enumerate(case_ids)}
+    counts = np.zeros((len(case_ids), len(TYPES) + 1))
+    for record in records:
+        counts[row[record["case_id"]], TYPES.index(record["type"])] += 1
+    counts[:, -1] = counts[:, :-1].sum(axis=1)
+    if not case_ids or n_resamples <= 0 or counts[:, -1].sum() == 0:
+        return {}
+    groups = [patients[case_id] for case_id in case_ids]
+    replicates = []
+    for totals, _ in resampled_totals([counts], groups, n_resamples=n_resamples, seed=seed):
+        summed = totals[0]
+        with np.errstate(invalid="ignore", divide="ignore"):  # a draw of patients without overdiagnoses: no share
+            replicates.append(summed[:, :-1] / summed[:, -1:])
+    tail = (1 - level) / 2 * 100
+    bounds = np.nanpercentile(np.concatenate(replicates), [tail, 100 - tail], axis=0).T
+    return {t: [float(low), float(high)] for t, (low, high) in zip(TYPES, bounds, strict=True)}
 
 
 def summarize(records: Sequence[dict[str, Any]], n_answers: int, primaries: dict[str, str]) -> dict[str, Any]:

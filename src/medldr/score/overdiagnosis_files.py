@@ -14,7 +14,7 @@ from medldr._files import atomic_write_lines, atomic_write_text, folder_lock, sh
 from medldr.answer import Mode
 from medldr.schema import OVERDIAGNOSIS, OVERDIAGNOSIS_SUMMARY, Case, read_cases, read_responses
 from medldr.score.files import RunInputs, scoring_labels
-from medldr.score.overdiagnosis import summarize, type_overdiagnoses
+from medldr.score.overdiagnosis import share_intervals, summarize, type_overdiagnoses
 from medldr.score.scoring import against_labels, answers_by_round
 
 
@@ -66,6 +66,7 @@ def type_run(
         cases, responses_file, labels, mode=mode, allow_missing=allow_missing, expected_rounds=inputs.rounds
     )
     summary = summarize(records, n_answers, {case.case_id: case.top_1_icd.code for case in cases})
+    summary["share_ci"] = share_intervals(records, {case.case_id: case.subject_id for case in cases})
     summary |= {"extraction": mode, "n_cases": len(cases), "responses_sha256": sha256_file(responses_file)}
     return Typed(records, summary, cases)
 

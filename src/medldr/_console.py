@@ -197,6 +197,13 @@ class RunProgress(_Live):
         self._task = self._progress.add_task("loading model", total=None, stats="")
         return self
 
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._start is None and self._task is not None:  # stopped before asking (refused): leave no bar behind
+            self._progress.remove_task(self._task)
+        super().__exit__(kind, value, trace)
+
     def __call__(self, done: int, total: int, totals: dict[str, float]) -> None:
         generated = totals["completion_tokens"]
         if self._start is None:

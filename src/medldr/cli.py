@@ -538,6 +538,14 @@ ModelOpt = Annotated[str | None, typer.Option(help="Base model: a local folder, 
 LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N cases (overrides the recipe).")]
 
 
+def _overrides(
+    *, max_steps: int | None, output_dir: Path | None, model: str | None, limit: int | None
+) -> dict[str, object]:
+    """The flags that override a recipe, as the recipe writes them (TRL's output_dir is a string)."""
+    folder = str(output_dir) if output_dir is not None else None
+    return {"max_steps": max_steps, "output_dir": folder, "model": model, "limit": limit}
+
+
 def _train(kind: str, config: Path, overrides: dict[str, object]) -> None:
     from medldr.train.config import load_recipe
 
@@ -563,7 +571,7 @@ def train_sft_command(
     limit: LimitOpt = None,
 ) -> None:
     """Supervised fine-tuning: the gold answer (optionally after a teacher's right reasoning) as the target."""
-    _train("sft", config, {"max_steps": max_steps, "output_dir": output_dir, "model": model, "limit": limit})
+    _train("sft", config, _overrides(max_steps=max_steps, output_dir=output_dir, model=model, limit=limit))
 
 
 @train_app.command("grpo")
@@ -575,7 +583,7 @@ def train_grpo_command(
     limit: LimitOpt = None,
 ) -> None:
     """GRPO with the recipe's weighted rewards (Jaccard accuracy, format, ICD-9 hierarchy)."""
-    _train("grpo", config, {"max_steps": max_steps, "output_dir": output_dir, "model": model, "limit": limit})
+    _train("grpo", config, _overrides(max_steps=max_steps, output_dir=output_dir, model=model, limit=limit))
 
 
 @app.command()

@@ -113,3 +113,14 @@ def test_cli_errors_exit_2(small_cases: Path, tmp_path: Path) -> None:
     bad = _write(tmp_path, f"kind: sft\nmodel: bundled\ncases: {small_cases}\noutput_dir: x\nlora: {{rank: 8}}\n")
     result = run_cli("train", "sft", "--config", str(bad))
     assert result.returncode == 2 and "lora.rank: unknown key" in result.stderr
+
+
+def test_cli_overrides_reach_the_recipe(small_cases: Path, tmp_path: Path) -> None:
+    """`--output-dir` was refused ("output_dir: Input should be a valid string": the CLI passed a Path), so no run
+    could put its model elsewhere than the recipe said."""
+    from medldr.cli import _overrides
+
+    recipe = _write(tmp_path, f"kind: sft\nmodel: bundled\ncases: {small_cases}\noutput_dir: x\n")
+    given = _overrides(max_steps=3, output_dir=tmp_path / "elsewhere", model=None, limit=2)
+    loaded = load_recipe(recipe, "sft", given)
+    assert (loaded.output_dir, loaded.max_steps, loaded.limit) == (str(tmp_path / "elsewhere"), 3, 2)

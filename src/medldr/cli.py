@@ -534,6 +534,13 @@ def prompts_show(
 RecipeFile = Annotated[Path, typer.Option("--config", "-c", help="A YAML recipe (see recipes/).")]
 StepsOpt = Annotated[int | None, typer.Option(help="Stop after N optimiser steps (overrides the recipe).")]
 OutputDir = Annotated[Path | None, typer.Option(help="Where the model goes (overrides the recipe).")]
+AccelerateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--accelerate",
+        help="An accelerate config (e.g. recipes/accelerate/zero3.yaml): run on several processes or GPUs.",
+    ),
+]
 ModelOpt = Annotated[str | None, typer.Option(help="Base model: a local folder, a .gguf file or 'bundled'.")]
 LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N cases (overrides the recipe).")]
 
@@ -546,10 +553,18 @@ def _overrides(
     return {"max_steps": max_steps, "output_dir": folder, "model": model, "limit": limit}
 
 
-def _train(kind: str, config: Path, overrides: dict[str, object]) -> None:
+def _train(kind: str, config: Path, overrides: dict[str, object], accelerate: Path | None = None) -> None:
     from medldr.train.config import load_recipe
 
     recipe = load_recipe(config, kind, overrides)  # type: ignore[arg-type]
+    if accelerate is not None:  # checked here, trained by the processes accelerate starts
+        from medldr.train.launch import launch
+
+        flags = [f"--{key.replace('_', '-')}={value}" for key, value in overrides.items() if value is not None]
+        code = launch(kind, config, accelerate, flags)
+        if code:
+            raise typer.Exit(code)
+        return
     if kind == "sft":
         from medldr.train.sft import train_sft as trainer
     else:
@@ -569,9 +584,11 @@ def train_sft_command(
     output_dir: OutputDir = None,
     model: ModelOpt = None,
     limit: LimitOpt = None,
+    accelerate: AccelerateOpt = None,
 ) -> None:
     """Supervised fine-tuning: the gold answer (optionally after a teacher's right reasoning) as the target."""
-    _train("sft", config, _overrides(max_steps=max_steps, output_dir=output_dir, model=model, limit=limit))
+    overrides = _overrides(max_steps=max_steps, output_dir=output_dir, model=model, limit=limit)
+    _train("sft", config, overrides, accelerate)
 
 
 @train_app.command("grpo")
@@ -581,9 +598,11 @@ def train_grpo_command(
     output_dir: OutputDir = None,
     model: ModelOpt = None,
     limit: LimitOpt = None,
+    accelerate: AccelerateOpt = None,
 ) -> None:
     """GRPO with the recipe's weighted rewards (Jaccard accuracy, format, ICD-9 hierarchy)."""
-    _train("grpo", config, _overrides(max_steps=max_steps, output_dir=output_dir, model=model, limit=limit))
+    overrides = _overrides(max_steps=max_steps, output_dir=output_dir, model=model, limit=limit)
+    _train("grpo", config, overrides, accelerate)
 
 
 @app.command()

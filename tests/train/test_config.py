@@ -124,3 +124,22 @@ def test_cli_overrides_reach_the_recipe(small_cases: Path, tmp_path: Path) -> No
     given = _overrides(max_steps=3, output_dir=tmp_path / "elsewhere", model=None, limit=2)
     loaded = load_recipe(recipe, "sft", given)
     assert (loaded.output_dir, loaded.max_steps, loaded.limit) == (str(tmp_path / "elsewhere"), 3, 2)
+
+
+def test_a_deepspeed_config_without_deepspeed_is_one_line(small_cases: Path, tmp_path: Path) -> None:
+    """Issue 19: `accelerate launch … zero3.yaml` without DeepSpeed ended in accelerate's traceback. `medldr train
+    --accelerate` checks the config's needs before starting any process."""
+    import importlib.util
+
+    from tests.conftest import cli_in_process
+
+    if importlib.util.find_spec("deepspeed") is not None:
+        pytest.skip("DeepSpeed is installed here")
+    recipe = _write(tmp_path, f"kind: sft\nmodel: bundled\ncases: {small_cases}\noutput_dir: {tmp_path / 'out'}\n")
+    zero3 = RECIPES / "accelerate" / "zero3.yaml"
+    result = cli_in_process("train", "sft", "--config", str(recipe), "--accelerate", str(zero3))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"error: {zero3}: uses DEEPSPEED (distributed_type), but deepspeed is not installed: pip install deepspeed"
+    )
+    assert not (tmp_path / "out").exists()

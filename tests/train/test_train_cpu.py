@@ -46,7 +46,9 @@ save_strategy: "no"
 max_length: 1024
 """,
     )
-    result = run_cli("train", "sft", "--config", str(recipe), cwd=workspace)
+    # through `--accelerate` with a one-process CPU config: the launch route the multi-GPU recipes take
+    accelerate = _recipe(workspace, "cpu.yaml", 'distributed_type: "NO"\nnum_processes: 1\nuse_cpu: true\n')
+    result = run_cli("train", "sft", "--config", str(recipe), "--accelerate", str(accelerate), cwd=workspace)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"trained: {workspace / 'sft'}" in result.stdout
     return workspace / "sft"

@@ -58,3 +58,12 @@ def test_label_space_file(tmp_path: Path) -> None:
     path.write_text("58-49\n")
     with pytest.raises(MedldrError, match="line 1"):
         parse_label_spec(str(path))
+
+
+def test_every_icd9_code_has_a_block() -> None:
+    """The shipped block table covers the whole ICD-9-CM diagnosis list (issue 17's block level of Type-C)."""
+    from medldr.icd import block, icd9_names
+
+    assert [code for code in icd9_names() if block(code) is None] == []
+    assert block("2859") == ("280-289", "Diseases Of The Blood And Blood-Forming Organs")  # a chapter without sections
+    assert block("E8889")[0] == "E880-E888" and block("5849")[0] == "580-589"

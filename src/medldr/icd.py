@@ -214,9 +214,41 @@ def ccs_name(group: str) -> str:
     return _ccs()[1].get(group, "")
 
 
+@cache
+def _blocks() -> list[tuple[str, str, str, str]]:
+    """(first category, last category, range, name) of every ICD-9-CM block, from the shipped icd9_blocks.tsv."""
+    text = files("medldr").joinpath("icd9_blocks.tsv").read_text(encoding="utf-8")
+    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    return [(*span.split("-"), span, name) for span, name in rows]
+
+
+def _block_key(code: str) -> tuple[str, int]:
+    """A category's place among the blocks: its letter (V, E or none) and number."""
+    head = category(code)
+    letter = head[0] if head[0] in "VE" else ""
+    return letter, int(head[len(letter) :] or 0)
+
+
+def block(code: str) -> tuple[str, str] | None:
+    """The ICD-9-CM block (tabular section) of a code: its range and name, or None outside every block.
+
+    >>> block("4019"), block("40391")[0], block("V4581")[0]
+    (('401-405', 'Hypertensive Disease'), '401-405', 'V40-V49')
+    """
+    try:
+        key = _block_key(code)
+    except ValueError:
+        return None
+    for first, last, span, name in _blocks():
+        if _block_key(first)[0] == key[0] and _block_key(first) <= key <= _block_key(last):
+            return span, name
+    return None
+
+
 def hierarchy_relation(a: str, b: str) -> str | None:
     """How two different ICD-9 codes sit in the tree, most specific first: 'ancestor' (one is a prefix of the
-    other, e.g. a category and its subcode), 'same_category' (3-character category), 'same_ccs' (CCS group), None.
+    other, e.g. a category and its subcode), 'same_category' (3-character category), 'same_ccs' (CCS group),
+    'same_block' (ICD-9-CM block, e.g. 401-405 hypertensive disease), None.
 
     >>> hierarchy_relation("428", "42833"), hierarchy_relation("42823", "42833"), hierarchy_relation("5849", "5845")
     ('ancestor', 'same_category', 'same_category')
@@ -233,6 +265,9 @@ def hierarchy_relation(a: str, b: str) -> str | None:
     group = ccs_group(a)
     if group is not None and group == ccs_group(b):
         return "same_ccs"
+    found = block(a)
+    if found is not None and found == block(b):
+        return "same_block"
     return None
 
 

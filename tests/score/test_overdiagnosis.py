@@ -38,6 +38,8 @@ def _typed(case: Case, predictions: list[str], labels: list[str] | None = None) 
         ("5849", "5845", "same_category"),  # acute kidney failure: unspecified vs with tubular necrosis
         ("5849", "586", "same_ccs"),  # CCS 157, acute and unspecified renal failure, another category
         ("486", "4829", "same_ccs"),  # CCS 122, pneumonia
+        ("40391", "4019", "same_block"),  # issue 17: typed A; ICD-9 block 401-405 hypertensive disease
+        ("5849", "5829", "same_block"),  # 580-589 nephritis, nephrotic syndrome and nephrosis (CCS 157 vs 156)
     ],
 )
 def test_type_c_relations(gold: str, predicted: str, relation: str) -> None:

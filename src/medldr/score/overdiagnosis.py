@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from medldr.icd import category, ccs_group, ccs_name, hierarchy_relation, icd9_names, normalize_code
+from medldr.icd import block, category, ccs_group, ccs_name, hierarchy_relation, icd9_names, normalize_code
 from medldr.icd_terms import find_condition
 from medldr.schema import Case
 from medldr.score.bootstrap import resampled_totals
@@ -24,7 +24,7 @@ from medldr.score.bootstrap import resampled_totals
 Type = Literal["A", "B", "C"]
 TYPES: tuple[Type, ...] = ("A", "B", "C")
 TYPE_NAMES = {"A": "evidence over-interpretation", "B": "temporal confusion", "C": "clinical hierarchy confusion"}
-_RELATION_ORDER = ("ancestor", "same_category", "same_ccs")
+_RELATION_ORDER = ("ancestor", "same_category", "same_ccs", "same_block")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ def _hierarchy(code: str, gold: Sequence[str]) -> Finding | None:
         "ancestor": f"is {'an ancestor' if g.startswith(code) else 'a descendant'} of gold {g}",
         "same_category": f"shares category {category(code)} with gold {g}",
         "same_ccs": f"shares CCS group {ccs_group(code)} ({ccs_name(ccs_group(code) or '')}) with gold {g}",
+        "same_block": f"shares ICD-9 block {' '.join(block(code) or ())} with gold {g}",
     }[relation]
     return Finding("C", relation, f"{code} {what} ({names.get(g, '')})")
 

@@ -3,6 +3,8 @@ precedence C > B > A, and the per-run summary."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from medldr.icd_terms import condition_terms, find_condition
@@ -134,3 +136,23 @@ def test_share_intervals_resample_patients() -> None:
     one_patient = share_intervals(records[:3], {"p1/1/0": "p1"}, n_resamples=200)
     assert one_patient["A"] == [1.0, 1.0]
     assert share_intervals([], patients) == {}
+
+
+@pytest.mark.parametrize(
+    ("verdict", "quotes", "counted"),
+    [
+        ("supported", [], "unsupported-by-quote"),  # issue 17: counted as supported
+        ("supported", ["pneumonia in lungs"], "unsupported-by-quote"),  # not in the record
+        ("partly", ["Blood", "3.1"], "unsupported-by-quote"),  # in the record, but one word backs nothing
+        ("supported", ["Creatinine,Blood,Chemistry,3.1"], "supported"),  # 31 characters, verbatim
+        ("partly", ["WBC 14 K/uL"], "partly"),  # three words
+        ("unsupported", [], "unsupported"),  # saying no needs no quote
+    ],
+)
+def test_a_verdict_counts_only_with_a_verified_quote(verdict: str, quotes: list[str], counted: str) -> None:
+    from medldr.score.judge import check_judgement, summarize_judgements
+
+    record = "Creatinine,Blood,Chemistry,3.1,mg/dL\nWBC 14 K/uL"
+    check = check_judgement(json.dumps({"verdict": verdict, "quotes": quotes, "explanation": "x"}), record)
+    assert check["verdict"] == counted and check["verdict_given"] == verdict
+    assert summarize_judgements([check])["verdicts"][counted] == 1

@@ -29,26 +29,49 @@ def read_judgement(text: str | None) -> dict[str, Any] | None:
     return {"verdict": verdict, "quotes": quotes, "explanation": answer.get("explanation") if answer else None}
 
 
-def check_judgement(text: str | None, record: str) -> dict[str, Any]:
-    """Read a judge's answer and check each quote against the record (verbatim up to runs of whitespace).
+MIN_QUOTE_WORDS, MIN_QUOTE_CHARS = 3, 15
+UNBACKED = "unsupported-by-quote"
+"""The counted verdict of a "supported" or "partly" answer without one verified quote of at least three words or 15
+characters: a verdict counts only with the record's own words behind it ("Blood", "3.1" back nothing)."""
 
-    >>> check_judgement('{"verdict": "partly", "quotes": ["Cr 3.1", "fever 40C"], "explanation": "x"}',
-    ...                 "lab: Cr 3.1  mg/dL")["quotes_rejected"]
-    ['fever 40C']
+
+def _long_enough(quote: str) -> bool:
+    return len(quote.split()) >= MIN_QUOTE_WORDS or len(quote) >= MIN_QUOTE_CHARS
+
+
+def check_judgement(text: str | None, record: str) -> dict[str, Any]:
+    """Read a judge's answer and check each quote against the record (verbatim up to runs of whitespace, and at
+    least three words or 15 characters); ``verdict`` is what counts, ``verdict_given`` what the judge said.
+
+    >>> check = check_judgement('{"verdict": "partly", "quotes": ["Cr 3.1", "fever 40C"], "explanation": "x"}',
+    ...                         "lab: Cr 3.1  mg/dL")
+    >>> check["quotes_too_short"], check["quotes_rejected"], check["verdict"]
+    (['Cr 3.1'], ['fever 40C'], 'unsupported-by-quote')
     >>> check_judgement("I think so", "lab")["valid"]
     False
     """
     answer = read_judgement(text)
     if answer is None:
-        return {"valid": False, "verdict": None, "quotes_verified": [], "quotes_rejected": [], "explanation": None}
+        return {
+            "valid": False,
+            "verdict": None,
+            "verdict_given": None,
+            "quotes_verified": [],
+            "quotes_too_short": [],
+            "quotes_rejected": [],
+            "explanation": None,
+        }
     haystack = _squash(record)
-    verified = [q for q in answer["quotes"] if _squash(q) and _squash(q) in haystack]
-    rejected = [q for q in answer["quotes"] if q not in verified]
+    found = [q for q in answer["quotes"] if _squash(q) and _squash(q) in haystack]
+    verified = [q for q in found if _long_enough(_squash(q))]
+    given = answer["verdict"]
     return {
         "valid": True,
-        "verdict": answer["verdict"],
+        "verdict": given if given == "unsupported" or verified else UNBACKED,
+        "verdict_given": given,
         "quotes_verified": verified,
-        "quotes_rejected": rejected,
+        "quotes_too_short": [q for q in found if q not in verified],
+        "quotes_rejected": [q for q in answer["quotes"] if q not in found],
         "explanation": answer["explanation"],
     }
 
@@ -80,7 +103,8 @@ def attach_judgements(
     for record in records:
         check = checks.get(key_of(record))
         if check is not None:
-            record["judge"] = {k: check[k] for k in ("verdict", "quotes_verified", "quotes_rejected", "valid")}
+            fields = ("verdict", "verdict_given", "quotes_verified", "quotes_too_short", "quotes_rejected", "valid")
+            record["judge"] = {k: check[k] for k in fields}
     return {
         "asked": len(asked),
         "type_a": sum(1 for r in records if r["type"] == "A"),
@@ -89,13 +113,15 @@ def attach_judgements(
 
 
 def summarize_judgements(judgements: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Verdict counts, and how many answers were unreadable or held a quote not found in the record."""
+    """Counted verdicts (a "supported" or "partly" without a verified quote is "unsupported-by-quote"), and how many
+    answers were unreadable or held a quote not found in the record or too short to back anything."""
     valid = [j for j in judgements if j.get("valid")]
     return {
         "judged": len(judgements),
         "unreadable": len(judgements) - len(valid),
-        "verdicts": {v: sum(1 for j in valid if j["verdict"] == v) for v in VERDICTS},
+        "verdicts": {v: sum(1 for j in valid if j["verdict"] == v) for v in (*VERDICTS, UNBACKED)},
         "quotes_verified": sum(len(j["quotes_verified"]) for j in valid),
+        "quotes_too_short": sum(len(j["quotes_too_short"]) for j in valid),
         "quotes_rejected": sum(len(j["quotes_rejected"]) for j in valid),
         "judgements_with_rejected_quote": sum(1 for j in valid if j["quotes_rejected"]),
     }

@@ -351,7 +351,9 @@ def overdiagnosis(
     sample: Annotated[int | None, typer.Option(min=1, help="Judge this many Type-A codes (seeded sample).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the judge's sample.")] = 0,
     base_url: Annotated[str | None, typer.Option(help="Server URL for an OpenAI-compatible judge.")] = None,
-    task: Annotated[str | None, typer.Option(help="Fields shown to the judge (default: the run's task).")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="Fields the model (and the judge) saw (default: the run's task).")
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Judge requests in flight.")] = 4,
     timeout: Annotated[float, typer.Option(min=0.001, max=86_400, help="Seconds per judge request.")] = 600.0,
     allow_data_sharing: Annotated[
@@ -379,7 +381,7 @@ def overdiagnosis(
         )
     elif sample is not None:
         raise MedldrError("--sample is the judge's sample size; give --judge PROVIDER:MODEL too")
-    typed = type_run(inputs, label_space=label_space, mode=extraction, allow_missing=allow_missing)
+    typed = type_run(inputs, label_space=label_space, mode=extraction, allow_missing=allow_missing, task=task)
     if settings is not None:
         with StageProgress(enabled=not quiet) as progress:
             judge_typed(

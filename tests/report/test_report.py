@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from medldr.report.figures import DPI, FIGURE_INCHES, heatmap_inches
@@ -112,10 +113,13 @@ def test_overdiagnosis_table(report: Path, scored_runs: list[Path]) -> None:
     for row, folder in zip(rows[:2], scored_runs, strict=False):
         summary = json.loads((folder / "overdiagnosis_summary.json").read_text())
         assert float(row["overdiagnosed"]) == summary["overdiagnosed"]
-        assert [float(row[f"type_{t}"]) for t in "ABC"] == [summary["shares"][t] for t in "ABC"]
-        for t in "ABC":  # issue 19: the shares had no intervals
+        assert [float(row[f"type_{t}"]) for t in "SABC"] == [summary["shares"][t] for t in "SABC"]
+        for t in "SABC":  # issue 19: the shares had no intervals
             low, high = float(row[f"type_{t}_ci_low"]), float(row[f"type_{t}_ci_high"])
-            assert [low, high] == summary["share_ci"][t] and low <= summary["shares"][t] <= high and low < high
+            share = summary["shares"][t]
+            assert [low, high] == summary["share_ci"][t] and low <= share <= high and (low < high or share in (0, 1))
+        assert float(row["rate"]) == pytest.approx(summary["overdiagnosis_rate"])  # issue 17: both rates shown
+        assert float(row["rate_without_S"]) == pytest.approx(summary["overdiagnosis_rate_without_S"])
     assert rows[2]["run"] == "weak" and rows[2]["overdiagnosed"] == ""  # not typed
     assert "| weak | — |" in (report / "tables" / "overdiagnosis.md").read_text()
 

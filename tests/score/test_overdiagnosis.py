@@ -8,7 +8,7 @@ import json
 import pytest
 
 from medldr.icd_terms import condition_terms, find_condition
-from medldr.schema import Case
+from medldr.schema import Case, CodedDiagnosis
 from medldr.score.overdiagnosis import summarize, type_overdiagnoses
 
 
@@ -50,8 +50,31 @@ def test_type_c_relations(gold: str, predicted: str, relation: str) -> None:
     assert gold in typed[0].evidence
 
 
-def test_type_b_from_earlier_admissions() -> None:
-    assert _typed(_case(["486"], history=["25000", "4019"]), ["486", "4019"]) == [("4019", "B", "history_icd")]
+def test_an_earlier_stay_the_model_never_saw_is_not_type_b() -> None:
+    """Issue 17: a code of an earlier admission (history_icd, never shown to the model) was typed B; it is A under
+    its own relation, counted apart."""
+    typed = type_overdiagnoses(_case(["486"], history=["25000", "4019"]), ["486", "4019"])
+    assert [(t.code, t.type, t.relation) for t in typed] == [("4019", "A", "history_icd")]
+    assert "not shown to the model" in typed[0].evidence
+
+
+def test_type_b_only_from_a_history_the_model_was_shown() -> None:
+    """Issue 17: the past-history text made a Type-B whatever the task; a task without that field cannot."""
+    case = _case(["486"], pmh="Past Medical History:\nHTN, HLD")
+    assert _typed(case, ["486", "4019"]) == [("4019", "B", "past_medical_history")]
+    shown_not = type_overdiagnoses(case, ["486", "4019"], history_shown=False)
+    assert [(t.code, t.type, t.relation) for t in shown_not] == [("4019", "A", "none")]
+
+
+def test_codes_coded_below_the_top_3_are_their_own_class() -> None:
+    """Issue 17: a label code coded for this stay at seq_num > 3 was typed A (or B): a coding-depth artefact, now S,
+    first in precedence, the other findings kept."""
+    case = _case(["42833"], history=["42823"])
+    case.coded_icd = [CodedDiagnosis(code="42833", seq_num=1), CodedDiagnosis(code="42823", seq_num=5)]
+    typed = type_overdiagnoses(case, ["42833", "42823", "486"])
+    assert [(t.code, t.type, t.relation) for t in typed] == [("42823", "S", "coded_below_top3"), ("486", "A", "none")]
+    assert "position 5" in typed[0].evidence
+    assert [(f.type, f.relation) for f in typed[0].also] == [("C", "same_category"), ("A", "history_icd")]
 
 
 def test_type_b_from_a_synonym_in_the_past_history() -> None:
@@ -90,7 +113,7 @@ def test_family_history_is_not_past_history() -> None:
 def test_precedence_keeps_the_other_findings() -> None:
     typed = type_overdiagnoses(_case(["42833"], history=["42823"]), ["42823"])
     assert (typed[0].type, typed[0].relation) == ("C", "same_category")
-    assert [(f.type, f.relation) for f in typed[0].also] == [("B", "history_icd")]
+    assert [(f.type, f.relation) for f in typed[0].also] == [("A", "history_icd")]
 
 
 def test_only_overdiagnosed_label_codes_each_once() -> None:
@@ -112,16 +135,16 @@ def test_summary_shares_sum_to_one() -> None:
     records = [
         {"case_id": "a", "type": "A", "relation": "none"},
         {"case_id": "a", "type": "C", "relation": "same_ccs"},
-        {"case_id": "b", "type": "B", "relation": "history_icd"},
+        {"case_id": "b", "type": "B", "relation": "past_medical_history"},
         {"case_id": "b", "type": "A", "relation": "none"},
     ]
     summary = summarize(records, n_answers=4, primaries={"a": "486", "b": "5849"})
-    assert summary["counts"] == {"A": 2, "B": 1, "C": 1} and summary["per_answer"] == 1.0
-    assert summary["shares"] == {"A": 0.5, "B": 0.25, "C": 0.25} and sum(summary["shares"].values()) == 1.0
-    assert summary["per_disease"] == {"486": {"A": 1, "B": 0, "C": 1}, "5849": {"A": 1, "B": 1, "C": 0}}
+    assert summary["counts"] == {"A": 2, "B": 1, "C": 1, "S": 0} and summary["per_answer"] == 1.0
+    assert summary["shares"] == {"A": 0.5, "B": 0.25, "C": 0.25, "S": 0.0} and sum(summary["shares"].values()) == 1.0
+    assert summary["per_disease"] == {"486": {"A": 1, "B": 0, "C": 1, "S": 0}, "5849": {"A": 1, "B": 1, "C": 0, "S": 0}}
     assert summary["relations"]["C"] == {"same_ccs": 1}
     empty = summarize([], n_answers=3, primaries={})
-    assert empty["shares"] == {"A": 0.0, "B": 0.0, "C": 0.0} and empty["per_answer"] == 0.0
+    assert empty["shares"] == {"A": 0.0, "B": 0.0, "C": 0.0, "S": 0.0} and empty["per_answer"] == 0.0
 
 
 def test_share_intervals_resample_patients() -> None:
@@ -132,7 +155,7 @@ def test_share_intervals_resample_patients() -> None:
     records = [{"case_id": "p1/1/0", "type": "A"}] * 3 + [{"case_id": "p2/2/0", "type": "B"}]
     patients = {"p1/1/0": "p1", "p2/2/0": "p2", "p3/3/0": "p3"}  # p3: typed, nothing overdiagnosed
     found = share_intervals(records, patients, n_resamples=2000, seed=1)
-    assert found["A"] == [0.0, 1.0] and found["B"] == [0.0, 1.0] and found["C"] == [0.0, 0.0]
+    assert found["A"] == [0.0, 1.0] and found["B"] == [0.0, 1.0] and found["C"] == found["S"] == [0.0, 0.0]
     one_patient = share_intervals(records[:3], {"p1/1/0": "p1"}, n_resamples=200)
     assert one_patient["A"] == [1.0, 1.0]
     assert share_intervals([], patients) == {}

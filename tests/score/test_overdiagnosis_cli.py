@@ -47,12 +47,17 @@ def test_typing_a_run(scored_runs: list[Path], tmp_path: Path) -> None:
     scores = json.loads((weak / "scores.json").read_text())
     assert len(records) == pytest.approx(scores["mean"]["overdiagnosed_codes"] * len(scores["rounds"]))  # the metric
     assert summary["n_answers"] == scores["n_cases"] * 3
+    # the study's rate is the metric's; without the S codes (coded for the stay below the top 3) it can only be lower
+    assert summary["overdiagnosis_rate"] == pytest.approx(scores["mean"]["overdiagnosis_rate"])
+    assert summary["overdiagnosis_rate_without_S"] <= summary["overdiagnosis_rate"] and summary["task"] == "lab_num+"
     cases = {c.case_id: c for c in read_cases(run_inputs(weak, None, None)[0])}
     for record in records:
         case = cases[record["case_id"]]
-        assert record["code"] not in case.output_dict.output_icd_id and record["type"] in "ABC"
+        assert record["code"] not in case.output_dict.output_icd_id and record["type"] in "ABCS"
         if record["relation"] == "history_icd":
-            assert record["code"] in (case.history_icd or [])
+            assert record["code"] in (case.history_icd or []) and record["type"] == "A"
+        coded_low = {c.code for c in case.coded_icd or [] if c.seq_num > 3}
+        assert (record["type"] == "S") == (record["code"] in coded_low)
 
 
 def test_judge_rejects_a_fabricated_quote_and_resumes(scored_runs: list[Path], tmp_path: Path) -> None:

@@ -198,8 +198,13 @@ def miss_overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure:
     return fig
 
 
-TYPE_COLOURS = {"A": "#D55E00", "B": "#0072B2", "C": "#E69F00"}
-TYPE_LABELS = {"A": "A: evidence over-interpretation", "B": "B: temporal confusion", "C": "C: hierarchy confusion"}
+TYPE_COLOURS = {"A": "#D55E00", "B": "#0072B2", "C": "#E69F00", "S": "#999999"}
+TYPE_LABELS = {
+    "A": "A: evidence over-interpretation",
+    "B": "B: temporal confusion",
+    "C": "C: hierarchy confusion",
+    "S": "S: coded for the stay below top 3",
+}
 
 
 @_styled
@@ -210,10 +215,10 @@ def overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
         return None
     fig, ax, x = _bars(typed)
     bottom = np.zeros(len(typed))
-    for kind in "CBA":
+    for kind in "SCBA":
         values = np.array(
             [
-                run.overdiagnosis["counts"][kind] / max(run.overdiagnosis["n_answers"], 1)
+                run.overdiagnosis["counts"].get(kind, 0) / max(run.overdiagnosis["n_answers"], 1)
                 for run in typed
                 if run.overdiagnosis
             ]

@@ -260,11 +260,10 @@ def runs_table(runs: Sequence[ScoredFolder]) -> Table:
 
 
 def _share(summary: Mapping[str, Any], kind: str) -> Value:
-    """A type's share with its patient-bootstrap interval (summaries written before intervals: the share alone)."""
-    if not summary:
-        return None
-    interval = (summary.get("share_ci") or {}).get(kind)
-    return Estimate(summary["shares"][kind], *interval) if interval else summary["shares"][kind]
+    """A type's share with its patient-bootstrap interval (a summary of an older medldr: the share alone, or none)."""
+    share = (summary or {}).get("shares", {}).get(kind)
+    interval = (summary.get("share_ci") or {}).get(kind) if share is not None else None
+    return Estimate(share, *interval) if interval else share
 
 
 def overdiagnosis_table(runs: Sequence[ScoredFolder]) -> Table | None:
@@ -280,7 +279,9 @@ def overdiagnosis_table(runs: Sequence[ScoredFolder]) -> Table | None:
                 "run": run.name,
                 "overdiagnosed": summary.get("overdiagnosed"),
                 "per_answer": summary.get("per_answer"),
-                **{f"type_{t}": _share(summary, t) for t in "ABC"},
+                **{f"type_{t}": _share(summary, t) for t in "SABC"},
+                "rate": summary.get("overdiagnosis_rate"),
+                "rate_without_S": summary.get("overdiagnosis_rate_without_S"),
                 "judged": judge.get("asked"),
                 "quotes_rejected": judge.get("quotes_rejected"),
             }
@@ -289,6 +290,9 @@ def overdiagnosis_table(runs: Sequence[ScoredFolder]) -> Table | None:
         RUN,
         Column("overdiagnosed", "Overdiagnosed codes", "count"),
         Column("per_answer", "Per answer", "number"),
+        Column("rate", "Overdiagnosis rate (%)", better=-1),
+        Column("rate_without_S", "Rate without S (%)", better=-1),
+        Column("type_S", "S: coded below top 3 (%)"),
         Column("type_A", "A: evidence (%)"),
         Column("type_B", "B: temporal (%)"),
         Column("type_C", "C: hierarchy (%)"),
@@ -296,9 +300,12 @@ def overdiagnosis_table(runs: Sequence[ScoredFolder]) -> Table | None:
         Column("quotes_rejected", "Quotes not in record", "count"),
     ]
     note = (
-        "Every predicted code outside the gold set, typed by medldr overdiagnosis: C when related to a gold code in "
-        "the ICD-9 tree (ancestor, category, CCS group), else B when coded in an earlier admission or named in the "
-        "past medical history, else A. Shares in % with 95% patient-bootstrap intervals (1000 resamples, seed 0). "
-        "'—': run not typed, or no judge."
+        "Every predicted code outside the gold set, typed by medldr overdiagnosis: S when the hospital coded it for "
+        "this stay below the top 3 (a coding-depth artefact, not clinical overdiagnosis), else C when related to a "
+        "gold code in the ICD-9 tree (ancestor, category, CCS group, block), else B when the past medical history the "
+        "model saw names it, else A (a code of an earlier stay the model was not shown stays A, relation "
+        "history_icd). The rate is the study's (|P \\ G| / |P|, mean over answers); without S it leaves those codes "
+        "out. Shares in % with 95% patient-bootstrap intervals (1000 resamples, seed 0). '—': run not typed, or no "
+        "judge."
     )
     return Table("overdiagnosis", "Overdiagnosis types", columns, rows, note=note)

@@ -47,12 +47,13 @@ class RunInputs(NamedTuple):
     n_cases: int | None = None
     labels: tuple[str, ...] | None = None
     rounds: int | None = None  # how many rounds the run asked for
+    task: str | None = None  # which case fields the model was shown
 
 
 def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None) -> RunInputs:
     """A run's inputs: explicit paths win; a run folder gives its responses.jsonl and, from its manifest.json, the
     cases file it ran on, how many of its cases and its label space."""
-    n_cases = labels = rounds = None
+    n_cases = labels = rounds = task = None
     if run_dir is not None:
         if not Path(run_dir).is_dir():
             raise MedldrError(f"{run_dir}: no such run folder")
@@ -62,6 +63,7 @@ def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None)
             record = read_run_manifest(manifest)
             n_cases = record.identity.get("n_cases")
             rounds = record.identity.get("rounds")
+            task = record.identity.get("task")
             recorded = record.identity.get("label_space")
             labels = tuple(recorded) if isinstance(recorded, list) and recorded else None
             cases = cases or Path(record.cases_file)
@@ -72,7 +74,7 @@ def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None)
     if not Path(cases).exists():  # named before anything beside it (its build manifest) is looked for
         recorded = f" (recorded in {run_dir / RUN_MANIFEST}; pass --cases)" if run_dir is not None else ""
         raise MedldrError(f"{cases}: no such cases file{recorded}")
-    return RunInputs(cases, responses, n_cases, labels, rounds)
+    return RunInputs(cases, responses, n_cases, labels, rounds, task)
 
 
 def read_scored(folder: Path) -> tuple[Scores, CaseValues]:

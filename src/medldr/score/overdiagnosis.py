@@ -1,10 +1,13 @@
 """Why a model overdiagnosed: every predicted code outside the gold set gets a type, deterministically.
 
+S (coded below the top 3): the hospital coded the code for this very stay, at a position after the third (the gold
+set is the top three): a coding-depth artefact, not an overdiagnosis in the clinical sense, kept out of A/B/C.
 Type-C (clinical hierarchy confusion): the code is related to a gold code in the ICD-9 tree: an ancestor or
-descendant, the same 3-character category, or the same CCS group. Type-B (temporal confusion): the code is a condition
-of the past: coded in an earlier admission (``history_icd``) or named in the past medical history text. Type-A
-(evidence over-interpretation): the rest. When several apply, the first in the order C, B, A is the type and the
-others are kept in ``also``. Pure: (case, predictions) in, typed codes out.
+descendant, the same 3-character category, the same CCS group or the same ICD-9 block. Type-B (temporal confusion):
+the past medical history the model was shown names the condition. Type-A (evidence over-interpretation): the rest; a
+code of an earlier stay that the model was not shown (``history_icd``) stays A, under its own relation. When several
+apply, the first in the order S, C, B, A is the type and the others are kept in ``also``. Pure: (case, predictions,
+the fields shown) in, typed codes out.
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ from medldr.icd_terms import find_condition
 from medldr.schema import Case
 from medldr.score.bootstrap import resampled_totals
 
-Type = Literal["A", "B", "C"]
-TYPES: tuple[Type, ...] = ("A", "B", "C")
-TYPE_NAMES = {"A": "evidence over-interpretation", "B": "temporal confusion", "C": "clinical hierarchy confusion"}
+Type = Literal["A", "B", "C", "S"]
+TYPES: tuple[Type, ...] = ("A", "B", "C", "S")
+TYPE_NAMES = {
+    "A": "evidence over-interpretation",
+    "B": "temporal confusion",
+    "C": "clinical hierarchy confusion",
+    "S": "coded for this stay below the top 3",
+}
 _RELATION_ORDER = ("ancestor", "same_category", "same_ccs", "same_block")
 
 
@@ -74,28 +82,45 @@ def _hierarchy(code: str, gold: Sequence[str]) -> Finding | None:
     return Finding("C", relation, f"{code} {what} ({names.get(g, '')})")
 
 
-def _temporal(code: str, case: Case) -> Finding | None:
-    history = {normalize_code(c) for c in case.history_icd or []}
-    if code in history:
-        return Finding("B", "history_icd", f"{code} was coded in an earlier admission of the patient")
+def _coded_below_top3(code: str, case: Case) -> Finding | None:
+    positions = [c.seq_num for c in case.coded_icd or [] if normalize_code(c.code) == code and c.seq_num > 3]
+    if not positions:
+        return None
+    return Finding("S", "coded_below_top3", f"{code} was coded for this stay at position {min(positions)}")
+
+
+def _temporal(code: str, case: Case, history_shown: bool) -> Finding | None:
     text = case.input_dict.past_medical_history
-    if text:
+    if history_shown and text:
         term = find_condition(code, text)
         if term is not None:
             return Finding("B", "past_medical_history", f"past medical history names it: {term!r}")
     return None
 
 
-def type_overdiagnoses(case: Case, predictions: Iterable[str], labels: Iterable[str] | None = None) -> list[TypedCode]:
+def _earlier_stay(code: str, case: Case) -> Finding | None:
+    if code in {normalize_code(c) for c in case.history_icd or []}:
+        return Finding("A", "history_icd", f"{code} was coded in an earlier stay, not shown to the model")
+    return None
+
+
+def type_overdiagnoses(
+    case: Case,
+    predictions: Iterable[str],
+    labels: Iterable[str] | None = None,
+    *,
+    history_shown: bool = True,
+) -> list[TypedCode]:
     """Type every code of ``predictions`` (within ``labels`` when given, as the metrics count them) not in the gold
-    set of ``case``, in prediction order, each once.
+    set of ``case``, in prediction order, each once. ``history_shown``: the model's task included the past medical
+    history (else it cannot make a Type-B).
 
     >>> from medldr.schema import Case
     >>> case = Case.model_validate({"case_id": "1/2/0", "input_dict": {}, "top_1_icd": {"code": "42833", "name": ""},
     ...     "output_dict": {"output_icd_id": ["42833"], "output_icd_name": [""], "output_icd_id_and_name": [""]},
-    ...     "history_icd": ["5849"]})
-    >>> [(t.code, t.type, t.relation) for t in type_overdiagnoses(case, ["42833", "4280", "5849", "486"])]
-    [('4280', 'C', 'same_category'), ('5849', 'B', 'history_icd'), ('486', 'A', 'none')]
+    ...     "history_icd": ["5849"], "coded_icd": [{"code": "42833", "seq_num": 1}, {"code": "2761", "seq_num": 4}]})
+    >>> [(t.code, t.type, t.relation) for t in type_overdiagnoses(case, ["42833", "4280", "5849", "2761"])]
+    [('4280', 'C', 'same_category'), ('5849', 'A', 'history_icd'), ('2761', 'S', 'coded_below_top3')]
     """
     gold = [normalize_code(c) for c in case.output_dict.output_icd_id]
     allowed = None if labels is None else set(labels)
@@ -103,7 +128,13 @@ def type_overdiagnoses(case: Case, predictions: Iterable[str], labels: Iterable[
     for code in dict.fromkeys(normalize_code(p) for p in predictions):
         if code in gold or (allowed is not None and code not in allowed):
             continue
-        findings = [f for f in (_hierarchy(code, gold), _temporal(code, case)) if f is not None]
+        candidates = (
+            _coded_below_top3(code, case),
+            _hierarchy(code, gold),
+            _temporal(code, case, history_shown),
+            _earlier_stay(code, case),
+        )
+        findings = [f for f in candidates if f is not None]
         if findings:
             first, *rest = findings
             out.append(TypedCode(code, first.type, first.relation, first.evidence, tuple(rest)))

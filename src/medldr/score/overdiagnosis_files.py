@@ -12,6 +12,8 @@ import orjson
 
 from medldr._files import atomic_write_lines, atomic_write_text, folder_lock, sha256_file
 from medldr.answer import Mode
+from medldr.icd import normalize_code
+from medldr.prompts import richest_task, task_fields
 from medldr.schema import OVERDIAGNOSIS, OVERDIAGNOSIS_SUMMARY, Case, read_cases, read_responses
 from medldr.score.files import RunInputs, scoring_labels
 from medldr.score.overdiagnosis import share_intervals, summarize, type_overdiagnoses
@@ -33,10 +35,12 @@ def type_responses(
     mode: Mode = "robust",
     allow_missing: bool = False,
     expected_rounds: int | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """Every overdiagnosed code of every (case, round) answer, typed; and the number of answers. Cases scoring
-    sets aside against the label space (``against_labels``) are set aside here too, and a missing answer is refused
-    as scoring refuses it (``allow_missing``: it has no codes to type, and counts as an answer)."""
+    history_shown: bool = True,
+) -> tuple[list[dict[str, Any]], int, dict[str, float]]:
+    """Every overdiagnosed code of every (case, round) answer, typed; the number of answers; and the overdiagnosis
+    rate (mean over answers of |P \\ G| / |P|, 0 for an empty P, as the metric) with and without the S codes. Cases
+    scoring sets aside against the label space (``against_labels``) are set aside here too, and a missing answer is
+    refused as scoring refuses it (``allow_missing``: it has no codes to type, and counts as an answer)."""
     every = frozenset(case.case_id for case in cases)
     cases = against_labels(cases, labels)[0]
     rounds, answers = answers_by_round(
@@ -48,24 +52,46 @@ def type_responses(
         set_aside=every - {case.case_id for case in cases},
         expected_rounds=expected_rounds,
     )
-    records = []
+    records: list[dict[str, Any]] = []
+    rates: list[tuple[float, float]] = []
+    space = set(labels)
     for r, row in zip(rounds, answers, strict=True):
         for case, answer in zip(cases, row, strict=True):
-            records += [typed.record(case.case_id, r) for typed in type_overdiagnoses(case, answer.predictions, labels)]
-    return records, len(rounds) * len(cases)
+            typed = type_overdiagnoses(case, answer.predictions, labels, history_shown=history_shown)
+            records += [t.record(case.case_id, r) for t in typed]
+            named = len({normalize_code(p) for p in answer.predictions} & space)
+            clinical = sum(t.type != "S" for t in typed)
+            rates.append((len(typed) / named, clinical / named) if named else (0.0, 0.0))
+    n = len(rates) or 1
+    study, without = sum(a for a, _ in rates) / n, sum(b for _, b in rates) / n
+    return records, len(rounds) * len(cases), {"overdiagnosis_rate": study, "overdiagnosis_rate_without_S": without}
 
 
 def type_run(
-    inputs: RunInputs, *, label_space: str | None = None, mode: Mode = "robust", allow_missing: bool = False
+    inputs: RunInputs,
+    *,
+    label_space: str | None = None,
+    mode: Mode = "robust",
+    allow_missing: bool = False,
+    task: str | None = None,
 ) -> Typed:
-    """Type a run's overdiagnoses (every overdiagnosed code of every case and round) and summarize them."""
+    """Type a run's overdiagnoses (every overdiagnosed code of every case and round) and summarize them. ``task``:
+    the fields the model was shown (default: the run's; else the richest the cases support, the run's default)."""
     cases_file, responses_file = inputs.cases, inputs.responses
     labels = scoring_labels(inputs, label_space)
     cases = read_cases(cases_file)[: inputs.n_cases]
-    records, n_answers = type_responses(
-        cases, responses_file, labels, mode=mode, allow_missing=allow_missing, expected_rounds=inputs.rounds
+    shown = task or inputs.task or richest_task(cases)
+    records, n_answers, rates = type_responses(
+        cases,
+        responses_file,
+        labels,
+        mode=mode,
+        allow_missing=allow_missing,
+        expected_rounds=inputs.rounds,
+        history_shown="past_medical_history" in task_fields(shown),
     )
     summary = summarize(records, n_answers, {case.case_id: case.top_1_icd.code for case in cases})
+    summary |= rates | {"task": shown}
     summary["share_ci"] = share_intervals(records, {case.case_id: case.subject_id for case in cases})
     summary |= {"extraction": mode, "n_cases": len(cases), "responses_sha256": sha256_file(responses_file)}
     return Typed(records, summary, cases)

@@ -284,3 +284,16 @@ def test_figure_and_caption_rough_edges(report: Path, scored_runs: list[Path]) -
         run.scores.mean.update(primary_accuracy=0.0, exact_match=0.0)
     axis = accuracy_figure(runs).axes[0]
     assert axis.get_legend() is None and any("no case answered right" in t.get_text() for t in axis.texts)
+
+
+def test_overdiagnosis_relations_table(report: Path, scored_runs: list[Path]) -> None:
+    """Issue 17: the report shows which relation decided each type (history_icd apart from B, the block level, S)."""
+    rows = _csv(report / "tables" / "overdiagnosis_relations.csv")
+    assert [row["run"] for row in rows] == ["strong", "middling"]  # the typed runs
+    for row, folder in zip(rows, scored_runs, strict=False):
+        relations = json.loads((folder / "overdiagnosis_summary.json").read_text())["relations"]
+        expected = {f"{k}:{r}": n for k, found in relations.items() for r, n in found.items()}
+        assert {key: int(float(value)) for key, value in row.items() if key != "run" and value} == {
+            key: expected.get(key, 0) for key in row if key != "run" and row[key]
+        }
+        assert sum(int(float(v)) for k, v in row.items() if k != "run") == sum(expected.values())

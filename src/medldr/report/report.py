@@ -27,6 +27,7 @@ from medldr.report.sections import (
     assistance_table,
     comparison_table,
     label_averages_table,
+    overdiagnosis_relations_table,
     overdiagnosis_table,
     per_disease_table,
     reliability_table,
@@ -246,8 +247,7 @@ def build_report(
         notes.append("No comparison table: give two runs on the same cases, or two groups with --group.")
     tables = [accuracy_table(runs), label_averages_table(runs), assistance_table(runs), reliability_table(runs)]
     tables += [comparison] if comparison else []
-    typed = overdiagnosis_table(runs)
-    tables += [typed] if typed else []
+    tables += [table for table in (overdiagnosis_table(runs), overdiagnosis_relations_table(runs)) if table]
     tables += [usage_table(runs), per_disease]
     figures, figure_notes = draw_figures(runs, [str(row["code"]) for row in per_disease.rows])
     summary_table = runs_table(runs)

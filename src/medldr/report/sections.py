@@ -266,6 +266,26 @@ def _share(summary: Mapping[str, Any], kind: str) -> Value:
     return Estimate(share, *interval) if interval else share
 
 
+def overdiagnosis_relations_table(runs: Sequence[ScoredFolder]) -> Table | None:
+    """Which relation made each type, per typed run: counts of overdiagnosed codes (None when no run was typed)."""
+    typed = [run for run in runs if run.overdiagnosis]
+    if not typed:
+        return None
+    relations = [run.overdiagnosis["relations"] for run in typed if run.overdiagnosis]
+    pairs = sorted({(kind, relation) for found in relations for kind, names in found.items() for relation in names})
+    columns = [RUN, *(Column(f"{kind}:{relation}", f"{kind}: {relation}", "count") for kind, relation in pairs)]
+    rows: list[dict[str, Value]] = [
+        {"run": run.name, **{f"{k}:{r}": found.get(k, {}).get(r, 0) for k, r in pairs}}
+        for run, found in zip(typed, relations, strict=True)
+    ]
+    note = (
+        "Overdiagnosed codes by type and the relation that decided it: S coded_below_top3; C ancestor, "
+        "same_category, same_ccs, same_block; B past_medical_history; A history_icd (coded in an earlier stay, "
+        "not shown to the model) or none."
+    )
+    return Table("overdiagnosis_relations", "Overdiagnosis relations", columns, rows, note=note)
+
+
 def overdiagnosis_table(runs: Sequence[ScoredFolder]) -> Table | None:
     """Why each run overdiagnosed: the type shares of its overdiagnosed codes (None when no run was typed)."""
     if not any(run.overdiagnosis for run in runs):

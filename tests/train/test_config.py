@@ -98,6 +98,13 @@ def test_mistakes_are_one_line(small_cases: Path, tmp_path: Path) -> None:
         load_recipe(_write(tmp_path, grpo + "rewards: {}\n"), "grpo")
     with pytest.raises(MedldrError, match=r"recipe.yaml: rewards.jacard.\[key\]: Input should be 'jaccard'"):
         load_recipe(_write(tmp_path, grpo + "rewards: {jacard: 1}\n"), "grpo")
+    # issue 18: a reward for a format the recipe's prompt never asks for is refused, naming the recipe file
+    with pytest.raises(MedldrError, match=r"recipe.yaml: recipe: rewards: 'think' rewards <think>.*'standard_expert"):
+        load_recipe(_write(tmp_path, grpo + "rewards: {jaccard: 1, think: 0.2}\n"), "grpo")
+    asks = tmp_path / "asks.txt"
+    asks.write_text("Reason inside <think>...</think>, then answer in JSON with top10 and predictions.\n")
+    accepted = load_recipe(_write(tmp_path, grpo + f"style: {asks}\nrewards: {{jaccard: 1, think: 0.2}}\n"), "grpo")
+    assert accepted.reward_weights == [1, 0.2]
 
 
 def test_cli_errors_exit_2(small_cases: Path, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medldr.train.rewards import REWARDS, format_reward, hierarchy_reward, jaccard_reward
+from medldr.train.rewards import REWARDS, format_reward, hierarchy_reward, jaccard_reward, think_reward
 
 
 def _message(text: str) -> list[dict[str, str]]:
@@ -22,15 +22,24 @@ def test_jaccard_reward() -> None:
     assert jaccard_reward(completions, solution) == [1 / 3, 0.0, 0.0, 2 / 3]
 
 
-def test_format_reward() -> None:
-    completions = [
-        _message('<think>AKI from the labs</think>\n{"top10": ["5849"], "predictions": ["5849"]}'),
-        _message('{"top10": ["5849"], "predictions": ["5849"]}'),  # no reasoning block
-        _message("<think>AKI</think> the answer is 5849"),  # reasoning, but no parsable answer
-        _message('<think>  </think>{"predictions": ["5849"]}'),  # an empty reasoning block
-        _message("<think>AKI"),  # cut off inside the reasoning
-    ]
-    assert format_reward(completions) == [1.0, 0.0, 0.0, 0.0, 0.0]
+COMPLETIONS = [
+    _message('<think>AKI from the labs</think>\n{"top10": ["5849"], "predictions": ["5849"]}'),
+    _message('{"top10": ["5849"], "predictions": ["5849"]}'),  # no reasoning block
+    _message("<think>AKI</think> the answer is 5849"),  # reasoning, but no parsable answer
+    _message('<think>  </think>{"top10": ["5849"], "predictions": ["5849"]}'),  # an empty reasoning block
+    _message("<think>AKI"),  # cut off inside the reasoning
+    _message('{"predictions": ["5849"]}'),  # no top10, which every prompt asks for
+]
+
+
+def test_format_reward_asks_what_the_prompt_asks() -> None:
+    """Issue 18: the format reward asked for <think>…</think>, which no prompt style asks for (inert or
+    contradictory in grpo_llama8b_ours.yaml). It now rewards the answer schema the prompts ask for."""
+    assert format_reward(COMPLETIONS) == [1.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_think_reward() -> None:
+    assert think_reward(COMPLETIONS) == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
 
 
 def test_hierarchy_reward() -> None:
@@ -46,7 +55,7 @@ def test_hierarchy_reward() -> None:
 
 
 def test_registry_names_the_recipe_keys() -> None:
-    assert set(REWARDS) == {"jaccard", "format", "hierarchy"}
+    assert set(REWARDS) == {"jaccard", "format", "hierarchy", "think"}
 
 
 def test_a_completion_without_codes_scores_zero_and_never_raises() -> None:
@@ -55,7 +64,7 @@ def test_a_completion_without_codes_scores_zero_and_never_raises() -> None:
     for reward, with_code in ((jaccard_reward, 1 / 2), (hierarchy_reward, 2 / 3)):
         assert reward(['{"predictions": ["Pneumonia"]}'], [["486"]]) == [0.0]
         assert reward([_message('{"predictions": ["Pneumonia", "486"]}')], [["486"]]) == [pytest.approx(with_code)]
-    assert format_reward([_message('<think>x</think>{"predictions": ["Pneumonia"]}')]) == [1.0]
+    assert think_reward([_message('<think>x</think>{"predictions": ["Pneumonia"]}')]) == [1.0]
     assert jaccard_reward([None, 17, [{"content": None}]], [["486"]] * 3) == [0.0, 0.0, 0.0]  # type: ignore[list-item]
 
 

@@ -9,12 +9,13 @@ from typing import Literal
 
 from trl import GRPOConfig, GRPOTrainer
 
+from medldr.prompts import load_template
 from medldr.train.common import fit, training_cases
 from medldr.train.config import MedldrFields
 from medldr.train.data import grpo_examples
 from medldr.train.rewards import REWARDS
 
-RewardName = Literal["jaccard", "format", "hierarchy"]
+RewardName = Literal["jaccard", "format", "hierarchy", "think"]
 
 
 @dataclass
@@ -27,7 +28,12 @@ class GRPORecipe(GRPOConfig, MedldrFields):
 
     def __post_init__(self) -> None:
         if not self.rewards:
-            raise ValueError("rewards: give at least one of jaccard, format, hierarchy")
+            raise ValueError("rewards: give at least one of jaccard, format, hierarchy, think")
+        if "think" in self.rewards and "<think>" not in load_template(self.style).text:
+            raise ValueError(
+                f"rewards: 'think' rewards <think>…</think> reasoning, which prompt style {self.style!r} never asks "
+                "for; drop it, or use a style (or instructions file) that asks for it"
+            )
         if self.reward_weights is not None:
             raise ValueError("reward_weights: give the rewards with their weights as rewards: {name: weight}")
         self.reward_weights = list(self.rewards.values())

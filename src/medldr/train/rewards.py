@@ -86,6 +86,19 @@ def hierarchy(predicted: Answer, gold: Sequence[str], labels: Sequence[str] | No
     return _metric(metrics.hierarchy_credit, predicted, gold, labels)
 
 
+def in_schema(text: str) -> bool:
+    """The final answer is what every prompt style asks for: a parsable object with a ranked ``top10`` and the
+    ``predictions`` (reasoning before it, or none; nothing cut off).
+
+    >>> in_schema('{"top10": ["5849"], "predictions": ["5849"]}'), in_schema('{"predictions": ["5849"]}')
+    (True, False)
+    >>> in_schema('<think>Cr rose</think>{"top10": ["5849"], "predictions": ["5849"]}'), in_schema("<think>Cr")
+    (True, False)
+    """
+    answer = _answer(text)
+    return answer.valid and bool(answer.top10)
+
+
 def well_formed(text: str) -> bool:
     """Some reasoning closed by ``</think>`` (opened by the completion or injected by the chat template), then a
     parsable answer (and nothing cut off): the parser's own split.
@@ -115,7 +128,13 @@ def jaccard_reward(
 
 
 def format_reward(completions: list[Any], **kwargs: Any) -> list[float]:
-    """1 when the completion reasons (closed by ``</think>``) and then answers in the schema, else 0."""
+    """1 when the final answer is in the schema the prompt asks for (``top10`` and ``predictions``), else 0."""
+    return [1.0 if in_schema(completion_text(c)) else 0.0 for c in completions]
+
+
+def think_reward(completions: list[Any], **kwargs: Any) -> list[float]:
+    """1 when the completion reasons (closed by ``</think>``) and then answers parsably, else 0. Only for prompts
+    that ask for ``<think>`` reasoning: a recipe pairing it with a style that does not is refused."""
     return [1.0 if well_formed(completion_text(c)) else 0.0 for c in completions]
 
 
@@ -127,5 +146,5 @@ def hierarchy_reward(
     return [hierarchy(_answer(c), s, ls) for c, s, ls in zip(completions, solution, spaces, strict=True)]
 
 
-REWARDS = {"jaccard": jaccard_reward, "format": format_reward, "hierarchy": hierarchy_reward}
+REWARDS = {"jaccard": jaccard_reward, "format": format_reward, "hierarchy": hierarchy_reward, "think": think_reward}
 """Reward name (as in a recipe's ``reward_weights``) -> function."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from medldr.answer import extract
 from medldr.prompts import build_messages, load_template
 from medldr.schema import BuildManifest, read_cases, resolve_label_space
-from medldr.train.data import grpo_examples, sft_examples, teacher_reasoning
+from medldr.train.data import TeacherAnswer, grpo_examples, sft_examples, teacher_reasoning
 
 
 def test_sft_examples_use_the_run_prompts(demo_build: tuple[Path, BuildManifest]) -> None:
@@ -23,6 +23,14 @@ def test_sft_examples_use_the_run_prompts(demo_build: tuple[Path, BuildManifest]
         answer = extract(example["completion"][0]["content"])
         assert answer.valid and answer.predictions[0] == case.top_1_icd.code
         assert set(answer.predictions) == set(case.output_dict.output_icd_id)
+        # issue 18: the prompt asks for ten ranked codes; the target held only the 1-3 gold codes
+        assert len(answer.top10) == len(set(answer.top10)) == 10
+        assert list(answer.top10[: len(answer.predictions)]) == list(answer.predictions)
+        assert set(answer.top10) <= {label.code for label in labels}
+    study = sft_examples(cases, task="lab_num+", style="strict_cot_based", labels=labels, form="study")
+    primary = cases[0].top_1_icd.code
+    gold = [primary, *(c for c in cases[0].output_dict.output_icd_id if c != primary)]
+    assert json.loads(study[0]["completion"][0]["content"]) == {"diagnoses": gold}
     grpo = grpo_examples(cases, task="lab_num+", style="strict_cot_based", labels=labels)
     assert grpo[0]["prompt"] == examples[0]["prompt"] and grpo[0]["solution"][0] == cases[0].top_1_icd.code
 
@@ -42,7 +50,7 @@ def test_teacher_reasoning_is_kept_only_where_right(demo_build: tuple[Path, Buil
     responses = tmp_path / "responses.jsonl"
     responses.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     kept = teacher_reasoning(responses, cases, labels)
-    assert kept == {cases[0].case_id: "right idea"}
+    assert kept == {cases[0].case_id: TeacherAnswer("right idea", tuple(cases[0].output_dict.output_icd_id))}
     labels_full = list(resolve_label_space(None, cases_file).labels)
     examples = sft_examples(
         cases, task="lab_num+", style="standard_expert_designed", labels=labels_full, reasoning=kept

@@ -13,7 +13,7 @@ from medldr.errors import MedldrError
 from medldr.schema import RESPONSES
 from medldr.train.common import fit, training_cases
 from medldr.train.config import MedldrFields
-from medldr.train.data import sft_examples, teacher_reasoning
+from medldr.train.data import TargetForm, sft_examples, teacher_reasoning
 
 
 @dataclass
@@ -22,6 +22,7 @@ class SFTRecipe(SFTConfig, MedldrFields):
 
     kind: Literal["sft"] = "sft"
     teacher_run: Path | None = None  # a run folder whose right answers' reasoning becomes <think> targets
+    target: TargetForm = "medldr"  # the answer taught: medldr's schema (ten-code top10), or the study's own form
 
     def __post_init__(self) -> None:
         self._resolve_defaults()
@@ -39,5 +40,7 @@ def train_sft(recipe: SFTRecipe) -> Path:
         reasoning = teacher_reasoning(responses, cases, [label.code for label in labels])
         if not reasoning:
             raise MedldrError(f"teacher_run: {recipe.teacher_run} got no case right with its reasoning kept")
-    examples = sft_examples(cases, task=recipe.task, style=recipe.style, labels=labels, reasoning=reasoning)
+    examples = sft_examples(
+        cases, task=recipe.task, style=recipe.style, labels=labels, reasoning=reasoning, form=recipe.target
+    )
     return fit(recipe, SFTTrainer, examples)

@@ -259,9 +259,11 @@ def _candidates(body: str) -> list[tuple[int, str]]:
     return sorted([*fenced, *_json_objects(body)], key=lambda item: item[0])
 
 
-def _robust(text: str, finish_reason: str | None) -> Answer:
+def _robust(text: str, finish_reason: str | None, opened: bool = False) -> Answer:
     if finish_reason == "length":
         return Answer(reason="truncated (finish_reason=length)")
+    if opened and not _THINK_CLOSE.search(text):  # the template opened <think>: no close, no final answer yet
+        return Answer(reason="truncated inside <think>")
     body, _ = split_reasoning(text)
     if _THINK_OPEN.search(body):
         return Answer(reason="truncated inside <think>")
@@ -336,13 +338,17 @@ def _reference(text: str) -> Answer:
     return Answer(tuple(top), tuple(preds), valid=True, repeated=len(set(preds)) < len(preds))
 
 
-def extract(text: str | None, *, finish_reason: str | None = None, mode: Mode = "robust") -> Answer:
+def extract(
+    text: str | None, *, finish_reason: str | None = None, mode: Mode = "robust", opened: bool = False
+) -> Answer:
     """Parse a model's raw answer text.
 
     Args:
         text: the answer (reasoning captured separately by the run stage may be left out).
         finish_reason: the provider's; ``"length"`` marks a cut-off answer (invalid in robust mode).
         mode: ``"robust"`` or ``"reference"`` (the study's parser).
+        opened: the chat template opened ``<think>`` before the text (DeepSeek-R1-Distill templates do): a text
+            without ``</think>`` is then still reasoning, cut off before its answer (a JSON draft in it is not one).
 
     Returns:
         An Answer; ``valid`` is False (with ``reason``) when nothing parsable was found.
@@ -356,4 +362,4 @@ def extract(text: str | None, *, finish_reason: str | None = None, mode: Mode = 
     """
     if not text:
         return Answer(reason="empty response")
-    return _reference(text) if mode == "reference" else _robust(text, finish_reason)
+    return _reference(text) if mode == "reference" else _robust(text, finish_reason, opened)

@@ -10,6 +10,7 @@ from medldr.answer import extract
 from medldr.prompts import build_messages, load_template
 from medldr.schema import BuildManifest, read_cases, resolve_label_space
 from medldr.train.data import TeacherAnswer, grpo_examples, sft_examples, teacher_reasoning
+from tests.gates import needs_train
 
 
 def test_sft_examples_use_the_run_prompts(demo_build: tuple[Path, BuildManifest]) -> None:
@@ -58,3 +59,21 @@ def test_teacher_reasoning_is_kept_only_where_right(demo_build: tuple[Path, Buil
     assert len(examples) == 1
     target = examples[0]["completion"][0]["content"]
     assert target.startswith("<think>\nright idea\n</think>\n") and extract(target).valid
+
+
+@needs_train
+def test_the_tokenizer_tells_whether_its_template_opens_think() -> None:
+    """GRPO reads from the base model's chat template whether completions start inside <think> (recipes may say it
+    with think_opened); checked on the bundled SmolLM2 tokenizer, with its own template and an R1-Distill-style one."""
+    from transformers import AutoTokenizer
+
+    from medldr.run.providers.hf import resolve_model
+    from medldr.train.common import template_opens_think
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("bundled"), local_files_only=True)
+    assert template_opens_think(tokenizer) is False
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+        "{% if add_generation_prompt %}<|Assistant|><think>\n{% endif %}"
+    )
+    assert template_opens_think(tokenizer) is True

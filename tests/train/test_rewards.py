@@ -100,3 +100,22 @@ def test_rewards_equal_the_scored_metrics_on_a_run() -> None:
     )
     expected = METRICS["jaccard"].function(batch).tolist()
     assert jaccard_reward(texts, golds, label_space=[space] * 4) == expected
+
+
+def test_a_template_opened_think_leaves_a_cut_off_draft_unrewarded() -> None:
+    """Issue 18: DeepSeek-R1-Distill templates open <think>, so completions hold only </think>. A completion cut off
+    inside its reasoning, holding a correct draft and no closing tag, earned the full Jaccard reward."""
+    draft = 'AKI? draft {"top10": ["5849"], "predictions": ["5849"]} but let me check the'
+    done = 'AKI from the creatinine.</think>{"top10": ["5849"], "predictions": ["5849"]}'
+    gold = [["5849"], ["5849"]]
+    assert jaccard_reward([draft, done], gold, think_opened=[True, True]) == [0.0, 1.0]
+    assert format_reward([draft, done], think_opened=[True, True]) == [0.0, 1.0]
+    assert jaccard_reward([draft, done], gold) == [1.0, 1.0]  # a template that opens nothing: the draft is the answer
+
+
+def test_the_unparsable_share_is_logged_each_step() -> None:
+    """Issue 18: the share of completions no answer could be read from goes to TRL's per-step log."""
+    logged: list[tuple[str, float]] = []
+    completions = ['{"top10": ["486"], "predictions": ["486"]}', "I cannot tell.", "<think>cut"]
+    jaccard_reward(completions, [["486"]] * 3, log_metric=lambda name, value: logged.append((name, value)))
+    assert logged == [("answers/unparsable", pytest.approx(2 / 3))]

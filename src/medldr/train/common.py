@@ -46,6 +46,18 @@ def base_model(recipe: MedldrFields) -> tuple[Any, Any, Path]:
     return model, tokenizer, path
 
 
+def template_opens_think(tokenizer: Any) -> bool:
+    """Whether the chat template's generation prompt ends by opening ``<think>`` (DeepSeek-R1-Distill templates do):
+    the model's completions then hold only the closing tag."""
+    try:
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "x"}], add_generation_prompt=True, tokenize=False
+        )
+    except Exception:  # no chat template at all: nothing opened
+        return False
+    return str(prompt).rstrip().endswith("<think>")
+
+
 def lora_config(recipe: MedldrFields) -> Any:
     if not recipe.lora.enabled:
         return None

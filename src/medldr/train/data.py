@@ -111,9 +111,12 @@ def sft_examples(
     return out
 
 
-def grpo_examples(cases: Sequence[Case], *, task: str, style: str, labels: Sequence[LabelCode]) -> list[dict[str, Any]]:
-    """TRL conversational prompts with the gold codes in ``solution`` (the rewards' second argument) and the label
-    codes in ``label_space`` (the rewards score predictions in it, as scoring does)."""
+def grpo_examples(
+    cases: Sequence[Case], *, task: str, style: str, labels: Sequence[LabelCode], think_opened: bool = False
+) -> list[dict[str, Any]]:
+    """TRL conversational prompts with the gold codes in ``solution`` (the rewards' second argument), the label
+    codes in ``label_space`` (the rewards score predictions in it, as scoring does) and ``think_opened`` (the chat
+    template opens ``<think>``: a completion without ``</think>`` was cut off in its reasoning)."""
     template = load_template(style)
     codes = [label.code for label in labels]
     return [
@@ -121,6 +124,7 @@ def grpo_examples(cases: Sequence[Case], *, task: str, style: str, labels: Seque
             "prompt": build_messages(case, task=task, template=template, labels=labels),
             "solution": gold_codes(case),
             "label_space": codes,
+            "think_opened": think_opened,
         }
         for case in cases
     ]

@@ -10,7 +10,8 @@ from typing import Literal
 from trl import GRPOConfig, GRPOTrainer
 
 from medldr.prompts import load_template
-from medldr.train.common import fit, training_cases
+from medldr.run.providers.hf import resolve_model
+from medldr.train.common import fit, template_opens_think, training_cases
 from medldr.train.config import MedldrFields
 from medldr.train.data import grpo_examples
 from medldr.train.rewards import REWARDS
@@ -25,6 +26,8 @@ class GRPORecipe(GRPOConfig, MedldrFields):
 
     kind: Literal["grpo"] = "grpo"
     rewards: dict[RewardName, float] = field(default_factory=lambda: {"jaccard": 1.0})
+    # the chat template opens <think> (DeepSeek-R1-Distill); None: read from the base model's tokenizer
+    think_opened: bool | None = None
 
     def __post_init__(self) -> None:
         if not self.rewards:
@@ -44,5 +47,11 @@ class GRPORecipe(GRPOConfig, MedldrFields):
 def train_grpo(recipe: GRPORecipe) -> Path:
     """Train and save; returns the output folder."""
     cases, labels = training_cases(recipe)
-    examples = grpo_examples(cases, task=recipe.task, style=recipe.style, labels=labels)
+    opened = recipe.think_opened
+    if opened is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(recipe.model), local_files_only=True)
+        opened = template_opens_think(tokenizer)
+    examples = grpo_examples(cases, task=recipe.task, style=recipe.style, labels=labels, think_opened=opened)
     return fit(recipe, GRPOTrainer, examples, reward_funcs=[REWARDS[name] for name in recipe.rewards])

@@ -35,11 +35,12 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
-def _answer(completion: Any) -> Answer:
-    """The score stage's reading of a completion; one that cannot be read at all is an invalid answer (reward 0),
-    counted in ``UNREADABLE`` and logged, never an exception inside the trainer."""
+def _answer(completion: Any, opened: bool = False) -> Answer:
+    """The score stage's reading of a completion (``opened``: the chat template opened ``<think>``, so a completion
+    without ``</think>`` is cut off inside its reasoning); one that cannot be read at all is an invalid answer
+    (reward 0), counted in ``UNREADABLE`` and logged, never an exception inside the trainer."""
     try:
-        return extract(completion_text(completion))
+        return extract(completion_text(completion), opened=opened)
     except Exception as err:  # a reward must never stop a GRPO run
         UNREADABLE["completions"] += 1
         log.warning("reward: an unreadable completion scored 0 (%s: %s)", type(err).__name__, err)
@@ -86,19 +87,6 @@ def hierarchy(predicted: Answer, gold: Sequence[str], labels: Sequence[str] | No
     return _metric(metrics.hierarchy_credit, predicted, gold, labels)
 
 
-def in_schema(text: str) -> bool:
-    """The final answer is what every prompt style asks for: a parsable object with a ranked ``top10`` and the
-    ``predictions`` (reasoning before it, or none; nothing cut off).
-
-    >>> in_schema('{"top10": ["5849"], "predictions": ["5849"]}'), in_schema('{"predictions": ["5849"]}')
-    (True, False)
-    >>> in_schema('<think>Cr rose</think>{"top10": ["5849"], "predictions": ["5849"]}'), in_schema("<think>Cr")
-    (True, False)
-    """
-    answer = _answer(text)
-    return answer.valid and bool(answer.top10)
-
-
 def well_formed(text: str) -> bool:
     """Some reasoning closed by ``</think>`` (opened by the completion or injected by the chat template), then a
     parsable answer (and nothing cut off): the parser's own split.
@@ -119,17 +107,34 @@ def _spaces(label_space: list[Sequence[str]] | None, n: int) -> list[Sequence[st
     return list(label_space) if label_space is not None else [None] * n
 
 
+def _read_all(completions: list[Any], kw: dict[str, Any]) -> list[Answer]:
+    """Every completion read as scoring reads it (the dataset's ``think_opened`` column says whether the chat
+    template opened ``<think>``); the share of unusable answers goes to TRL's per-step log as
+    ``answers/unparsable`` when TRL passes its ``log_metric``."""
+    opened = kw.get("think_opened") or [False] * len(completions)
+    answers = [_answer(c, bool(o)) for c, o in zip(completions, opened, strict=True)]
+    if callable(kw.get("log_metric")) and answers:
+        kw["log_metric"]("answers/unparsable", sum(not a.valid for a in answers) / len(answers))
+    return answers
+
+
 def jaccard_reward(
     completions: list[Any], solution: list[Sequence[str]], label_space: list[Sequence[str]] | None = None, **kw: Any
 ) -> list[float]:
     """The study's GRPO reward: Jaccard accuracy of the predicted set (in the label space) against the gold set."""
     spaces = _spaces(label_space, len(completions))
-    return [jaccard(_answer(c), s, ls) for c, s, ls in zip(completions, solution, spaces, strict=True)]
+    answers = _read_all(completions, kw)
+    return [jaccard(a, s, ls) for a, s, ls in zip(answers, solution, spaces, strict=True)]
 
 
 def format_reward(completions: list[Any], **kwargs: Any) -> list[float]:
-    """1 when the final answer is in the schema the prompt asks for (``top10`` and ``predictions``), else 0."""
-    return [1.0 if in_schema(completion_text(c)) else 0.0 for c in completions]
+    """1 when the final answer is in the schema every prompt style asks for (a parsable object with a ranked
+    ``top10`` and the ``predictions``; reasoning before it or none; nothing cut off), else 0.
+
+    >>> format_reward(['{"top10": ["5849"], "predictions": ["5849"]}', '{"predictions": ["5849"]}', "<think>Cr"])
+    [1.0, 0.0, 0.0]
+    """
+    return [1.0 if a.valid and a.top10 else 0.0 for a in _read_all(completions, kwargs)]
 
 
 def think_reward(completions: list[Any], **kwargs: Any) -> list[float]:
@@ -143,7 +148,8 @@ def hierarchy_reward(
 ) -> list[float]:
     """ICD-9 hierarchy partial credit of the predictions in the label space (see :func:`hierarchy`)."""
     spaces = _spaces(label_space, len(completions))
-    return [hierarchy(_answer(c), s, ls) for c, s, ls in zip(completions, solution, spaces, strict=True)]
+    answers = _read_all(completions, kw)
+    return [hierarchy(a, s, ls) for a, s, ls in zip(answers, solution, spaces, strict=True)]
 
 
 REWARDS = {"jaccard": jaccard_reward, "format": format_reward, "hierarchy": hierarchy_reward, "think": think_reward}

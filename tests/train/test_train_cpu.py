@@ -99,6 +99,7 @@ rewards: {{jaccard: 1.0, format: 0.2, hierarchy: 0.5}}
     for entry in steps:
         for name in ("jaccard", "format", "hierarchy"):
             assert 0.0 <= entry[f"rewards/{name}_reward/mean"] <= 1.0
+        assert 0.0 <= entry["answers/unparsable"] <= 1.0  # issue 18: logged every step
         assert math.isfinite(entry["loss"])
     assert (grpo / "adapter_config.json").is_file()
     assert json.loads((grpo / "adapter_config.json").read_text())["base_model_name_or_path"] == str(sft_model)

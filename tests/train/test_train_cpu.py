@@ -3,6 +3,7 @@ steps and a few GRPO steps on demo cases, and the result answers a case through 
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from pathlib import Path
@@ -134,3 +135,15 @@ rewards: {{jaccard: 1.0, format: 0.2, hierarchy: 0.5}}
     scored = run_cli("score", str(workspace / "run"), "--label-space", str(labels), "--quiet")  # scored like any run
     assert scored.returncode == 0, scored.stderr
     assert json.loads((workspace / "run" / "scores.json").read_text())["n_cases"] == 1
+    # issue 18: a completion scores in training what it scores in `medldr score` (same text, same number)
+    from medldr.schema import read_cases
+    from medldr.train.data import gold_codes
+    from medldr.train.rewards import jaccard_reward
+
+    space = [line.strip() for line in labels.read_text().splitlines() if line.strip()]
+    gold = {case.case_id: gold_codes(case) for case in read_cases(small_cases)}
+    with open(workspace / "run" / "per_case.csv", newline="") as fh:
+        scored = {row["case_id"]: row for row in csv.DictReader(fh)}
+    for answer in answers:
+        reward = jaccard_reward([answer["text"]], [gold[answer["case_id"]]], label_space=[space])[0]
+        assert reward == pytest.approx(float(scored[answer["case_id"]]["jaccard"]))

@@ -119,3 +119,12 @@ def test_the_unparsable_share_is_logged_each_step() -> None:
     completions = ['{"top10": ["486"], "predictions": ["486"]}', "I cannot tell.", "<think>cut"]
     jaccard_reward(completions, [["486"]] * 3, log_metric=lambda name, value: logged.append((name, value)))
     assert logged == [("answers/unparsable", pytest.approx(2 / 3))]
+
+
+def test_a_completion_cut_off_at_the_length_limit_earns_nothing() -> None:
+    """Issue 18: a truncated completion holding a correct answer earned the full reward; scoring counts it invalid
+    (finish_reason length). TRL passes the completion's token ids: no end-of-sequence id at the end means cut off."""
+    text = '{"top10": ["5849"], "predictions": ["5849"]}'
+    kwargs = {"completion_ids": [[5, 6, 2], [5, 6, 7]], "stop_ids": [[2], [2]]}
+    assert jaccard_reward([text, text], [["5849"], ["5849"]], **kwargs) == [1.0, 0.0]
+    assert format_reward([text, text], **kwargs) == [1.0, 0.0]

@@ -112,11 +112,18 @@ def sft_examples(
 
 
 def grpo_examples(
-    cases: Sequence[Case], *, task: str, style: str, labels: Sequence[LabelCode], think_opened: bool = False
+    cases: Sequence[Case],
+    *,
+    task: str,
+    style: str,
+    labels: Sequence[LabelCode],
+    think_opened: bool = False,
+    stop_ids: Sequence[int] = (),
 ) -> list[dict[str, Any]]:
     """TRL conversational prompts with the gold codes in ``solution`` (the rewards' second argument), the label
-    codes in ``label_space`` (the rewards score predictions in it, as scoring does) and ``think_opened`` (the chat
-    template opens ``<think>``: a completion without ``</think>`` was cut off in its reasoning)."""
+    codes in ``label_space`` (the rewards score predictions in it, as scoring does), ``think_opened`` (the chat
+    template opens ``<think>``: a completion without ``</think>`` was cut off in its reasoning) and ``stop_ids`` (the
+    tokenizer's end-of-sequence ids: a completion not ending in one was cut off at the length limit)."""
     template = load_template(style)
     codes = [label.code for label in labels]
     return [
@@ -125,6 +132,7 @@ def grpo_examples(
             "solution": gold_codes(case),
             "label_space": codes,
             "think_opened": think_opened,
+            "stop_ids": list(stop_ids),
         }
         for case in cases
     ]

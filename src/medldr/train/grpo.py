@@ -47,11 +47,12 @@ class GRPORecipe(GRPOConfig, MedldrFields):
 def train_grpo(recipe: GRPORecipe) -> Path:
     """Train and save; returns the output folder."""
     cases, labels = training_cases(recipe)
-    opened = recipe.think_opened
-    if opened is None:
-        from transformers import AutoTokenizer
+    from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(resolve_model(recipe.model), local_files_only=True)
-        opened = template_opens_think(tokenizer)
-    examples = grpo_examples(cases, task=recipe.task, style=recipe.style, labels=labels, think_opened=opened)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(recipe.model), local_files_only=True)
+    opened = template_opens_think(tokenizer) if recipe.think_opened is None else recipe.think_opened
+    stops = sorted({i for i in (tokenizer.eos_token_id, tokenizer.pad_token_id) if i is not None})
+    examples = grpo_examples(
+        cases, task=recipe.task, style=recipe.style, labels=labels, think_opened=opened, stop_ids=stops
+    )
     return fit(recipe, GRPOTrainer, examples, reward_funcs=[REWARDS[name] for name in recipe.rewards])

@@ -87,32 +87,29 @@ def hierarchy(predicted: Answer, gold: Sequence[str], labels: Sequence[str] | No
     return _metric(metrics.hierarchy_credit, predicted, gold, labels)
 
 
-def well_formed(text: str) -> bool:
-    """Some reasoning closed by ``</think>`` (opened by the completion or injected by the chat template), then a
-    parsable answer (and nothing cut off): the parser's own split.
-
-    >>> well_formed('<think>Cr rose</think>{"top10": ["5849"], "predictions": ["5849"]}')
-    True
-    >>> well_formed('{"predictions": ["5849"]}'), well_formed('<think></think>{"predictions": ["5849"]}')
-    (False, False)
-    >>> well_formed('Cr rose</think>{"top10": ["5849"], "predictions": ["5849"]}')
-    True
-    """
-    answer, reasoning = split_reasoning(text)
-    return bool(reasoning) and _answer(answer).valid
-
-
 def _spaces(label_space: list[Sequence[str]] | None, n: int) -> list[Sequence[str] | None]:
     """Each prompt's label space (the dataset's ``label_space`` column), or none."""
     return list(label_space) if label_space is not None else [None] * n
 
 
+def _cut_off(ids: Sequence[int] | None, stops: Sequence[int] | None) -> bool:
+    """A completion that ended without an end-of-sequence token hit the length limit (TRL's own test for
+    ``mask_truncated_completions``): the run stage's ``finish_reason == "length"``."""
+    return bool(ids) and bool(stops) and ids[-1] not in stops  # type: ignore[index]
+
+
 def _read_all(completions: list[Any], kw: dict[str, Any]) -> list[Answer]:
-    """Every completion read as scoring reads it (the dataset's ``think_opened`` column says whether the chat
-    template opened ``<think>``); the share of unusable answers goes to TRL's per-step log as
+    """Every completion read as scoring reads it: the dataset's ``think_opened`` column says whether the chat
+    template opened ``<think>``, and TRL's ``completion_ids`` with the ``stop_ids`` column whether the completion was
+    cut off (an invalid answer then, as in scoring). The share of unusable answers goes to TRL's per-step log as
     ``answers/unparsable`` when TRL passes its ``log_metric``."""
-    opened = kw.get("think_opened") or [False] * len(completions)
-    answers = [_answer(c, bool(o)) for c, o in zip(completions, opened, strict=True)]
+    n = len(completions)
+    opened = kw.get("think_opened") or [False] * n
+    ids, stops = kw.get("completion_ids") or [None] * n, kw.get("stop_ids") or [None] * n
+    answers = [
+        Answer(reason="truncated (no end-of-sequence)") if _cut_off(i, s) else _answer(c, bool(o))
+        for c, o, i, s in zip(completions, opened, ids, stops, strict=True)
+    ]
     if callable(kw.get("log_metric")) and answers:
         kw["log_metric"]("answers/unparsable", sum(not a.valid for a in answers) / len(answers))
     return answers
@@ -138,9 +135,18 @@ def format_reward(completions: list[Any], **kwargs: Any) -> list[float]:
 
 
 def think_reward(completions: list[Any], **kwargs: Any) -> list[float]:
-    """1 when the completion reasons (closed by ``</think>``) and then answers parsably, else 0. Only for prompts
-    that ask for ``<think>`` reasoning: a recipe pairing it with a style that does not is refused."""
-    return [1.0 if well_formed(completion_text(c)) else 0.0 for c in completions]
+    """1 when the completion reasons (closed by ``</think>``, opened by it or by the chat template) and then answers
+    parsably, nothing cut off; else 0. Only for prompts that ask for ``<think>`` reasoning: a recipe pairing it with
+    a style that does not is refused.
+
+    >>> think_reward(['<think>Cr rose</think>{"top10": ["5849"], "predictions": ["5849"]}', '{"predictions": ["5"]}'])
+    [1.0, 0.0]
+    >>> think_reward(['Cr rose</think>{"predictions": ["5849"]}', '<think></think>{"predictions": ["5849"]}'])
+    [1.0, 0.0]
+    """
+    answers = _read_all(completions, kwargs)
+    reasoned = [bool(split_reasoning(completion_text(c))[1]) for c in completions]
+    return [1.0 if a.valid and r else 0.0 for a, r in zip(answers, reasoned, strict=True)]
 
 
 def hierarchy_reward(

@@ -69,13 +69,14 @@ def read_text(path: Path) -> str:
 
 
 def weights_identity(path: Path) -> dict[str, Any]:
-    """What a local model is, exactly: a file's name, size and SHA-256, or a folder's (its files' SHA-256s hashed in
-    name order, so the same weights give the same digest wherever they are copied)."""
+    """What a local model is, exactly: a file's name, size and SHA-256, or a folder's (its own files' SHA-256s
+    hashed in name order, so the same weights give the same digest wherever they are copied; subfolders such as a
+    training's checkpoint-N/ are not the model and are left out)."""
     path = Path(path)
     if path.is_file():
         return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-    lines = "".join(f"{p.relative_to(path).as_posix()} {sha256_file(p)}\n" for p in files)
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    lines = "".join(f"{p.name} {sha256_file(p)}\n" for p in files)
     return {
         "folder": path.name,
         "files": len(files),

@@ -609,7 +609,7 @@ def train_grpo_command(
 
 @app.command()
 def version() -> None:
-    """Print medldr's version (also ``medldr --version``)."""
+    """Print medldr's version (also medldr --version)."""
     console.print(__version__, highlight=False)
 
 

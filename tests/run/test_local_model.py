@@ -106,3 +106,26 @@ def test_threads_of_an_in_process_model() -> None:
 
     assert get_provider("local", threads=1)._llama.n_threads == 1
     assert get_provider("local")._llama.n_threads == usable_cores()
+
+
+def test_a_model_folder_is_identified_by_its_own_files(tmp_path: Path) -> None:
+    """The digest of an hf: model folder: the same weights anywhere give the same digest; checkpoints saved in a
+    subfolder or medldr's lock file do not change it; a changed weight does."""
+    import shutil
+
+    from medldr._files import weights_identity
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"\0" * 64)
+    first = weights_identity(model)
+    assert first["files"] == 2 and first["bytes"] == 66 and first["folder"] == "model"
+    shutil.copytree(model, tmp_path / "elsewhere" / "model")
+    assert weights_identity(tmp_path / "elsewhere" / "model")["sha256"] == first["sha256"]
+    (model / "checkpoint-10").mkdir()
+    (model / "checkpoint-10" / "optimizer.pt").write_bytes(b"1")
+    (model / ".medldr.lock").write_text("pid 1")
+    assert weights_identity(model) == first
+    (model / "model.safetensors").write_bytes(b"\1" * 64)
+    assert weights_identity(model)["sha256"] != first["sha256"]

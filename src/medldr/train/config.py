@@ -92,15 +92,20 @@ def validate_recipe(data: dict[str, Any], kind: Literal["sft", "grpo"], where: s
         raise MedldrError(f"{where}: recipe: {str(err).splitlines()[0]}") from None
 
 
+def read_yaml(path: Path, what: str) -> Any:
+    """A YAML file's content; a missing, non-UTF-8 or malformed file is one line naming it (``what`` it should be)."""
+    try:
+        return yaml.safe_load(read_text(path))
+    except FileNotFoundError:
+        raise MedldrError(f"{path}: no such {what}") from None
+    except yaml.YAMLError as err:
+        raise MedldrError(f"{path}: not YAML ({str(err).splitlines()[0]})") from None
+
+
 def load_recipe(path: Path, kind: Literal["sft", "grpo"], overrides: dict[str, Any] | None = None) -> Any:
     """Read a YAML recipe; ``overrides`` (CLI flags) win over the file. Relative paths are taken from the current
     folder."""
-    try:
-        data = yaml.safe_load(read_text(path)) or {}
-    except FileNotFoundError:
-        raise MedldrError(f"{path}: no such recipe") from None
-    except yaml.YAMLError as err:
-        raise MedldrError(f"{path}: not YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(path, "recipe") or {}
     if not isinstance(data, dict):
         raise MedldrError(f"{path}: a recipe is a mapping of settings")
     if data.get("kind", kind) != kind:

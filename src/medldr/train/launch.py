@@ -11,22 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
-from medldr._files import read_text
 from medldr.errors import MedldrError
+from medldr.train.config import read_yaml
 
 _NEEDS = {"DEEPSPEED": ("deepspeed", "pip install deepspeed")}
 
 
 def check_accelerate_config(path: Path) -> dict[str, object]:
     """The accelerate config, refused in one line when unreadable or when what it uses is not installed."""
-    try:
-        config = yaml.safe_load(read_text(path))
-    except FileNotFoundError:
-        raise MedldrError(f"{path}: no such accelerate config") from None
-    except yaml.YAMLError as err:
-        raise MedldrError(f"{path}: not YAML ({' '.join(str(err).split())})") from None
+    config = read_yaml(path, "accelerate config")
     if not isinstance(config, dict):
         raise MedldrError(f"{path}: not an accelerate config (expected keys such as distributed_type)")
     kind = str(config.get("distributed_type", "NO")).upper()

@@ -25,6 +25,8 @@ from medldr._console import (
     scores_summary,
 )
 from medldr._files import atomic_write_text
+from medldr.baseline import DEFAULT_TASK as BASELINE_TASK
+from medldr.baseline import run_baseline
 from medldr.build import BuildConfig, build_cases
 from medldr.demo import run_demo
 from medldr.errors import INCOMPLETE_EXIT, MedldrError
@@ -40,7 +42,19 @@ from medldr.score.overdiagnosis_files import type_run, write_typed
 from medldr.score.scoring import CaseValues
 from medldr.sources import SOURCES, Source, open_source
 
-PIPELINE_ORDER = ("build", "prompts", "run", "score", "compare", "overdiagnosis", "report", "train", "demo", "version")
+PIPELINE_ORDER = (
+    "build",
+    "prompts",
+    "run",
+    "baseline",
+    "score",
+    "compare",
+    "overdiagnosis",
+    "report",
+    "train",
+    "demo",
+    "version",
+)
 
 
 class _PipelineOrder(TyperGroup):
@@ -507,6 +521,25 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(INCOMPLETE_EXIT)
+
+
+@app.command()
+def baseline(
+    cases_dir: Annotated[Path, typer.Argument(help="A build folder: train, validation and inference .jsonl.")],
+    kind: Annotated[str, typer.Option(help="prior (code frequencies) or labs (a classifier on the case's own data).")],
+    out: Annotated[Path, typer.Option(help="Run folder for its answers (score, compare and report read it).")],
+    cases: Annotated[Path | None, typer.Option(help="Cases to answer (default: CASES_DIR/inference.jsonl).")] = None,
+    task: Annotated[str, typer.Option(help="Fields its features come from (what a model with this task sees).")] = (
+        BASELINE_TASK
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the classifier.")] = 0,
+    quiet: Quiet = False,
+) -> None:
+    """A non-LLM baseline on the same cases: trained on the build's train split (validation for its settings), its
+    answers written as a one-round run."""
+    manifest = run_baseline(cases_dir, kind, out, cases_file=cases, task=task, seed=seed)
+    if not quiet:
+        console.print(f"baseline {kind}: {manifest.identity['n_cases']} cases answered -> {out}")
 
 
 @prompts_app.callback(invoke_without_command=True)

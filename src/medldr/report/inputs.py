@@ -79,6 +79,8 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
     if manifest is not None:
         build_path = build_manifest_of(Path(manifest.cases_file))
         build = read_build_manifest(build_path) if build_path.exists() else None
+        if (manifest.model or {}).get("provider") == "baseline":  # marked in every table and figure
+            name = f"{name} (baseline)"
     return ScoredFolder(name, folder, scores, values, manifest, build, overdiagnosis)
 
 

@@ -19,6 +19,7 @@ from medldr.prompts import task_fields
 from medldr.schema import (
     RESPONSES,
     RUN_MANIFEST,
+    SCHEMA_VERSION,
     RunManifest,
     cases_path,
     read_cases,
@@ -27,6 +28,7 @@ from medldr.schema import (
 )
 
 DEFAULT_TASK = "lab_num+"
+_ANSWER_FIELDS = {"finish_reason": "stop", "usage": {}, "latency_s": 0.0, "valid": True}
 _ZERO_TOTALS = ("errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd", "unanswered")
 
 
@@ -54,7 +56,7 @@ def run_baseline(
             raise MedldrError(f"{path}: no such cases file (give a build folder: medldr build)")
     labels = list(resolve_label_space(None, train_file).codes)
     train, validation, answered = read_cases(train_file), read_cases(validation_file), read_cases(target)
-    model = BASELINES[kind](labels, task) if kind == "prior" else BASELINES[kind](labels, task, seed=seed)
+    model = BASELINES[kind](labels, task, seed=seed)
     model.fit(train, validation)
     identity = {
         "cases_sha256": sha256_file(target),
@@ -66,13 +68,14 @@ def run_baseline(
         "trained_on": {"train_sha256": sha256_file(train_file), "validation_sha256": sha256_file(validation_file)},
         "seed": seed,
     }
+    model_id = f"baseline:{kind}"
     run_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-    records = [{"kind": "header", "schema_version": 1, "run_id": run_id}]
+    records: list[dict[str, object]] = [{"kind": "header", "schema_version": SCHEMA_VERSION, "run_id": run_id}]
     for case in answered:
         top10, predictions = model.answer(case)
         text = json.dumps({"top10": top10, "predictions": predictions})
-        records.append({"case_id": case.case_id, "round": 0, "attempt": 0, "text": text, "finish_reason": "stop"})
-        records[-1] |= {"usage": {}, "model": f"baseline:{kind}", "latency_s": 0.0, "valid": True}
+        records.append({"case_id": case.case_id, "round": 0, "attempt": 0, "text": text, "model": model_id})
+        records[-1].update(_ANSWER_FIELDS)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     manifest = RunManifest(
         run_id=run_id,

@@ -36,7 +36,7 @@ class Prior:
     """The label codes by how often they are gold codes in training: that order as top10, the first as the
     prediction. Every case gets the same answer."""
 
-    def __init__(self, labels: Sequence[str], task: str) -> None:
+    def __init__(self, labels: Sequence[str], task: str, *, seed: int = 0) -> None:  # deterministic: no seed used
         self.labels = list(labels)
         self.settings: dict[str, Any] = {}
         self._ranked: list[str] = []

@@ -207,6 +207,50 @@ TYPE_LABELS = {
 }
 
 
+def pareto_front(costs: Sequence[float], accuracies: Sequence[float]) -> list[bool]:
+    """Whether each point is on the cost-accuracy front: no other point costs no more and is at least as accurate,
+    and better in one of the two.
+
+    >>> pareto_front([1.0, 2.0, 3.0, 2.0], [0.5, 0.7, 0.6, 0.4])
+    [True, True, False, False]
+    """
+    points = list(zip(costs, accuracies, strict=True))
+    return [not any(c <= cost and a >= acc and (c, a) != (cost, acc) for c, a in points) for cost, acc in points]
+
+
+@_styled
+def cost_accuracy_figure(runs: Sequence[ScoredFolder], costs: Sequence[float | None]) -> Figure | None:
+    """Primary accuracy (95% CI) against USD per 100 answers, the Pareto front joined and filled; None when no run
+    has a cost (local models, unpriced ones)."""
+    if not any(cost for cost in costs):
+        return None
+    x = np.array([cost or 0.0 for cost in costs])
+    y = np.array([run.scores.mean["primary_accuracy"] * 100 for run in runs])
+    on_front = pareto_front(list(x), list(y))
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.errorbar(x, y, yerr=_errors(runs, "primary_accuracy"), fmt="none", ecolor="#333333", capsize=3)
+    for i, run in enumerate(runs):
+        ax.scatter(
+            x[i],
+            y[i],
+            s=45,
+            color=colour(i),
+            edgecolor="black",
+            label=run.name,
+            zorder=3,
+            facecolor=colour(i) if on_front[i] else "white",
+        )
+    front = sorted((x[i], y[i]) for i in range(len(runs)) if on_front[i])
+    ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#777777", linestyle="--", zorder=1)
+    ax.set_xlabel("USD per 100 answers")
+    ax.set_ylabel("Primary accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Cost and accuracy (filled: on the Pareto front)")
+    ax.legend(frameon=False, loc="best")
+    return fig
+
+
 @_styled
 def overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
     """Overdiagnosed codes per answer, stacked by type, per typed run; None when no run was typed."""

@@ -29,6 +29,7 @@ from medldr.report.sections import (
     label_averages_table,
     overdiagnosis_relations_table,
     overdiagnosis_table,
+    per_answer,
     per_disease_table,
     reliability_table,
     runs_table,
@@ -108,6 +109,13 @@ def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> 
         else:
             out.append(_render(name, caption, figure))
 
+    optional(
+        "cost_accuracy",
+        "Primary accuracy (95% CI) against USD per 100 answers; filled markers and the dashed line: the runs no other "
+        "run beats on both.",
+        figs.cost_accuracy_figure(runs, [per_answer(run)[0] for run in runs]),
+        "No cost-accuracy figure: no run has a cost (local models, or models missing from the price table: --prices).",
+    )
     optional(
         "reliability",
         "Reliability: mean agreement of the rounds' top-n lists against n, with 95% CI bands (Jaccard; the study's "

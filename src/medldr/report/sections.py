@@ -227,11 +227,22 @@ def per_disease_table(runs: Sequence[ScoredFolder]) -> Table:
     return Table("per_disease", "Primary accuracy per disease", columns, rows, note=note)
 
 
+def per_answer(run: ScoredFolder) -> tuple[float | None, float | None]:
+    """(USD per 100 answers, tokens per answer) from the run manifest's totals; an answer is one (case, round)."""
+    totals = run.manifest.totals if run.manifest else {}
+    answers = run.scores.n_cases * len(run.scores.rounds)
+    if not totals or not answers:
+        return None, None
+    tokens = totals.get("prompt_tokens", 0.0) + totals.get("completion_tokens", 0.0)
+    return 100 * totals.get("cost_usd", 0.0) / answers, tokens / answers
+
+
 def runs_table(runs: Sequence[ScoredFolder]) -> Table:
-    """What was run: model, task, style, rounds, cases (the report's summary)."""
+    """What was run: model, task, style, rounds, cases (the report's summary), and its cost and tokens per answer."""
     rows: list[dict[str, Value]] = []
     for run in runs:
         identity = run.manifest.identity if run.manifest else {}
+        cost, tokens = per_answer(run)
         rows.append(
             {
                 "run": run.name,
@@ -243,6 +254,8 @@ def runs_table(runs: Sequence[ScoredFolder]) -> Table:
                 "n_patients": run.scores.n_patients,
                 "labels": len(run.scores.label_space),
                 "extraction": run.scores.extraction,
+                "cost_per_100": cost,
+                "tokens_per_answer": tokens,
             }
         )
     columns = [
@@ -255,8 +268,13 @@ def runs_table(runs: Sequence[ScoredFolder]) -> Table:
         Column("n_patients", "Patients", "count"),
         Column("labels", "Labels", "count"),
         Column("extraction", "Extraction", "text"),
+        Column("cost_per_100", "USD per 100 answers", "usd"),
+        Column("tokens_per_answer", "Tokens per answer", "count"),
     ]
-    return Table("runs", "Runs", columns, rows)
+    note = (
+        "An answer is one (case, round); cost from the run's price table (0 for local models, '—' without a manifest)."
+    )
+    return Table("runs", "Runs", columns, rows, note=note)
 
 
 def _share(summary: Mapping[str, Any], kind: str) -> Value:

@@ -125,6 +125,11 @@ def scores_summary(scores: Scores, title: str) -> Table:
     if scores.reliability is not None:
         for key in ("topn_jaccard_1", "topn_jaccard_10", "consistency_top1", "consistency_all"):
             table.add_row(f"reliability {key}", f"{100 * scores.reliability[key]:.1f}")
+    for entry in (scores.thinking or {}).get("bins", []):  # what thinking buys: accuracy by thinking-length quartile
+        low, high = entry.get("primary_accuracy_ci", (None, None))
+        interval = f" [{100 * low:.1f}, {100 * high:.1f}]" if low is not None else ""
+        label = f"thinking {entry['low']:,.0f}-{entry['high']:,.0f} tok: primary_accuracy (%)"
+        table.add_row(label, f"{100 * entry['primary_accuracy']:.1f}{interval}")
     table.caption = (
         f"{scores.n_cases} cases, {scores.n_patients} patients, rounds {scores.rounds}, extraction {scores.extraction}"
         + "".join(f"\n{line}" for line in exclusion_lines(scores.excluded))

@@ -264,6 +264,8 @@ class Scores(BaseModel):
     bootstrap: dict[str, Any]
     reliability: dict[str, float] | None
     reliability_ci: dict[str, tuple[float, float]] | None
+    # primary accuracy and invalid rate by thinking-length quartile (runs with reasoning; score.thinking)
+    thinking: dict[str, Any] | None = None
     invalid_reasons: dict[str, int]
     predictions_are_top_prefix: float
     per_disease: dict[str, dict[str, float]]

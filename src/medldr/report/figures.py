@@ -252,6 +252,31 @@ def cost_accuracy_figure(runs: Sequence[ScoredFolder], costs: Sequence[float | N
 
 
 @_styled
+def thinking_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
+    """Primary accuracy (95% CI) per thinking-length quartile against the quartile's median length, one line per run
+    that captured or reported reasoning; None when none did."""
+    thinking = [(i, run) for i, run in enumerate(runs) if run.scores.thinking]
+    if not thinking:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    for i, run in thinking:
+        bins = run.scores.thinking["bins"]  # type: ignore[index]
+        x = np.array([(b["low"] + b["high"]) / 2 for b in bins])
+        y = np.array([100 * b["primary_accuracy"] for b in bins])
+        cis = [b.get("primary_accuracy_ci") for b in bins]
+        err = np.array([[y[j] - 100 * c[0], 100 * c[1] - y[j]] if c else [0, 0] for j, c in enumerate(cis)]).T
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=colour(i), label=run.name)
+    ax.set_xscale("symlog")
+    ax.set_xlabel("Thinking length (tokens; quartile midpoints)")
+    ax.set_ylabel("Primary accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Accuracy against thinking length (95% CI)")
+    ax.legend(frameon=False, loc="best")
+    return fig
+
+
+@_styled
 def overdiagnosis_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
     """Overdiagnosed codes per answer, stacked by type, per typed run; None when no run was typed."""
     typed = [run for run in runs if run.overdiagnosis]

@@ -110,6 +110,13 @@ def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> 
             out.append(_render(name, caption, figure))
 
     optional(
+        "thinking",
+        "Primary accuracy (95% patient-bootstrap CI) by thinking-length quartile: reasoning tokens as the provider "
+        "reported them, else the captured reasoning at 4 characters per token.",
+        figs.thinking_figure(runs),
+        "No thinking figure: no run captured or reported reasoning.",
+    )
+    optional(
         "cost_accuracy",
         "Primary accuracy (95% CI) against USD per 100 answers; filled markers and the dashed line: the runs no other "
         "run beats on both.",

@@ -17,7 +17,7 @@ from medldr.prompts import richest_task, task_fields
 from medldr.schema import OVERDIAGNOSIS, OVERDIAGNOSIS_SUMMARY, Case, read_cases, read_responses
 from medldr.score.files import RunInputs, scoring_labels
 from medldr.score.overdiagnosis import share_intervals, summarize, type_overdiagnoses
-from medldr.score.scoring import against_labels, answers_by_round
+from medldr.score.scoring import against_labels, answers_by_round, latest_records
 
 
 @dataclass
@@ -43,13 +43,14 @@ def type_responses(
     refused as scoring refuses it (``allow_missing``: it has no codes to type, and counts as an answer)."""
     every = frozenset(case.case_id for case in cases)
     cases = against_labels(cases, labels)[0]
+    where = str(responses_file)
+    set_aside = every - {case.case_id for case in cases}
     rounds, answers = answers_by_round(
         cases,
-        read_responses(responses_file),
+        latest_records(cases, read_responses(responses_file), where=where, set_aside=set_aside),
         mode=mode,
         allow_missing=allow_missing,
-        where=str(responses_file),
-        set_aside=every - {case.case_id for case in cases},
+        where=where,
         expected_rounds=expected_rounds,
     )
     records: list[dict[str, Any]] = []

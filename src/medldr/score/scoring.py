@@ -36,6 +36,7 @@ from medldr.score.metrics import (
     per_case,
 )
 from medldr.score.reliability import reliability
+from medldr.score.thinking import by_thinking, thinking_length
 
 
 @dataclass
@@ -61,20 +62,16 @@ MISSING = "missing response"
 """The invalid reason of a (case, round) without an answer (scored only with --allow-missing)."""
 
 
-def answers_by_round(
+def latest_records(
     cases: Sequence[Case],
     responses: Iterable[tuple[int, ResponseRecord]],
     *,
-    mode: Mode,
-    allow_missing: bool,
     where: str,
     set_aside: frozenset[str] = frozenset(),
-    expected_rounds: int | None = None,
-) -> tuple[list[int], list[list[Answer]]]:
-    """Extract every response; the last answer for a (case, round) counts (a re-asked answer replaces the earlier;
-    an endpoint error record never replaces one, and a pair that only errored has no answer). Responses to the
-    ``set_aside`` cases (in the cases file, not scored) are skipped. ``expected_rounds`` (the run manifest's): a
-    round without any response is missing too, not silently left out."""
+) -> dict[tuple[int, int], ResponseRecord]:
+    """(round, case position) -> the record that counts: the last answer (a re-asked answer replaces the earlier; an
+    endpoint error record never replaces one, and a pair that only errored has none). Responses to the ``set_aside``
+    cases (in the cases file, not scored) are skipped."""
     index = {case.case_id: i for i, case in enumerate(cases)}
     latest: dict[tuple[int, int], ResponseRecord] = {}
     for line, record in responses:
@@ -86,6 +83,20 @@ def answers_by_round(
         if record.text is None and (record.model_extra or {}).get("error"):
             continue
         latest[(record.round, position)] = record
+    return latest
+
+
+def answers_by_round(
+    cases: Sequence[Case],
+    latest: dict[tuple[int, int], ResponseRecord],
+    *,
+    mode: Mode,
+    allow_missing: bool,
+    where: str,
+    expected_rounds: int | None = None,
+) -> tuple[list[int], list[list[Answer]]]:
+    """Extract every counted response (``latest_records``), round by round. ``expected_rounds`` (the run
+    manifest's): a round without any response is missing too, not silently left out."""
     seen = {r for r, _ in latest}
     rounds = sorted(seen | set(range(expected_rounds or 0)))
     if not rounds:
@@ -328,14 +339,9 @@ def _score(
             "score with the label space the cases were built with"
         )
     set_aside = all_ids - {case.case_id for case in cases}
+    latest = latest_records(cases, responses, where=where, set_aside=set_aside)
     rounds, answers = answers_by_round(
-        cases,
-        responses,
-        mode=mode,
-        allow_missing=allow_missing,
-        where=where,
-        set_aside=set_aside,
-        expected_rounds=expected_rounds,
+        cases, latest, mode=mode, allow_missing=allow_missing, where=where, expected_rounds=expected_rounds
     )
     missing = sum(answer.reason == MISSING for row in answers for answer in row)
     if missing:  # counted and said, as the label-space exclusions are
@@ -393,6 +399,18 @@ def _score(
             )
             rel_ci = {k: (float(lo), float(hi)) for k, (lo, hi) in zip(parts, rel_interval, strict=True)}
 
+    found = [[thinking_length(latest.get((r, i))) for i in range(len(cases))] for r in rounds]
+    names = list(METRICS)
+    thinking = by_thinking(
+        np.array([[f[0] if f else np.nan for f in row] for row in found], dtype=float),
+        values[:, :, names.index("primary_accuracy")],
+        values[:, :, names.index("invalid_rate")],
+        patients,
+        sources={f[1] for row in found for f in row if f},
+        n_resamples=n_resamples,
+        seed=seed,
+        level=level,
+    )
     reasons = Counter(a.reason for row in answers for a in row if not a.valid)
     valid_answers = [a for row in answers for a in row if a.valid]
     prefix = sum(a.predictions_are_top_prefix for a in valid_answers) / len(valid_answers) if valid_answers else 0.0
@@ -415,6 +433,7 @@ def _score(
         },
         reliability=rel,
         reliability_ci=rel_ci,
+        thinking=thinking,
         invalid_reasons=dict(reasons.most_common()),
         predictions_are_top_prefix=prefix,
         per_disease=_per_disease(cases, mean_values, values),

@@ -300,7 +300,7 @@ def test_overdiagnosis_relations_table(report: Path, scored_runs: list[Path]) ->
 
 
 def test_cost_and_accuracy_across_runs(scored_runs: list[Path], tmp_path: Path) -> None:
-    """Issue 23: the runs table gains USD per 100 answers and tokens per answer, and priced runs get a cost-accuracy
+    """Issue 23: the runs table gains USD per 100 cases and tokens per case, and priced runs get a cost-accuracy
     figure with the Pareto front; unpriced (local) runs get the note, not an empty figure."""
     folders = []
     for i, (folder, cost) in enumerate(zip(scored_runs, (3.0, 1.0, 2.0), strict=True)):
@@ -315,9 +315,8 @@ def test_cost_and_accuracy_across_runs(scored_runs: list[Path], tmp_path: Path) 
     assert (tmp_path / "r" / "figures" / "cost_accuracy.png").is_file() and "cost-accuracy" not in result.stderr
     rows = _csv(tmp_path / "r" / "tables" / "runs.csv")
     for row, cost in zip(rows, (3.0, 1.0, 2.0), strict=True):
-        answers = float(row["n_cases"]) * float(row["rounds"])
-        assert float(row["cost_per_100"]) == pytest.approx(100 * cost / answers)
-        assert float(row["tokens_per_answer"]) >= 0
+        assert float(row["cost_per_100"]) == pytest.approx(100 * cost / float(row["n_cases"]))
+        assert float(row["tokens_per_case"]) > 0
     unpriced = run_cli("report", *map(str, scored_runs[:2]), "--out", str(tmp_path / "u"), "--resamples", "50")
     assert "No cost-accuracy figure: no run has a cost" in unpriced.stderr
     assert not (tmp_path / "u" / "figures" / "cost_accuracy.png").exists()

@@ -220,8 +220,8 @@ def pareto_front(costs: Sequence[float], accuracies: Sequence[float]) -> list[bo
 
 @_styled
 def cost_accuracy_figure(runs: Sequence[ScoredFolder], costs: Sequence[float | None]) -> Figure | None:
-    """Primary accuracy (95% CI) against USD per 100 answers, the Pareto front joined and filled; None when no run
-    has a cost (local models, unpriced ones)."""
+    """Primary accuracy (95% CI) against USD per 100 cases, the Pareto front joined and filled; None when no run has
+    a cost (local models, unpriced ones)."""
     if not any(cost for cost in costs):
         return None
     x = np.array([cost or 0.0 for cost in costs])
@@ -243,7 +243,7 @@ def cost_accuracy_figure(runs: Sequence[ScoredFolder], costs: Sequence[float | N
         )
     front = sorted((x[i], y[i]) for i in range(len(runs)) if on_front[i])
     ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#777777", linestyle="--", zorder=1)
-    ax.set_xlabel("USD per 100 answers")
+    ax.set_xlabel("USD per 100 cases (every round)")
     ax.set_ylabel("Primary accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title("Cost and accuracy (filled: on the Pareto front)")

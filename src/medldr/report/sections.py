@@ -227,22 +227,22 @@ def per_disease_table(runs: Sequence[ScoredFolder]) -> Table:
     return Table("per_disease", "Primary accuracy per disease", columns, rows, note=note)
 
 
-def per_answer(run: ScoredFolder) -> tuple[float | None, float | None]:
-    """(USD per 100 answers, tokens per answer) from the run manifest's totals; an answer is one (case, round)."""
+def per_case(run: ScoredFolder) -> tuple[float | None, float | None]:
+    """(USD per 100 cases, tokens per case) from the run manifest's totals, every round of a case included: what the
+    run's protocol costs per case."""
     totals = run.manifest.totals if run.manifest else {}
-    answers = run.scores.n_cases * len(run.scores.rounds)
-    if not totals or not answers:
+    if not totals or not run.scores.n_cases:
         return None, None
     tokens = totals.get("prompt_tokens", 0.0) + totals.get("completion_tokens", 0.0)
-    return 100 * totals.get("cost_usd", 0.0) / answers, tokens / answers
+    return 100 * totals.get("cost_usd", 0.0) / run.scores.n_cases, tokens / run.scores.n_cases
 
 
 def runs_table(runs: Sequence[ScoredFolder]) -> Table:
-    """What was run: model, task, style, rounds, cases (the report's summary), and its cost and tokens per answer."""
+    """What was run: model, task, style, rounds, cases (the report's summary), and its cost and tokens per case."""
     rows: list[dict[str, Value]] = []
     for run in runs:
         identity = run.manifest.identity if run.manifest else {}
-        cost, tokens = per_answer(run)
+        cost, tokens = per_case(run)
         rows.append(
             {
                 "run": run.name,
@@ -255,7 +255,7 @@ def runs_table(runs: Sequence[ScoredFolder]) -> Table:
                 "labels": len(run.scores.label_space),
                 "extraction": run.scores.extraction,
                 "cost_per_100": cost,
-                "tokens_per_answer": tokens,
+                "tokens_per_case": tokens,
             }
         )
     columns = [
@@ -268,12 +268,10 @@ def runs_table(runs: Sequence[ScoredFolder]) -> Table:
         Column("n_patients", "Patients", "count"),
         Column("labels", "Labels", "count"),
         Column("extraction", "Extraction", "text"),
-        Column("cost_per_100", "USD per 100 answers", "usd"),
-        Column("tokens_per_answer", "Tokens per answer", "count"),
+        Column("cost_per_100", "USD per 100 cases", "usd"),
+        Column("tokens_per_case", "Tokens per case", "count"),
     ]
-    note = (
-        "An answer is one (case, round); cost from the run's price table (0 for local models, '—' without a manifest)."
-    )
+    note = "Per case: every round of it. Cost from the run's price table (0 for local models; '—': no manifest)."
     return Table("runs", "Runs", columns, rows, note=note)
 
 

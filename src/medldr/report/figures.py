@@ -207,6 +207,15 @@ TYPE_LABELS = {
 }
 
 
+def _accuracy_against(ax: Axes, xlabel: str, title: str) -> None:
+    """Primary accuracy in % on the y axis (0 to 100) against ``xlabel``, titled, with the runs' legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Primary accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="best")
+
+
 def pareto_front(costs: Sequence[float], accuracies: Sequence[float]) -> list[bool]:
     """Whether each point is on the cost-accuracy front: no other point costs no more and is at least as accurate,
     and better in one of the two.
@@ -243,18 +252,14 @@ def cost_accuracy_figure(runs: Sequence[ScoredFolder], costs: Sequence[float | N
         )
     front = sorted((x[i], y[i]) for i in range(len(runs)) if on_front[i])
     ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#777777", linestyle="--", zorder=1)
-    ax.set_xlabel("USD per 100 cases (every round)")
-    ax.set_ylabel("Primary accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("Cost and accuracy (filled: on the Pareto front)")
-    ax.legend(frameon=False, loc="best")
+    _accuracy_against(ax, "USD per 100 cases (every round)", "Cost and accuracy (filled: on the Pareto front)")
     return fig
 
 
 @_styled
 def thinking_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
-    """Primary accuracy (95% CI) per thinking-length quartile against the quartile's median length, one line per run
-    that captured or reported reasoning; None when none did."""
+    """Primary accuracy (95% CI) per thinking-length quartile against the quartile's midpoint, one line per run that
+    captured or reported reasoning; None when none did."""
     thinking = [(i, run) for i, run in enumerate(runs) if run.scores.thinking]
     if not thinking:
         return None
@@ -268,11 +273,7 @@ def thinking_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
         err = np.array([[y[j] - 100 * c[0], 100 * c[1] - y[j]] if c else [0, 0] for j, c in enumerate(cis)]).T
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=colour(i), label=run.name)
     ax.set_xscale("symlog")
-    ax.set_xlabel("Thinking length (tokens; quartile midpoints)")
-    ax.set_ylabel("Primary accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("Accuracy against thinking length (95% CI)")
-    ax.legend(frameon=False, loc="best")
+    _accuracy_against(ax, "Thinking length (tokens; quartile midpoints)", "Accuracy against thinking length (95% CI)")
     return fig
 
 

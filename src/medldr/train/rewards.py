@@ -35,12 +35,13 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
-def _answer(completion: Any, opened: bool = False) -> Answer:
+def _answer(completion: Any, opened: bool = False, finish_reason: str | None = None) -> Answer:
     """The score stage's reading of a completion (``opened``: the chat template opened ``<think>``, so a completion
-    without ``</think>`` is cut off inside its reasoning); one that cannot be read at all is an invalid answer
-    (reward 0), counted in ``UNREADABLE`` and logged, never an exception inside the trainer."""
+    without ``</think>`` is cut off inside its reasoning; ``finish_reason`` as a provider gives it); one that cannot
+    be read at all is an invalid answer (reward 0), counted in ``UNREADABLE`` and logged, never an exception inside
+    the trainer."""
     try:
-        return extract(completion_text(completion), opened=opened)
+        return extract(completion_text(completion), opened=opened, finish_reason=finish_reason)
     except Exception as err:  # a reward must never stop a GRPO run
         UNREADABLE["completions"] += 1
         log.warning("reward: an unreadable completion scored 0 (%s: %s)", type(err).__name__, err)
@@ -92,10 +93,10 @@ def _spaces(label_space: list[Sequence[str]] | None, n: int) -> list[Sequence[st
     return list(label_space) if label_space is not None else [None] * n
 
 
-def _cut_off(ids: Sequence[int] | None, stops: Sequence[int] | None) -> bool:
-    """A completion that ended without an end-of-sequence token hit the length limit (TRL's own test for
-    ``mask_truncated_completions``): the run stage's ``finish_reason == "length"``."""
-    return bool(ids) and bool(stops) and ids[-1] not in stops  # type: ignore[index]
+def _finish_reason(ids: Sequence[int] | None, stops: Sequence[int] | None) -> str | None:
+    """``"length"`` for a completion that ended without an end-of-sequence token (TRL's own test for
+    ``mask_truncated_completions``), as a provider reports a cut-off answer; else None."""
+    return "length" if ids and stops and ids[-1] not in stops else None
 
 
 def _read_all(completions: list[Any], kw: dict[str, Any]) -> list[Answer]:
@@ -107,8 +108,7 @@ def _read_all(completions: list[Any], kw: dict[str, Any]) -> list[Answer]:
     opened = kw.get("think_opened") or [False] * n
     ids, stops = kw.get("completion_ids") or [None] * n, kw.get("stop_ids") or [None] * n
     answers = [
-        Answer(reason="truncated (no end-of-sequence)") if _cut_off(i, s) else _answer(c, bool(o))
-        for c, o, i, s in zip(completions, opened, ids, stops, strict=True)
+        _answer(c, bool(o), _finish_reason(i, s)) for c, o, i, s in zip(completions, opened, ids, stops, strict=True)
     ]
     if callable(kw.get("log_metric")) and answers:
         kw["log_metric"]("answers/unparsable", sum(not a.valid for a in answers) / len(answers))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,14 +81,22 @@ def output_lock(recipe: MedldrFields) -> AbstractContextManager[None]:
     return folder_lock(Path(recipe.output_dir))  # type: ignore[attr-defined]
 
 
-def fit(recipe: MedldrFields, trainer_class: type, examples: list[dict[str, Any]], **extra: Any) -> Path:
+def fit(
+    recipe: MedldrFields,
+    trainer_class: type,
+    examples: list[dict[str, Any]] | Callable[[Any], list[dict[str, Any]]],
+    **extra: Any,
+) -> Path:
     """Holding OUTPUT_DIR (``output_lock``, taken before the model loads): load the base model, train with TRL's
-    ``trainer_class`` on ``examples``, save. ``extra``: the trainer's own arguments (GRPO's reward functions)."""
+    ``trainer_class`` on ``examples`` (or on ``examples(tokenizer)``, for data that depends on the base model's
+    tokenizer), save. ``extra``: the trainer's own arguments (GRPO's reward functions)."""
     from datasets import Dataset
 
     with output_lock(recipe):
         started = now()
         model, tokenizer, base = base_model(recipe)
+        if callable(examples):
+            examples = examples(tokenizer)
         trainer = trainer_class(
             model=model,
             args=recipe,

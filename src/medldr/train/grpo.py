@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from trl import GRPOConfig, GRPOTrainer
 
 from medldr.prompts import load_template
-from medldr.run.providers.hf import resolve_model
 from medldr.train.common import fit, template_opens_think, training_cases
 from medldr.train.config import MedldrFields
 from medldr.train.data import grpo_examples
@@ -47,12 +46,14 @@ class GRPORecipe(GRPOConfig, MedldrFields):
 def train_grpo(recipe: GRPORecipe) -> Path:
     """Train and save; returns the output folder."""
     cases, labels = training_cases(recipe)
-    from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(recipe.model), local_files_only=True)
-    opened = template_opens_think(tokenizer) if recipe.think_opened is None else recipe.think_opened
-    stops = sorted({i for i in (tokenizer.eos_token_id, tokenizer.pad_token_id) if i is not None})
-    examples = grpo_examples(
-        cases, task=recipe.task, style=recipe.style, labels=labels, think_opened=opened, stop_ids=stops
-    )
+    def examples(tokenizer: Any) -> list[dict[str, Any]]:
+        """The prompts, with what the base model's tokenizer says about its completions: whether its template opens
+        <think>, and which ids end a completion (TRL's own truncation test)."""
+        opened = template_opens_think(tokenizer) if recipe.think_opened is None else recipe.think_opened
+        stops = sorted({i for i in (tokenizer.eos_token_id, tokenizer.pad_token_id) if i is not None})
+        return grpo_examples(
+            cases, task=recipe.task, style=recipe.style, labels=labels, think_opened=opened, stop_ids=stops
+        )
+
     return fit(recipe, GRPOTrainer, examples, reward_funcs=[REWARDS[name] for name in recipe.rewards])

@@ -24,7 +24,7 @@ from medldr.sources import open_mimic
 
 
 def one_baseline(cases: Path, kind: str, out: Path) -> None:
-    from medldr.baseline import run_baseline
+    from medldr.baselines import run_baseline
 
     start = time.perf_counter()
     manifest = run_baseline(cases, kind, out, cases_file=cases / "test.jsonl")

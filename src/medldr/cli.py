@@ -25,8 +25,8 @@ from medldr._console import (
     scores_summary,
 )
 from medldr._files import atomic_write_text
-from medldr.baseline import DEFAULT_TASK as BASELINE_TASK
-from medldr.baseline import run_baseline
+from medldr.baselines import DEFAULT_TASK as BASELINE_TASK
+from medldr.baselines import run_baseline
 from medldr.build import BuildConfig, build_cases
 from medldr.demo import run_demo
 from medldr.errors import INCOMPLETE_EXIT, MedldrError

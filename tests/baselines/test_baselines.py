@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from medldr.baseline.features import lab_features, micro_features
+from medldr.baselines.features import lab_features, micro_features
 from medldr.schema import BuildManifest
 from tests.conftest import run_cli
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from medldr import __version__
 from medldr._files import atomic_write_lines, atomic_write_text, folder_lock, sha256_file
-from medldr.baseline.models import BASELINES
+from medldr.baselines.models import BASELINES
 from medldr.errors import MedldrError
 from medldr.prompts import task_fields
 from medldr.schema import (

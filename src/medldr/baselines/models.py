@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from medldr.baseline.features import case_features
+from medldr.baselines.features import case_features
 from medldr.schema import Case
 
 

@@ -26,10 +26,10 @@ from medldr.report.sections import (
     accuracy_table,
     assistance_table,
     comparison_table,
+    cost_per_case,
     label_averages_table,
     overdiagnosis_relations_table,
     overdiagnosis_table,
-    per_case,
     per_disease_table,
     reliability_table,
     runs_table,
@@ -120,7 +120,7 @@ def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> 
         "cost_accuracy",
         "Primary accuracy (95% CI) against USD per 100 cases (every round); filled markers and the dashed line: the "
         "runs no other run beats on both.",
-        figs.cost_accuracy_figure(runs, [per_case(run)[0] for run in runs]),
+        figs.cost_accuracy_figure(runs, [cost_per_case(run)[0] for run in runs]),
         "No cost-accuracy figure: no run has a cost (local models, or models missing from the price table: --prices).",
     )
     optional(

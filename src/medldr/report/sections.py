@@ -227,7 +227,7 @@ def per_disease_table(runs: Sequence[ScoredFolder]) -> Table:
     return Table("per_disease", "Primary accuracy per disease", columns, rows, note=note)
 
 
-def per_case(run: ScoredFolder) -> tuple[float | None, float | None]:
+def cost_per_case(run: ScoredFolder) -> tuple[float | None, float | None]:
     """(USD per 100 cases, tokens per case) from the run manifest's totals, every round of a case included: what the
     run's protocol costs per case."""
     totals = run.manifest.totals if run.manifest else {}
@@ -242,7 +242,7 @@ def runs_table(runs: Sequence[ScoredFolder]) -> Table:
     rows: list[dict[str, Value]] = []
     for run in runs:
         identity = run.manifest.identity if run.manifest else {}
-        cost, tokens = per_case(run)
+        cost, tokens = cost_per_case(run)
         rows.append(
             {
                 "run": run.name,

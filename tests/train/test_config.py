@@ -107,6 +107,26 @@ def test_mistakes_are_one_line(small_cases: Path, tmp_path: Path) -> None:
     assert accepted.reward_weights == [1, 0.2]
 
 
+def test_nothing_is_pushed_or_tracked_off_the_machine(small_cases: Path, tmp_path: Path) -> None:
+    """TRL's GRPO completions log (prompts and answers: the cases' text) can go to a public Hub dataset or a remote
+    tracker, and a model to the Hub: each was accepted and failed (offline) or leaked only after training."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    good = f"kind: grpo\nmodel: {model}\ncases: {small_cases}\nbf16: false\nnum_generations: 2\n"
+    for extra, match in [
+        ("push_to_hub: true\n", r"recipe.yaml: recipe: push_to_hub: medldr trains offline"),
+        ("hub_model_id: me/model\n", r"recipe.yaml: recipe: hub_model_id: medldr trains offline"),
+        ("log_completions_hub_repo: me/logs\n", r"recipe.yaml: recipe: log_completions_hub_repo: medldr"),
+        ("report_to: wandb\n", r"recipe.yaml: recipe: report_to: wandb may send .* off this machine"),
+        ("report_to: [tensorboard, comet_ml]\n", r"recipe.yaml: recipe: report_to: comet_ml may send"),
+        ("report_to: all\n", r"recipe.yaml: recipe: report_to: all may send"),
+    ]:
+        with pytest.raises(MedldrError, match=match):
+            load_recipe(_write(tmp_path, good + extra), "grpo")
+    assert load_recipe(_write(tmp_path, good + "report_to: tensorboard\nlog_completions: true\n"), "grpo")
+
+
 def test_cli_errors_exit_2(small_cases: Path, tmp_path: Path) -> None:
     labels = small_cases.parent / "labels.txt"
     text = f"kind: sft\nmodel: meta-llama/Llama-3.1-8B\ncases: {small_cases}\nlabel_space: {labels}\noutput_dir: out\n"

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from medldr.train.rewards import REWARDS, format_reward, hierarchy_reward, jaccard_reward, think_reward
+from medldr.train.rewards import (
+    REWARDS,
+    format_reward,
+    hierarchy_reward,
+    jaccard_reward,
+    logging_cases,
+    think_reward,
+)
 
 
 def _message(text: str) -> list[dict[str, str]]:
@@ -128,3 +137,17 @@ def test_a_completion_cut_off_at_the_length_limit_earns_nothing() -> None:
     kwargs = {"completion_ids": [[5, 6, 2], [5, 6, 7]], "stop_ids": [[2], [2]]}
     assert jaccard_reward([text, text], [["5849"], ["5849"]], **kwargs) == [1.0, 0.0]
     assert format_reward([text, text], **kwargs) == [1.0, 0.0]
+
+
+def test_the_logged_completions_name_their_case_and_finish_reason_once() -> None:
+    """Issue 18: TRL's completions log gains case_id and finish_reason (one column each, from the wrapped reward
+    only), so a completion logged during GRPO is a responses record `medldr score` can score."""
+    columns: dict[str, list[Any]] = {}
+    log = {"log_extra": lambda name, values: columns.setdefault(name, []).extend(values)}
+    kwargs = {"case_id": ["1/2/0", "1/2/0"], "completion_ids": [[5, 2], [5, 6]], "stop_ids": [[2], [2]], **log}
+    text = '{"top10": ["5849"], "predictions": ["5849"]}'
+    wrapped = logging_cases(jaccard_reward)
+    assert wrapped.__name__ == "jaccard_reward"  # TRL names the reward column after the function
+    assert wrapped([text, text], [["5849"], ["5849"]], **kwargs) == [1.0, 0.0]
+    format_reward([text, text], **kwargs)  # an unwrapped reward adds no column
+    assert columns == {"case_id": ["1/2/0", "1/2/0"], "finish_reason": ["stop", "length"]}

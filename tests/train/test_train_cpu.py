@@ -37,9 +37,10 @@ cases: {small_cases}
 label_space: {labels}
 output_dir: {workspace / "sft"}
 task: lab
-lora: {{enabled: true, r: 4, alpha: 8, dropout: 0.0, merge: true}}
-learning_rate: 1.0e-4
-max_steps: 2
+target: study
+lora: {{enabled: true, r: 8, alpha: 16, dropout: 0.0, merge: true}}
+learning_rate: 2.0e-3
+max_steps: 6
 per_device_train_batch_size: 2
 logging_steps: 1
 gradient_checkpointing: false
@@ -59,8 +60,8 @@ max_length: 1024
 def test_sft_logs_a_finite_loss_and_saves_a_model(sft_model: Path) -> None:
     manifest = json.loads((sft_model / "train_manifest.json").read_text())
     losses = [entry["loss"] for entry in manifest["log_history"] if "loss" in entry]
-    assert len(losses) == 2 and all(math.isfinite(loss) and loss > 0 for loss in losses)
-    assert manifest["steps"] == 2 and manifest["saved"] == "merged model" and manifest["examples"] == 4
+    assert len(losses) == 6 and all(math.isfinite(loss) and loss > 0 for loss in losses)
+    assert manifest["steps"] == 6 and manifest["saved"] == "merged model" and manifest["examples"] == 4
     assert (sft_model / "config.json").is_file() and (sft_model / "model.safetensors").is_file()
     assert not (sft_model / "adapter_config.json").exists()
 
@@ -87,7 +88,10 @@ logging_steps: 1
 gradient_checkpointing: false
 save_strategy: "no"
 num_generations: 2
-max_completion_length: 16
+max_completion_length: 32
+temperature: 0.7
+log_completions: true
+num_completions_to_print: 1
 rewards: {{jaccard: 1.0, format: 0.2, hierarchy: 0.5}}
 """,
     )
@@ -135,15 +139,46 @@ rewards: {{jaccard: 1.0, format: 0.2, hierarchy: 0.5}}
     scored = run_cli("score", str(workspace / "run"), "--label-space", str(labels), "--quiet")  # scored like any run
     assert scored.returncode == 0, scored.stderr
     assert json.loads((workspace / "run" / "scores.json").read_text())["n_cases"] == 1
-    # issue 18: a completion scores in training what it scores in `medldr score` (same text, same number)
-    from medldr.schema import read_cases
-    from medldr.train.data import gold_codes
-    from medldr.train.rewards import jaccard_reward
+    # issue 18: the completions logged during GRPO score in `medldr score` what they earned in training
+    _logged_completions_score_as_rewarded(grpo / "completions", small_cases, labels, workspace / "logged")
 
-    space = [line.strip() for line in labels.read_text().splitlines() if line.strip()]
-    gold = {case.case_id: gold_codes(case) for case in read_cases(small_cases)}
-    with open(workspace / "run" / "per_case.csv", newline="") as fh:
-        scored = {row["case_id"]: row for row in csv.DictReader(fh)}
-    for answer in answers:
-        reward = jaccard_reward([answer["text"]], [gold[answer["case_id"]]], label_space=[space])[0]
-        assert reward == pytest.approx(float(scored[answer["case_id"]]["jaccard"]))
+
+def _logged_completions_score_as_rewarded(logged: Path, cases: Path, labels: Path, out: Path) -> None:
+    """TRL's completions log (one parquet per logged step: completion, each reward, and medldr's case_id and
+    finish_reason) becomes a responses interchange file; `medldr score` on it gives every completion, per (round,
+    case), the Jaccard it was rewarded with."""
+    import duckdb
+
+    rows = duckdb.sql(
+        f"SELECT step, completion, case_id, finish_reason, jaccard_reward "
+        f"FROM read_parquet('{logged}/*.parquet') ORDER BY step"
+    ).fetchall()
+    assert len(rows) == 4 and {row[2] for row in rows} <= {json.loads(line)["case_id"] for line in cases.open()}
+    out.mkdir()
+    rounds: dict[str, int] = {}
+    records, rewarded = [], {}
+    for _step, completion, case_id, finish_reason, jaccard in rows:
+        r = rounds[case_id] = rounds.get(case_id, -1) + 1
+        text = completion[-1]["content"]  # conversational: the assistant message
+        records.append({"case_id": case_id, "round": r, "text": text, "finish_reason": finish_reason})
+        rewarded[(str(r), case_id)] = jaccard
+    (out / "responses.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    scored = run_cli(
+        "score",
+        "--cases",
+        str(cases),
+        "--responses",
+        str(out / "responses.jsonl"),
+        "--label-space",
+        str(labels),
+        "--allow-missing",  # cases GRPO drew fewer times than others: their missing rounds are not compared
+        "--out",
+        str(out / "scores.json"),
+        "--quiet",
+    )
+    assert scored.returncode == 0, scored.stderr
+    with open(out / "per_case.csv", newline="") as fh:
+        values = {(row["round"], row["case_id"]): row for row in csv.DictReader(fh)}
+    assert any(jaccard > 0 for jaccard in rewarded.values()), records  # the SFT model answers: not only 0 = 0
+    for key, jaccard in rewarded.items():
+        assert jaccard == pytest.approx(float(values[key]["jaccard"])), (key, records)

@@ -20,6 +20,9 @@ from medldr.prompts import DEFAULT_STYLE
 from medldr.run.providers.hf import check_model
 from medldr.schema import validation_error
 
+LOCAL_TRACKERS = {"none", "tensorboard"}
+"""``report_to`` values that keep the training logs on this machine."""
+
 
 class LoraSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -53,12 +56,28 @@ class MedldrFields:
         ``bf16: true`` on a CPU is still refused, as TRL refuses it). TRL's default ``gradient_checkpointing`` is
         transformers' deprecated alias of ``activation_checkpointing``: it is carried over as transformers would,
         without a warning on every run that never named it."""
+        self._keep_on_this_machine()
         if getattr(self, "bf16", False) is None:
             from transformers.utils import is_torch_bf16_gpu_available
 
             self.bf16 = not getattr(self, "fp16", False) and is_torch_bf16_gpu_available()  # type: ignore[attr-defined]
         if getattr(self, "activation_checkpointing", False) is None:
             self.activation_checkpointing = self.gradient_checkpointing  # type: ignore[attr-defined]
+
+    def _keep_on_this_machine(self) -> None:
+        """The weights and the logged completions carry the cases' text (credentialed for MIMIC-IV and eICU):
+        TRL's and transformers' hub pushes and remote trackers are refused when the recipe loads, not after
+        training; local TensorBoard logs are allowed."""
+        for name in ("push_to_hub", "hub_model_id", "log_completions_hub_repo"):
+            if getattr(self, name, None):
+                raise ValueError(f"{name}: medldr trains offline and pushes nothing to a hub; save locally instead")
+        trackers = getattr(self, "report_to", None) or []
+        remote = sorted(set([trackers] if isinstance(trackers, str) else trackers) - LOCAL_TRACKERS)
+        if remote:
+            raise ValueError(
+                f"report_to: {', '.join(remote)} may send the logged metrics and completions off this machine; "
+                f"use {' or '.join(sorted(LOCAL_TRACKERS))}"
+            )
 
 
 def offline() -> None:

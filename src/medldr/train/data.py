@@ -123,12 +123,14 @@ def grpo_examples(
     """TRL conversational prompts with the gold codes in ``solution`` (the rewards' second argument), the label
     codes in ``label_space`` (the rewards score predictions in it, as scoring does), ``think_opened`` (the chat
     template opens ``<think>``: a completion without ``</think>`` was cut off in its reasoning) and ``stop_ids`` (the
-    tokenizer's end-of-sequence ids: a completion not ending in one was cut off at the length limit)."""
+    tokenizer's end-of-sequence ids: a completion not ending in one was cut off at the length limit) and
+    ``case_id`` (so a logged completion can be scored against its case)."""
     template = load_template(style)
     codes = [label.code for label in labels]
     return [
         {
             "prompt": build_messages(case, task=task, template=template, labels=labels),
+            "case_id": case.case_id,
             "solution": gold_codes(case),
             "label_space": codes,
             "think_opened": think_opened,

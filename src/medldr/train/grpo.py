@@ -13,7 +13,7 @@ from medldr.prompts import load_template
 from medldr.train.common import fit, template_opens_think, training_cases
 from medldr.train.config import MedldrFields
 from medldr.train.data import grpo_examples
-from medldr.train.rewards import REWARDS
+from medldr.train.rewards import REWARDS, logging_cases
 
 RewardName = Literal["jaccard", "format", "hierarchy", "think"]
 
@@ -56,4 +56,6 @@ def train_grpo(recipe: GRPORecipe) -> Path:
             cases, task=recipe.task, style=recipe.style, labels=labels, think_opened=opened, stop_ids=stops
         )
 
-    return fit(recipe, GRPOTrainer, examples, reward_funcs=[REWARDS[name] for name in recipe.rewards])
+    rewards = [REWARDS[name] for name in recipe.rewards]
+    rewards[0] = logging_cases(rewards[0])  # the case ids and finish reasons of TRL's completions log, once
+    return fit(recipe, GRPOTrainer, examples, reward_funcs=rewards)

@@ -9,6 +9,7 @@ columns of those names. A completion that cannot be read is an invalid answer: r
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -156,6 +157,23 @@ def hierarchy_reward(
     spaces = _spaces(label_space, len(completions))
     answers = _read_all(completions, kw)
     return [hierarchy(a, s, ls) for a, s, ls in zip(answers, solution, spaces, strict=True)]
+
+
+def logging_cases(reward: Callable[..., list[float]]) -> Callable[..., list[float]]:
+    """``reward``, also adding each completion's ``case_id`` and ``finish_reason`` ("length" when cut off, else
+    "stop") to TRL's completions log (``log_completions``), so every logged completion is a record of the responses
+    interchange that ``medldr score`` scores. Wrap one reward only: TRL appends every call's columns."""
+
+    @functools.wraps(reward)
+    def logged(*args: Any, **kw: Any) -> list[float]:
+        if callable(kw.get("log_extra")) and kw.get("case_id") is not None:
+            n = len(kw["case_id"])
+            ids, stops = kw.get("completion_ids") or [None] * n, kw.get("stop_ids") or [None] * n
+            kw["log_extra"]("case_id", list(kw["case_id"]))
+            kw["log_extra"]("finish_reason", [_finish_reason(i, s) or "stop" for i, s in zip(ids, stops, strict=True)])
+        return reward(*args, **kw)
+
+    return logged
 
 
 REWARDS = {"jaccard": jaccard_reward, "format": format_reward, "hierarchy": hierarchy_reward, "think": think_reward}

@@ -1,6 +1,7 @@
 """Names an ICD-9 condition goes by in clinical text: its title, the title's core (qualifiers such as
 'unspecified' or ', initial episode of care' removed), its category's core title, and common clinical synonyms and
-abbreviations (a curated table keyed by code prefix). Used to find a condition in a past-medical-history text."""
+abbreviations (a curated table keyed by code prefix). They are the target rules with which ``score.mentions`` finds a
+condition in a past-medical-history text."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from functools import cache
 
 from medldr.icd import category, icd9_names, normalize_code
 
-# Prefix of the ICD-9 code (category or longer) -> what notes call it. Only unambiguous abbreviations: 'AF', 'MS' or
-# 'PE' are left out because they name more than one thing in a note.
+# Prefix of the ICD-9 code (category or longer) -> what notes call it. Only unambiguous abbreviations: 'AF', 'MS',
+# 'PE', 'ARF' (acute renal or acute respiratory failure) and 'RA' (rheumatoid arthritis or room air) are left out
+# because they name more than one thing in a note.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "401": ("hypertension", "HTN", "high blood pressure"),
     "402": ("hypertensive heart disease", "HTN"),
@@ -19,7 +21,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "250": ("diabetes", "diabetes mellitus", "DM", "DM2", "DMII", "T2DM", "T1DM", "IDDM", "NIDDM"),
     "585": ("chronic kidney disease", "CKD", "chronic renal insufficiency", "CRI"),
     "5856": ("end stage renal disease", "ESRD"),
-    "584": ("acute kidney injury", "AKI", "acute renal failure", "ARF"),
+    "584": ("acute kidney injury", "AKI", "acute renal failure"),
     "42731": ("atrial fibrillation", "afib", "a-fib", "a fib"),
     "414": ("coronary artery disease", "CAD"),
     "410": ("myocardial infarction", "MI", "NSTEMI", "STEMI", "heart attack"),
@@ -62,7 +64,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "331": ("dementia", "Alzheimer's"),
     "290": ("dementia",),
     "345": ("epilepsy", "seizure disorder"),
-    "714": ("rheumatoid arthritis", "RA"),
+    "714": ("rheumatoid arthritis",),
     "715": ("osteoarthritis", "OA"),
     "733": ("osteoporosis",),
     "274": ("gout",),
@@ -74,6 +76,31 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "41519": ("pulmonary embolism",),
     "V5861": ("long-term anticoagulation", "on coumadin", "on warfarin"),
 }
+
+LOOKALIKES: tuple[str, ...] = (
+    "pulmonary hypertension",
+    "pulmonary arterial hypertension",
+    "pulmonary HTN",
+    "portal hypertension",
+    "portal HTN",
+    "intracranial hypertension",
+    "ocular hypertension",
+    "gestational hypertension",
+    "white coat hypertension",
+    "pre-hypertension",
+    "pre-HTN",
+    "diabetes insipidus",
+    "gestational diabetes",
+    "pre-diabetes",
+    "ST depression",
+    "ST depressions",
+    "CVA tenderness",
+    "stroke volume",
+    "heat stroke",
+    "vesicoureteral reflux",
+)
+"""Phrases that contain a condition's name but are something else ('pulmonary hypertension' is not essential
+hypertension, 'CVA tenderness' is no stroke). They are target rules of their own: the longer match wins the words."""
 
 _QUALIFIERS = re.compile(
     r",?\s*\b(unspecified|not elsewhere classified|NEC|NOS|not otherwise specified|without mention of.*|"
@@ -136,22 +163,3 @@ _TOO_GENERIC = {
     "essential",
     "failure",
 }
-
-_NEGATION = re.compile(r"\b(no|denies|denied|negative for|without|not|never|ruled out|r/o|free of)\b", re.IGNORECASE)
-
-
-def find_condition(code: str, text: str) -> str | None:
-    """The first name of ``code`` found in ``text`` as a whole word or phrase (case-insensitive), unless a negation
-    cue ('no', 'denies', 'negative for', ...) precedes it in the same clause; None when none is found.
-
-    >>> find_condition("4019", "PMH: HTN, HLD, s/p CABG")
-    'HTN'
-    >>> find_condition("42731", "No history of atrial fibrillation.") is None
-    True
-    """
-    for term in condition_terms(code):
-        for match in re.finditer(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, flags=re.IGNORECASE):
-            clause = re.split(r"[.;:\n]|,\s", text[: match.start()])[-1]
-            if not _NEGATION.search(clause):
-                return text[match.start() : match.end()]
-    return None

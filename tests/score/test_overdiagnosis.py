@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from medldr.icd_terms import condition_terms, find_condition
+from medldr.icd_terms import condition_terms
 from medldr.schema import Case, CodedDiagnosis
+from medldr.score.mentions import find_condition
 from medldr.score.overdiagnosis import summarize, type_overdiagnoses
 
 
@@ -122,6 +123,23 @@ def test_only_overdiagnosed_label_codes_each_once() -> None:
         ("7802", "A", "none")
     ]
     assert _typed(case, ["5849", "486"]) == []
+
+
+@pytest.mark.parametrize(
+    ("pmh", "predicted"),
+    [
+        ("Denies CP, SOB, or history of CHF", "4280"),  # negation scope ran to the first comma only
+        ("denies fever, chills, hypertension", "4019"),
+        ("pulmonary hypertension", "4019"),  # another condition containing the words
+        ("Portal hypertension from cirrhosis", "4019"),
+        ("Mother with MI and HTN", "4019"),  # family history written inside the past history
+        ("FHx: CAD in father", "41401"),
+        ("h/o ARF", "5849"),  # acute renal or acute respiratory failure
+    ],
+)
+def test_no_type_b_from_mentions_that_are_not_the_patients_condition(pmh: str, predicted: str) -> None:
+    """Issue 17: each was typed B (temporal confusion) by the regular-expression matching."""
+    assert _typed(_case(["486"], pmh=pmh), [predicted]) == [(predicted, "A", "none")]
 
 
 def test_terms_and_matching() -> None:

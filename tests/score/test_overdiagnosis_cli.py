@@ -193,3 +193,23 @@ def test_nothing_under_score_calls_a_model() -> None:
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             assert not any(name.startswith("medldr.run") for name in names), module.name
+
+
+def test_typing_without_medspacy_says_how_to_install_it(scored_runs: list[Path], tmp_path: Path) -> None:
+    """medspaCy is installed with --no-deps (README): where it is missing, the first past-history text to read stops
+    typing with one line naming the command (exit 2 through the CLI); cases without that text need no medspaCy."""
+    import subprocess
+    import sys
+
+    hide = "import sys; sys.modules['medspacy'] = None\n"
+    argv = ["overdiagnosis", str(scored_runs[2]), "--out", str(tmp_path / "typed")]
+    without_history = hide + "from medldr.cli import main; sys.exit(main())"
+    result = subprocess.run([sys.executable, "-c", without_history, *argv], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr  # the demo has no notes: nothing to read
+    with_history = hide + (
+        "from medldr.errors import MedldrError\n"
+        "from medldr.score.mentions import find_condition\n"
+        "try:\n    find_condition('4019', 'PMH: HTN')\nexcept MedldrError as err:\n    print(err)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", with_history], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "overdiagnosis typing needs medspaCy: pip install --no-deps medspacy==1.3.1"

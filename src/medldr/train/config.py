@@ -65,7 +65,7 @@ class MedldrFields:
             self.activation_checkpointing = self.gradient_checkpointing  # type: ignore[attr-defined]
 
     def _keep_on_this_machine(self) -> None:
-        """The weights and the logged completions carry the cases' text (credentialed for MIMIC-IV and eICU):
+        """The weights and the logged completions carry the cases' text (credentialed data, often):
         TRL's and transformers' hub pushes and remote trackers are refused when the recipe loads, not after
         training; local TensorBoard logs are allowed."""
         for name in ("push_to_hub", "hub_model_id", "log_completions_hub_repo"):

@@ -105,7 +105,19 @@ def test_help_lists_the_pipeline_and_shows_flags_as_flags() -> None:
     failed), and a missing run folder got the hint "pass --cases" (also from commands without that option)."""
     listing = run_cli("-h").stdout
     names = [line.split()[0] for line in listing.split("Commands:")[1].splitlines() if line.strip()]
-    assert names[:9] == ["build", "prompts", "run", "baseline", "score", "compare", "overdiagnosis", "report", "train"]
+    assert names[:11] == [
+        "build",
+        "perturb",
+        "prompts",
+        "run",
+        "baseline",
+        "score",
+        "compare",
+        "overdiagnosis",
+        "robustness",
+        "report",
+        "train",
+    ]
     build = run_cli("build", "-h").stdout
     assert "<bool>" not in build and "--force " in build and "-q, --quiet" in build
     for command in ("score", "overdiagnosis"):

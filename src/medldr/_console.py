@@ -173,6 +173,36 @@ def comparison_table(result: dict[str, Any]) -> Table:
     return table
 
 
+def robustness_table(result: dict[str, Any]) -> Table:
+    """Per perturbation kind: the flip rate against the original, the model's own round-to-round flip rate (noise),
+    the excess with its patient-clustered CI, the set change's excess, the change in primary accuracy, the verdict."""
+    table = Table(title=f"robustness against {result['original_run']}", title_justify="left")
+    for name in ("kind", "cases", "flip %", "noise %", "excess pp [95% CI]", "set change excess pp", "Δ primary pp"):
+        table.add_column(name, justify="left" if name == "kind" else "right")
+    table.add_column("verdict")
+
+    def pp(entry: dict[str, Any], name: str, ci: bool = True) -> str:
+        low, high = entry[f"{name}_ci"]
+        return f"{100 * entry[name]:+.1f}" + (f" [{100 * low:+.1f}, {100 * high:+.1f}]" if ci else "")
+
+    for entry in result["kinds"]:
+        table.add_row(
+            f"{entry['kind']} ({entry['expect']})",
+            str(entry["n_cases"]),
+            f"{100 * entry['flip_rate']:.1f}",
+            f"{100 * entry['noise_flip_rate']:.1f}",
+            pp(entry, "flip_excess"),
+            pp(entry, "set_change_excess", ci=False),
+            pp(entry, "primary_accuracy_change", ci=False),
+            entry["verdict"],
+        )
+    table.caption = (
+        "flip: the primary diagnosis differs from the original's answer of the same round; noise: between the "
+        f"original's own rounds. CIs: {result['n_resamples']} resamples of patients, paired."
+    )
+    return table
+
+
 def prompts_table() -> Table:
     """The nine prompt styles and the seven task types."""
     table = Table(title="prompt styles (--style) and task types (--task)", title_justify="left")

@@ -22,6 +22,7 @@ from medldr._console import (
     err_console,
     overdiagnosis_table,
     prompts_table,
+    robustness_table,
     scores_summary,
 )
 from medldr._files import atomic_write_text
@@ -31,6 +32,7 @@ from medldr.build import BuildConfig, build_cases
 from medldr.demo import run_demo
 from medldr.errors import INCOMPLETE_EXIT, MedldrError
 from medldr.judging import JudgeSettings, judge_typed
+from medldr.perturb import perturb_cases, read_perturbation
 from medldr.prompts import DEFAULT_STYLE
 from medldr.prompts.preview import preview_messages
 from medldr.run import GenerationParams, RunSettings, run_cases
@@ -39,17 +41,20 @@ from medldr.schema import SCORES, BuildManifest, Scores, validation_problem
 from medldr.score.compare import compare_runs
 from medldr.score.files import read_scored, run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import type_run, write_typed
+from medldr.score.robustness_files import robustness_of, write_robustness
 from medldr.score.scoring import CaseValues
 from medldr.sources import SOURCES, Source, open_source
 
 PIPELINE_ORDER = (
     "build",
+    "perturb",
     "prompts",
     "run",
     "baseline",
     "score",
     "compare",
     "overdiagnosis",
+    "robustness",
     "report",
     "train",
     "demo",
@@ -202,6 +207,30 @@ def build(
 
 
 @app.command()
+def perturb(
+    cases: Annotated[Path, typer.Argument(help="A built cases file, e.g. cases/inference.jsonl.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for original/ and one folder per kind.")],
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="A perturbation kind (repeat it; default: every kind).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random edits (with the kind and the case id).")] = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Perturbed copies of built cases for robustness probes: each kind's cases in OUT/KIND/, the original in
+    OUT/original/, run each with `medldr run` and compare them with `medldr robustness`."""
+    written = perturb_cases(cases, out, kind, seed)
+    if quiet:
+        return
+    for path in written:
+        manifest = read_perturbation(path) or {}
+        what = manifest.get("expect") or "as built"
+        console.print(
+            f"{manifest.get('kind')} ({what}): {manifest.get('n_changed')} of {manifest.get('n_cases')} cases"
+        )
+    console.print(f"perturbed cases: {out}/KIND/{Path(cases).name}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's outputs.")] = Path("medldr-demo"),
     rounds: Annotated[int, typer.Option(min=1, help="Rounds per case.")] = 3,
@@ -332,6 +361,25 @@ def compare(
     console.print(comparison_table(result))
     if out is not None:
         atomic_write_text(out, json.dumps(result, indent=2))
+
+
+@app.command()
+def robustness(
+    original: Annotated[Path, typer.Argument(help="A run on the original cases (2 rounds or more).")],
+    perturbed: Annotated[list[Path], typer.Argument(help="Runs on `medldr perturb` copies of those cases.")],
+    label_space: Annotated[str | None, typer.Option(help="Label space (default: the original run's).")] = None,
+    resamples: Annotated[int, typer.Option(min=1, max=100_000, help="Bootstrap resamples of patients.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Folder for robustness.json (default: the original run's).")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """How answers change on perturbed cases, net of the model's own round-to-round noise: per kind the flip rate,
+    the set change and the change in primary accuracy, with patient-clustered CIs."""
+    result = robustness_of(original, perturbed, label_space=label_space, n_resamples=resamples, seed=seed)
+    path = write_robustness(result, out or original)
+    if not quiet:
+        console.print(robustness_table(result))
+    console.print(f"written: {path}")
 
 
 def _same_scoring(scored: dict[str, tuple[Scores, CaseValues]]) -> None:

@@ -1,0 +1,130 @@
+"""The perturb stage, between build and run: ``medldr perturb CASES --out DIR`` writes the original cases and one
+perturbed copy per kind, each a cases folder of its own (``DIR/KIND/<cases file name>``) with the build manifest
+carried over (its label space, so ``medldr run`` treats it like the original) and ``perturbation.json`` (the kind,
+whether it is invariant or sensitive, its parameters, the seed, what changed in each case, counts). Seeded and
+deterministic: a case's random generator is seeded with (seed, kind, case id), so a case is perturbed the same way
+whatever else is in the file. Every case is written, changed or not; the manifest lists the changed ones, which are
+what ``medldr robustness`` compares."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from medldr import __version__
+from medldr._files import atomic_write_text, folder_lock, sha256_file
+from medldr.errors import MedldrError
+from medldr.perturb.registry import KINDS, Kind
+from medldr.schema import Case, build_manifest_of, read_build_manifest, read_cases, write_cases
+
+PERTURBATION_MANIFEST = "perturbation.json"
+ORIGINAL = "original"
+
+
+def _perturbed(case: Case, kind: Kind, seed: int) -> tuple[Case, str | None]:
+    rng = random.Random(f"{seed}:{kind.name}:{case.case_id}")
+    try:
+        change = kind.apply(case, rng)
+    except ValueError as err:
+        raise MedldrError(f"case {case.case_id}: {kind.name}: {err}") from None
+    if change is None:
+        return case, None
+    fields, what = change
+    data = case.input_dict.model_dump(exclude_none=True)
+    for name, value in fields.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    return case.model_copy(update={"input_dict": type(case.input_dict).model_validate(data)}), what
+
+
+def _manifest(kind: Kind | None, cases_file: Path, seed: int, changed: dict[str, str], n: int) -> dict[str, Any]:
+    return {
+        "kind": kind.name if kind else ORIGINAL,
+        "expect": kind.expect if kind else None,
+        "rule": kind.rule if kind else "the cases as built",
+        "params": kind.params if kind else {},
+        "seed": seed,
+        "original": {"cases_file": str(Path(cases_file).resolve()), "sha256": sha256_file(cases_file)},
+        "n_cases": n,
+        "n_changed": len(changed),
+        "changed": changed,
+        "medldr_version": __version__,
+    }
+
+
+def kinds_named(names: list[str] | None) -> list[Kind]:
+    """The kinds asked for (all, in registry order, when none are named); an unknown name is one line."""
+    if not names:
+        return list(KINDS.values())
+    unknown = [name for name in names if name not in KINDS]
+    if unknown:
+        raise MedldrError(f"--kind {unknown[0]!r}: expected one of {', '.join(KINDS)}")
+    return [KINDS[name] for name in dict.fromkeys(names)]
+
+
+def perturb_cases(cases_file: Path, out: Path, kinds: list[str] | None = None, seed: int = 0) -> list[Path]:
+    """Write DIR/original/ and DIR/KIND/ for each kind; returns the cases files written. Re-running the same command
+    rewrites the same bytes; a folder holding other cases (another seed or source) is refused, never overwritten."""
+    cases_file, out = Path(cases_file), Path(out)
+    if not cases_file.is_file():
+        raise MedldrError(f"{cases_file}: no such cases file (medldr build writes them)")
+    build_manifest = build_manifest_of(cases_file)
+    if not build_manifest.is_file():
+        raise MedldrError(f"{build_manifest}: no build manifest beside the cases (perturb built cases: medldr build)")
+    read_build_manifest(build_manifest)  # a damaged manifest is one line here, not in a later run
+    chosen = kinds_named(kinds)
+    cases = read_cases(cases_file)
+    written = []
+    with folder_lock(out):
+        plan: list[tuple[Kind | None, list[Case], dict[str, str]]] = [(None, cases, {})]
+        for kind in chosen:
+            pairs = [_perturbed(case, kind, seed) for case in cases]
+            changed = {c.case_id: w for c, w in pairs if w is not None}
+            if changed or kinds:  # a kind no case offers anything to is left out unless asked for by name
+                plan.append((kind, [c for c, _ in pairs], changed))
+        manifests = [_manifest(kind, cases_file, seed, changed, len(cases)) for kind, _, changed in plan]
+        folders = [out / (kind.name if kind else ORIGINAL) for kind, _, _ in plan]
+        for folder, manifest in zip(folders, manifests, strict=True):  # every refusal before anything is written
+            _refuse_other(folder / PERTURBATION_MANIFEST, manifest)
+        for folder, manifest, (_, perturbed, _) in zip(folders, manifests, plan, strict=True):
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / cases_file.name
+            write_cases(target, perturbed)
+            atomic_write_text(build_manifest_of(target), build_manifest.read_text())
+            atomic_write_text(folder / PERTURBATION_MANIFEST, _json(manifest))
+            written.append(target)
+    return written
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _refuse_other(path: Path, manifest: dict[str, Any]) -> None:
+    """A folder perturbed from other cases or with another seed or parameters is never overwritten."""
+    if not path.exists():
+        if path.parent.is_dir() and any(p.name != ".medldr.lock" for p in path.parent.iterdir()):
+            raise MedldrError(f"{path.parent}: holds other files; choose another --out")
+        return
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise MedldrError(f"{path}: not a perturbation manifest; choose another --out") from None
+    keys = ("kind", "params", "seed", "original")
+    if [old.get(k) for k in keys] != [manifest[k] for k in keys]:
+        raise MedldrError(f"{path}: holds another perturbation (other cases, seed or parameters); choose another --out")
+
+
+def read_perturbation(cases_file: Path) -> dict[str, Any] | None:
+    """The perturbation manifest beside a cases file, or None for cases straight from the build."""
+    path = Path(cases_file).parent / PERTURBATION_MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise MedldrError(f"{path}: not JSON") from None

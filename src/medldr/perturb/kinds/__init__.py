@@ -1,0 +1,1 @@
+"""One module per family of perturbations; each function is pure: ``(case, rng, **params) -> Change | None``."""

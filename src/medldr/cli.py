@@ -517,6 +517,9 @@ def run(
     prices: Annotated[
         Path | None, typer.Option(help="JSON price table (USD per 1M tokens) to add or override.")
     ] = None,
+    label_order: Annotated[
+        int | None, typer.Option(help="List the labels in a seeded random order (a robustness probe).")
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run a model on the cases, R rounds each; answers are appended to OUT/responses.jsonl as they arrive.
@@ -549,6 +552,7 @@ def run(
         retry_invalid=retry_invalid,
         allow_data_sharing=allow_data_sharing,
         prices=load_prices(prices),
+        label_order=label_order,
     )
     with RunProgress(enabled=not quiet) as progress:
         manifest = run_cases(settings, progress=progress)

@@ -64,7 +64,8 @@ def _lab_model(cases_file: Path) -> Any:
         user = body["messages"][-1]["content"]
         lines = set(user.splitlines())
         primary = next((code for rows, code in known if rows <= lines and len(rows) > 0), None)
-        rng = random.Random(hashlib.sha256(f"{body.get('seed')}|{user}".encode()).digest())
+        prompt = "|".join(m["content"] for m in body["messages"])  # the system message too: label order matters
+        rng = random.Random(hashlib.sha256(f"{body.get('seed')}|{prompt}".encode()).digest())
         wrong = [c for c in labels if c != primary]
         first = primary if primary is not None and rng.random() < 0.7 else rng.choice(wrong)
         return json.dumps({"top10": [first], "predictions": [first]})
@@ -77,11 +78,14 @@ def robustness_runs(demo_build: tuple[Path, BuildManifest], tmp_path_factory: py
     root = tmp_path_factory.mktemp("robustness")
     perturb_cases(demo_build[0] / "inference.jsonl", root / "cases", ["lab_order", "drop_abnormal"], seed=1)
     with FakeOpenAI(answer_for=_lab_model(demo_build[0] / "inference.jsonl")) as server:
-        for kind in ("original", "lab_order", "drop_abnormal"):
+        systems = {}
+        for kind, order in (("original", None), ("lab_order", None), ("drop_abnormal", None), ("original", 7)):
+            seen = len(server.bodies)
             run_cases(
                 RunSettings(
                     cases_file=root / "cases" / kind / "inference.jsonl",
-                    out=root / "runs" / kind,
+                    out=root / "runs" / (kind if order is None else "label_order"),
+                    label_order=order,
                     model="openai-compatible:lab-model",
                     base_url=server.url,
                     task="lab",
@@ -90,16 +94,20 @@ def robustness_runs(demo_build: tuple[Path, BuildManifest], tmp_path_factory: py
                     params=GenerationParams(temperature=0.7, seed=3),
                 )
             )
+            name = kind if order is None else "label_order"
+            systems[name] = sorted({b["messages"][0]["content"] for b in server.bodies[seen:]})
+    (root / "systems.json").write_text(json.dumps(systems))
     return root
 
 
 def test_robustness_end_to_end(robustness_runs: Path) -> None:
     runs = robustness_runs / "runs"
-    result = run_cli("robustness", str(runs / "original"), str(runs / "lab_order"), str(runs / "drop_abnormal"))
+    probes = [str(runs / kind) for kind in ("lab_order", "drop_abnormal", "label_order")]
+    result = run_cli("robustness", str(runs / "original"), *probes)
     assert result.returncode == 0, result.stderr
     assert "robustness against" in result.stdout and "robustness.json" in result.stdout
     report = json.loads((runs / "original" / "robustness.json").read_text())
-    order, dropped = report["kinds"]
+    order, dropped, labels = report["kinds"]
     assert (order["kind"], dropped["kind"]) == ("lab_order", "drop_abnormal") and order["n_cases"] == 18
     # reordering: the same answers' distribution, so flips are the model's own noise
     low, high = order["flip_excess_ci"]
@@ -108,6 +116,25 @@ def test_robustness_end_to_end(robustness_runs: Path) -> None:
     # without the abnormal results the model cannot tell the case: flips beyond noise, accuracy falls
     assert dropped["flip_excess_ci"][0] > 0 and dropped["verdict"] == "responds to the evidence"
     assert dropped["primary_accuracy_change"] < -0.4 and dropped["primary_accuracy_change_ci"][1] < 0
+    # a run of the original cases with the label list in another order (medldr run --label-order 7)
+    assert (labels["kind"], labels["expect"], labels["params"], labels["n_cases"]) == (
+        "label_order",
+        "invariant",
+        {"seed": 7},
+        18,
+    )
+    assert labels["flip_excess_ci"][0] <= 0 <= labels["flip_excess_ci"][1]
+    manifest = json.loads((runs / "label_order" / "manifest.json").read_text())
+    systems = json.loads((robustness_runs / "systems.json").read_text())
+    assert (
+        len(systems["original"]) == len(systems["label_order"]) == 1 and systems["original"] != systems["label_order"]
+    )
+    listed = [sorted(texts[0].split("[ ")[1].removesuffix(" ]").split("; ")) for texts in systems.values()]
+    assert listed[0] == listed[-1]  # the same labels, in another order
+    assert (
+        manifest["identity"]["label_order"] == 7
+        and "label_order" not in json.loads((runs / "original" / "manifest.json").read_text())["identity"]
+    )
 
 
 def test_robustness_refusals(robustness_runs: Path, demo_build: tuple[Path, BuildManifest], tmp_path: Path) -> None:
@@ -130,8 +157,8 @@ def test_robustness_refusals(robustness_runs: Path, demo_build: tuple[Path, Buil
                 )
             )
     for args, message in [
-        ((runs / "original", runs / "original"), "are not perturbed copies (medldr perturb)"),
-        ((runs / "original", tmp_path / "other"), "were perturbed from other cases than"),
+        ((runs / "original", runs / "original"), "are not perturbed copies (medldr perturb), nor is it"),
+        ((runs / "original", tmp_path / "other"), "were perturbed from other cases than the original"),
         ((tmp_path / "one_round", runs / "lab_order"), "one round per case; the noise baseline compares rounds"),
         ((tmp_path / "nope", runs / "lab_order"), "no such run folder"),
     ]:

@@ -3,6 +3,7 @@ style and label space asked for, into OUT/responses.jsonl beside OUT/manifest.js
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ class RunSettings:
     transport_attempts: int = 6
     allow_data_sharing: bool = False
     prices: dict[str, dict[str, float]] | None = None
+    label_order: int | None = None  # list the labels in a seeded random order (a prompt-sensitivity probe)
 
 
 def _select(settings: RunSettings) -> tuple[list[Case], str]:
@@ -80,9 +82,13 @@ def run_cases(
         "rounds": settings.rounds,
         "retry_invalid": settings.retry_invalid,
     }
+    labels = list(space.prompt_labels)
+    if settings.label_order is not None:  # the same order for every case; recorded, so a resume keeps it
+        random.Random(f"label-order:{settings.label_order}").shuffle(labels)
+        identity["label_order"] = settings.label_order
     prompts = []
     for case in cases:
-        messages = build_messages(case, task=task, template=template, labels=space.prompt_labels)
+        messages = build_messages(case, task=task, template=template, labels=labels)
         prompts += [Prompt({"case_id": case.case_id, "round": r}, messages, r) for r in range(settings.rounds)]
     job = PromptJob(
         kind="run",

@@ -11,7 +11,7 @@ from typing import Any
 from medldr._files import atomic_write_text, folder_lock, sha256_file
 from medldr.errors import MedldrError
 from medldr.perturb import ORIGINAL, read_perturbation
-from medldr.schema import read_cases, read_responses
+from medldr.schema import RUN_MANIFEST, read_cases, read_responses, read_run_manifest
 from medldr.score.files import RunInputs, run_inputs, scoring_labels
 from medldr.score.robustness import Prediction, per_case, summarize
 from medldr.score.scoring import against_labels, answers_by_round, latest_records
@@ -35,6 +35,28 @@ def _answers(inputs: RunInputs, labels: Sequence[str], where: str) -> tuple[dict
             codes = answer.predictions if answer.valid else []
             by_case[case.case_id].append(tuple(dict.fromkeys(c for c in codes if c in label_set)))
     return by_case, kept
+
+
+def _probe(run: Path, inputs: RunInputs, source: str, original_order: object) -> dict[str, Any]:
+    """What a perturbed run probes: the perturbation manifest beside its cases, or, for a run on the original cases
+    with ``--label-order``, the label list's order (invariant: the prompt changed, not the case)."""
+    manifest = read_perturbation(inputs.cases)
+    if manifest is None or manifest.get("kind") == ORIGINAL:
+        order = _label_order(run)
+        if order is not None and order != original_order and _original_sha(inputs) == source:
+            return {"kind": "label_order", "expect": "invariant", "changed": None, "params": {"seed": order}}
+        raise MedldrError(
+            f"{run}: its cases ({inputs.cases}) are not perturbed copies (medldr perturb), nor is it a run with "
+            "another --label-order"
+        )
+    if manifest["original"]["sha256"] != source:
+        raise MedldrError(f"{run}: its cases were perturbed from other cases than the original run answered")
+    return manifest
+
+
+def _label_order(run: Path) -> object:
+    path = Path(run) / RUN_MANIFEST
+    return read_run_manifest(path).identity.get("label_order") if path.is_file() else None
 
 
 def _original_sha(inputs: RunInputs) -> str:
@@ -64,25 +86,31 @@ def robustness_of(
             f"{original_run}: one round per case; the noise baseline compares rounds (run it with --rounds 3)"
         )
     source = _original_sha(base)
+    original_order = _label_order(original_run)
     gold = {case.case_id: case.top_1_icd.code for case in cases}
     patients = {case.case_id: str(case.subject_id) for case in cases}
     results = []
     for run in perturbed_runs:
         inputs = run_inputs(run, None, None)
-        manifest = read_perturbation(inputs.cases)
-        if manifest is None or manifest.get("kind") == ORIGINAL:
-            raise MedldrError(f"{run}: its cases ({inputs.cases}) are not perturbed copies (medldr perturb)")
-        if manifest["original"]["sha256"] != source:
-            raise MedldrError(f"{run}: its cases were perturbed from other cases than {original_run} answered")
+        manifest = _probe(run, inputs, source, original_order)
         answers, _ = _answers(inputs, labels, str(inputs.responses))
-        ids = [i for i in manifest["changed"] if i in original and i in answers]
+        changed = manifest["changed"] if manifest["changed"] is not None else list(answers)  # label order: every case
+        ids = [i for i in changed if i in original and i in answers]
         if not ids:
             raise MedldrError(f"{run}: none of the cases {manifest['kind']} changed were answered in both runs")
         values = per_case([original[i] for i in ids], [answers[i] for i in ids], [gold[i] for i in ids])
         summary = summarize(
             values, [patients[i] for i in ids], expect=manifest["expect"], n_resamples=n_resamples, seed=seed
         )
-        results.append({"run": str(run), "kind": manifest["kind"], "expect": manifest["expect"], **summary})
+        results.append(
+            {
+                "run": str(run),
+                "kind": manifest["kind"],
+                "expect": manifest["expect"],
+                "params": manifest.get("params", {}),
+                **summary,
+            }
+        )
     return {
         "original_run": str(original_run),
         "label_space_size": len(labels),

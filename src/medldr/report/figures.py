@@ -345,3 +345,70 @@ def render(fig: Figure, fmt: str) -> bytes:
     with matplotlib.rc_context(STYLE):
         fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
     return buffer.getvalue()
+
+
+def _robust(runs: Sequence[ScoredFolder]) -> list[tuple[int, ScoredFolder]]:
+    return [(i, run) for i, run in enumerate(runs) if run.robustness and run.robustness.get("kinds")]
+
+
+@_styled
+def robustness_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
+    """Flip rate per perturbation kind (95% CI) against the band of the model's own round-to-round flips (its 95%
+    CI), one colour per run; None when no run has a robustness summary."""
+    compared = _robust(runs)
+    if not compared:
+        return None
+    kinds = list(dict.fromkeys(k["kind"] for _, run in compared for k in run.robustness["kinds"]))  # type: ignore[index]
+    fig = _figure((max(FIGURE_INCHES[0], 1.0 + 0.55 * len(kinds)), FIGURE_INCHES[1]))
+    ax = fig.add_subplot()
+    width = 0.7 / len(compared)
+    for j, (i, run) in enumerate(compared):
+        entries = {k["kind"]: k for k in run.robustness["kinds"]}  # type: ignore[index]
+        noise = next(iter(entries.values()))
+        low, high = noise["noise_flip_rate_ci"]
+        ax.axhspan(100 * low, 100 * high, color=colour(i), alpha=0.15, lw=0)
+        ax.axhline(100 * noise["noise_flip_rate"], color=colour(i), lw=1, ls="--")
+        x = np.array([kinds.index(k) for k in entries]) - 0.35 + width * (j + 0.5)
+        y = np.array([100 * e["flip_rate"] for e in entries.values()])
+        err = np.array([[y[n] - 100 * e["flip_rate_ci"][0], 100 * e["flip_rate_ci"][1] - y[n]] for n, e in
+                        enumerate(entries.values())]).T  # fmt: skip
+        markers = ["o" if e["expect"] == "invariant" else "s" for e in entries.values()]
+        for xi, yi, ei, marker in zip(x, y, err.T, markers, strict=True):
+            ax.errorbar([xi], [yi], yerr=ei[:, None], fmt=marker, capsize=3, color=colour(i))
+        ax.plot([], [], "o", color=colour(i), label=f"{run.name} (band: its own noise)")
+    crowded = len(kinds) > 4
+    ax.set_xticks(range(len(kinds)), kinds, rotation=30 if crowded else 0, ha="right" if crowded else "center")
+    ax.set_ylabel("Primary-diagnosis flip rate (%)")
+    ax.set_ylim(0, 104)
+    ax.set_title("Flip rate per perturbation against the model's own noise (95% CI)")
+    ax.legend(frameon=False, loc="best")
+    return fig
+
+
+@_styled
+def information_curve_figure(runs: Sequence[ScoredFolder]) -> Figure | None:
+    """Primary accuracy (95% CI) against the share of the lab lines kept (the lab_first_P kinds; 100%: the original
+    cases); None when no run was compared with a truncated lab block."""
+    curves = []
+    for i, run in _robust(runs):
+        points = {}
+        for entry in run.robustness["kinds"]:  # type: ignore[index]
+            if entry["kind"].startswith("lab_first_"):
+                points[int(entry["kind"].rsplit("_", 1)[1])] = (
+                    entry["primary_accuracy_perturbed"],
+                    entry["primary_accuracy_perturbed_ci"],
+                )
+                points[100] = (entry["primary_accuracy_original"], entry["primary_accuracy_original_ci"])
+        if len(points) > 1:
+            curves.append((i, run, dict(sorted(points.items()))))
+    if not curves:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    for i, run, points in curves:
+        x = np.array(list(points))
+        y = np.array([100 * v for v, _ in points.values()])
+        err = np.array([[y[n] - 100 * ci[0], 100 * ci[1] - y[n]] for n, (_, ci) in enumerate(points.values())]).T
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=colour(i), label=run.name)
+    _accuracy_against(ax, "Lab lines kept (% of the block, from the top)", "Information curve (95% CI)")
+    return fig

@@ -23,6 +23,7 @@ from medldr.schema import (
     read_run_manifest,
 )
 from medldr.score.files import read_scored
+from medldr.score.robustness_files import ROBUSTNESS
 from medldr.score.scoring import CaseValues
 
 
@@ -37,6 +38,7 @@ class ScoredFolder:
     manifest: RunManifest | None
     build: BuildManifest | None
     overdiagnosis: dict[str, Any] | None = None  # overdiagnosis_summary.json, when the run was typed
+    robustness: dict[str, Any] | None = None  # robustness.json, when perturbed runs were compared with it
 
     @property
     def model(self) -> str:
@@ -74,6 +76,7 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
             raise MedldrError(
                 f"{typed_path}: typed before {responses} last changed; run `medldr overdiagnosis {folder}` again"
             )
+    robustness = _robustness(folder, current)
     manifest = _read_manifest(folder / RUN_MANIFEST)
     build = None
     if manifest is not None:
@@ -81,7 +84,24 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
         build = read_build_manifest(build_path) if build_path.exists() else None
         if (manifest.model or {}).get("provider") == "baseline":  # marked in every table and figure
             name = f"{name} (baseline)"
-    return ScoredFolder(name, folder, scores, values, manifest, build, overdiagnosis)
+    return ScoredFolder(name, folder, scores, values, manifest, build, overdiagnosis, robustness)
+
+
+def _robustness(folder: Path, responses_sha: str | None) -> dict[str, Any] | None:
+    """robustness.json beside the run (``medldr robustness RUN ...``), refused when older than the run's answers."""
+    path = folder / ROBUSTNESS
+    if not path.exists():
+        return None
+    try:
+        result = json.loads(read_text(path))
+        readable = isinstance(result["kinds"], list) and all("flip_rate" in kind for kind in result["kinds"])
+    except (ValueError, KeyError, TypeError):
+        readable = False
+    if not readable:
+        raise MedldrError(f"{path}: not a robustness summary; run `medldr robustness {folder} ...` again") from None
+    if responses_sha and result.get("responses_sha256") != responses_sha:
+        raise MedldrError(f"{path}: written before {folder / RESPONSES} last changed; run `medldr robustness` again")
+    return result
 
 
 def load_folders(folders: Sequence[Path]) -> list[ScoredFolder]:

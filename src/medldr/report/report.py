@@ -32,6 +32,7 @@ from medldr.report.sections import (
     overdiagnosis_table,
     per_disease_table,
     reliability_table,
+    robustness_table,
     runs_table,
     usage_table,
 )
@@ -151,6 +152,20 @@ def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> 
         figs.overdiagnosis_figure(runs),
         "No overdiagnosis figure: no run was typed (medldr overdiagnosis RUN).",
     )
+    optional(
+        "robustness",
+        "Primary-diagnosis flip rate per perturbation kind (95% patient-bootstrap CI) against the band of the model's "
+        "own round-to-round flips on the original cases (mean dashed, 95% CI shaded): invariant kinds (circles) should "
+        "stay in the band, sensitive kinds (squares) should rise above it.",
+        figs.robustness_figure(runs),
+        "No robustness figure: no run was compared with perturbed runs (medldr perturb, then medldr robustness).",
+    )
+    optional(
+        "information_curve",
+        "Primary accuracy (95% CI) with only the first 20/40/60/80% of the lab lines (100%: the original cases).",
+        figs.information_curve_figure(runs),
+        "No information curve: no run was compared with lab_first_P runs (medldr perturb --kind lab_first_40 ...).",
+    )
     return out, notes
 
 
@@ -263,6 +278,7 @@ def build_report(
     tables = [accuracy_table(runs), label_averages_table(runs), assistance_table(runs), reliability_table(runs)]
     tables += [comparison] if comparison else []
     tables += [table for table in (overdiagnosis_table(runs), overdiagnosis_relations_table(runs)) if table]
+    tables += [table for table in (robustness_table(runs),) if table]
     tables += [usage_table(runs), per_disease]
     figures, figure_notes = draw_figures(runs, [str(row["code"]) for row in per_disease.rows])
     summary_table = runs_table(runs)

@@ -345,3 +345,49 @@ def overdiagnosis_table(runs: Sequence[ScoredFolder]) -> Table | None:
         "judge."
     )
     return Table("overdiagnosis", "Overdiagnosis types", columns, rows, note=note)
+
+
+def _robustness_estimate(entry: Mapping[str, Any], key: str) -> Value:
+    low, high = entry.get(f"{key}_ci") or (None, None)
+    return Estimate(entry[key], low, high) if key in entry else None
+
+
+def robustness_table(runs: Sequence[ScoredFolder]) -> Table | None:
+    """Per run compared with perturbed runs (medldr robustness) and per kind: flips against its own noise."""
+    rows: list[dict[str, Value]] = []
+    for run in runs:
+        for entry in (run.robustness or {}).get("kinds", []):
+            rows.append(
+                {
+                    "run": run.name,
+                    "kind": f"{entry['kind']} ({entry['expect']})",
+                    "n_cases": entry["n_cases"],
+                    "flip_rate": _robustness_estimate(entry, "flip_rate"),
+                    "noise_flip_rate": _robustness_estimate(entry, "noise_flip_rate"),
+                    "flip_excess": _robustness_estimate(entry, "flip_excess"),
+                    "set_change_excess": _robustness_estimate(entry, "set_change_excess"),
+                    "primary_accuracy_change": _robustness_estimate(entry, "primary_accuracy_change"),
+                    "verdict": entry["verdict"],
+                }
+            )
+    if not rows:
+        return None
+    columns = [
+        RUN,
+        Column("kind", "Perturbation", "text"),
+        Column("n_cases", "Cases", "count"),
+        Column("flip_rate", "Flip rate (%)"),
+        Column("noise_flip_rate", "Own noise (%)"),
+        Column("flip_excess", "Excess (pp)"),
+        Column("set_change_excess", "Set change excess (pp)"),
+        Column("primary_accuracy_change", "Δ primary accuracy (pp)"),
+        Column("verdict", "Verdict", "text"),
+    ]
+    note = (
+        "medldr robustness: for the cases each perturbation changed, a flip is an answer whose primary diagnosis "
+        "(first predicted code) differs from the original case's answer of the same round; the model's own noise is "
+        "the same between the original's rounds; set change is 1 - Jaccard. Excess = perturbed minus noise, with 95% "
+        "patient-bootstrap intervals (paired). An invariant kind flipping beyond the noise is fragility; a sensitive "
+        "kind not flipping beyond it is insensitivity to the evidence removed."
+    )
+    return Table("robustness", "Robustness to perturbed cases, net of the model's own noise", columns, rows, note)

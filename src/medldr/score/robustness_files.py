@@ -113,6 +113,7 @@ def robustness_of(
         )
     return {
         "original_run": str(original_run),
+        "responses_sha256": sha256_file(base.responses),  # the report refuses a summary older than the answers
         "label_space_size": len(labels),
         "n_resamples": n_resamples,
         "seed": seed,

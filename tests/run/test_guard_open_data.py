@@ -55,3 +55,28 @@ def test_an_edited_demo_file_is_no_longer_open_data(tmp_path: Path, hosted) -> N
     with pytest.raises(MedldrError, match="data-use rule"):
         _decide(cases, hosted)
     assert _decide(tmp_path / "test.jsonl", hosted)["decision"] == "allowed"  # its untouched sibling still is
+
+
+def test_a_perturbed_copy_of_the_demo_is_open_data_when_re_derived(tmp_path: Path, hosted) -> None:
+    """Issue 20: a `medldr perturb` copy is treated like its original: open when re-applying the recorded kind and
+    seed to the (open) original gives the same bytes; a copy edited afterwards, or whose manifest names another seed,
+    is credentialed as before."""
+    from medldr.perturb import perturb_cases
+
+    build_cases(open_demo(), tmp_path / "cases", BuildConfig(window="ed", seed=7))
+    perturb_cases(tmp_path / "cases" / "inference.jsonl", tmp_path / "p", ["lab_order", "drop_abnormal"], seed=3)
+    for kind in ("lab_order", "drop_abnormal"):
+        decision = _decide(tmp_path / "p" / kind / "inference.jsonl", hosted)
+        assert decision["decision"] == "allowed" and f"a medldr perturb copy ({kind}, re-derived)" in decision["reason"]
+    assert _decide(tmp_path / "p" / "original" / "inference.jsonl", hosted)["decision"] == "allowed"
+    edited = tmp_path / "p" / "lab_order" / "inference.jsonl"
+    edited.write_text(edited.read_text().replace("Blood", "Blood (note: ...)", 1))
+    with pytest.raises(MedldrError, match="data-use rule"):
+        _decide(edited, hosted)
+    manifest = tmp_path / "p" / "drop_abnormal" / "perturbation.json"
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"seed": 4}))
+    decision = _decide(tmp_path / "p" / "drop_abnormal" / "inference.jsonl", hosted)  # drop_abnormal ignores its seed
+    assert decision["decision"] == "allowed"
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"kind": "drop_normal"}))
+    with pytest.raises(MedldrError, match="data-use rule"):
+        _decide(tmp_path / "p" / "drop_abnormal" / "inference.jsonl", hosted)

@@ -8,6 +8,7 @@ what ``medldr robustness`` compares."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -17,7 +18,7 @@ from medldr import __version__
 from medldr._files import atomic_write_text, folder_lock, sha256_file
 from medldr.errors import MedldrError
 from medldr.perturb.registry import KINDS, Kind
-from medldr.schema import Case, build_manifest_of, read_build_manifest, read_cases, write_cases
+from medldr.schema import Case, build_manifest_of, case_line, read_build_manifest, read_cases, write_cases
 
 PERTURBATION_MANIFEST = "perturbation.json"
 ORIGINAL = "original"
@@ -128,3 +129,27 @@ def read_perturbation(cases_file: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except ValueError:
         raise MedldrError(f"{path}: not JSON") from None
+
+
+def perturbed_from(cases_file: Path) -> tuple[Path, str] | None:
+    """(the original cases file, the kind) when ``cases_file`` is exactly what ``medldr perturb`` makes of that file
+    with its recorded kind, parameters and seed (re-derived here, byte for byte, never taken on the manifest's word);
+    None otherwise. The data-use guard uses it to treat a perturbed copy of open data as open data."""
+    manifest = read_perturbation(cases_file)
+    kind = KINDS.get(str((manifest or {}).get("kind")))
+    if manifest is None or kind is None or manifest.get("params") != kind.params:
+        return None
+    recorded = manifest.get("original") or {}
+    candidates = [
+        Path(str(recorded.get("cases_file", ""))),
+        Path(cases_file).parent.parent / ORIGINAL / Path(cases_file).name,
+    ]
+    original = next((c for c in candidates if c.is_file() and sha256_file(c) == recorded.get("sha256")), None)
+    if original is None:
+        return None
+    try:
+        rederived = [_perturbed(case, kind, int(manifest["seed"]))[0] for case in read_cases(original)]
+    except (MedldrError, KeyError, TypeError, ValueError):
+        return None
+    text = "".join(case_line(case) + "\n" for case in rederived).encode()
+    return (original, kind.name) if hashlib.sha256(text).hexdigest() == sha256_file(cases_file) else None

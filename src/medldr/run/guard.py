@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from medldr.build.provenance import open_data_reason
 from medldr.errors import MedldrError
+from medldr.perturb import perturbed_from
 from medldr.run.providers import Provider
 from medldr.run.providers.base import redact_url
 from medldr.schema import build_manifest_of, read_build_manifest
@@ -39,6 +40,10 @@ def data_use_decision(
     if _allow_listed(base_url):
         return {**decision, "decision": "allowed", "reason": f"endpoint listed in {ALLOW_LIST_ENV}"}
     open_data = open_data_reason(cases_file)  # rebuilds the claimed open source: only when it decides something
+    if open_data is None and (source_copy := perturbed_from(cases_file)) is not None:
+        original, kind = source_copy
+        reason = open_data_reason(original)
+        open_data = f"a medldr perturb copy ({kind}, re-derived) of {original}, {reason}" if reason else None
     if open_data is not None:
         return {**decision, "decision": "allowed", "reason": open_data}
     if allow_sharing:

@@ -1,6 +1,6 @@
 """Names an ICD-9 condition goes by in clinical text: its title, the title's core (qualifiers such as
 'unspecified' or ', initial episode of care' removed), its category's core title, and common clinical synonyms and
-abbreviations (a curated table keyed by code prefix). They are the target rules with which ``score.mentions`` finds a
+abbreviations (a curated table keyed by code prefix). They are the target rules with which ``medldr.mentions`` finds a
 condition in a past-medical-history text."""
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ def test_every_kind_gets_a_cases_folder_with_its_manifests(perturbed: Path, demo
     original = _cases(perturbed, "original")
     assert (perturbed / "original" / "inference.jsonl").read_bytes() == (demo_build[0] / "inference.jsonl").read_bytes()
     written = {p.name for p in perturbed.iterdir() if p.is_dir()}
-    assert written == {"original", *(k for k in KINDS if k != "drop_hpi")}  # the demo has no notes: nothing to drop
+    no_notes = {"drop_hpi", "negate_finding"}  # the demo has no notes: nothing to drop or negate, no folder
+    assert written == {"original", *(k for k in KINDS if k not in no_notes)}
     for kind in written - {"original"}:
         manifest = json.loads((perturbed / kind / "perturbation.json").read_text())
         assert manifest["kind"] == kind and manifest["expect"] == KINDS[kind].expect and manifest["seed"] == 5
@@ -121,3 +122,33 @@ def test_refusals_are_one_line_and_write_nothing(demo_build: tuple, perturbed: P
         assert len(result.stderr.strip().splitlines()) == 1
     assert {p: p.read_bytes() for p in perturbed.rglob("*.json*")} == before
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def _note_case(hpi: str) -> Case:
+    gold = ["486", "5849"]
+    return Case.model_validate(
+        {
+            "case_id": "1/2/0",
+            "input_dict": {"hpi_text": hpi},
+            "output_dict": {"output_icd_id": gold, "output_icd_name": gold, "output_icd_id_and_name": gold},
+            "top_1_icd": {"code": "486", "name": ""},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("hpi", "negated"),
+    [
+        (
+            "Mother with CHF. 70M with HTN presents with acute kidney injury and pneumonia.",
+            "Mother with CHF. 70M with HTN presents with no evidence of acute kidney injury and pneumonia.",
+        ),
+        ("Found to have PNA on CXR. Cr 3.1.", "Found to have no evidence of PNA on CXR. Cr 3.1."),
+        ("CXR concerning for PNA. Cr 3.1.", None),  # uncertain: not a stated finding
+        ("No pneumonia. Denies AKI. Mother had pneumonia.", None),  # no stated gold finding: no clear target
+        ("Possible pneumonia, rule out AKI.", None),
+    ],
+)
+def test_negating_a_stated_finding_needs_a_clear_target(hpi: str, negated: str | None) -> None:
+    change = KINDS["negate_finding"].apply(_note_case(hpi), random.Random(0))
+    assert (change[0]["hpi_text"] if change else None) == negated

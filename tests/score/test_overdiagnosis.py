@@ -8,8 +8,8 @@ import json
 import pytest
 
 from medldr.icd_terms import condition_terms
+from medldr.mentions import find_condition
 from medldr.schema import Case, CodedDiagnosis
-from medldr.score.mentions import find_condition
 from medldr.score.overdiagnosis import summarize, type_overdiagnoses
 
 

@@ -208,7 +208,7 @@ def test_typing_without_medspacy_says_how_to_install_it(scored_runs: list[Path],
     assert result.returncode == 0, result.stderr  # the demo has no notes: nothing to read
     with_history = hide + (
         "from medldr.errors import MedldrError\n"
-        "from medldr.score.mentions import find_condition\n"
+        "from medldr.mentions import find_condition\n"
         "try:\n    find_condition('4019', 'PMH: HTN')\nexcept MedldrError as err:\n    print(err)\n"
     )
     result = subprocess.run([sys.executable, "-c", with_history], capture_output=True, text=True, timeout=300)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
-from medldr.perturb.kinds import demographics, fields, lab_format, lab_rows, lab_values
+from medldr.perturb.kinds import demographics, fields, lab_format, lab_rows, lab_values, notes
 from medldr.schema import Case
 
 Change = tuple[dict[str, Any], str]
@@ -64,6 +64,12 @@ KINDS = _kinds(
     Kind("drop_micro", "sensitive", fields.drop, "microbiology is evidence", {"field": "micro_info"}),
     Kind("drop_ed_info", "sensitive", fields.drop, "ED triage is evidence", {"field": "ed_info"}),
     Kind("drop_hpi", "sensitive", fields.drop, "the history of present illness is evidence", {"field": "hpi_text"}),
+    Kind(
+        "negate_finding",
+        "sensitive",
+        notes.negate_finding,
+        "a gold diagnosis the notes stated is now denied",
+    ),
     *(
         Kind(
             f"lab_first_{p}",

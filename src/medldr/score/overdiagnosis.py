@@ -20,9 +20,9 @@ from typing import Any, Literal
 import numpy as np
 
 from medldr.icd import block, category, ccs_group, ccs_name, hierarchy_relation, icd9_names, normalize_code
+from medldr.mentions import find_condition
 from medldr.schema import Case
 from medldr.score.bootstrap import resampled_totals
-from medldr.score.mentions import find_condition
 
 Type = Literal["A", "B", "C", "S"]
 TYPES: tuple[Type, ...] = ("A", "B", "C", "S")

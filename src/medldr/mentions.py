@@ -4,7 +4,8 @@ target rules, and ConText marks a mention negated, of a family member, hypotheti
 count as the patient having the condition. Regular expressions got clinical negation wrong ("Denies CP, SOB, or
 history of CHF": the scope ended at a comma), and substrings matched other conditions ("pulmonary hypertension"
 named essential hypertension): here the longest target wins, so the look-alike phrases of ``icd_terms.LOOKALIKES``
-take the words from the condition they contain."""
+take the words from the condition they contain. Shared by the score stage (overdiagnosis Type-B) and the perturb
+stage (negating a stated finding)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class Mention:
 
     term: str
     sentence: str
+    start: int  # character offsets of the term in the text
+    end: int
     negated: bool = False
     family: bool = False
     hypothetical: bool = False
@@ -138,6 +141,8 @@ class _Finder:
                     Mention(
                         term=ent.text,
                         sentence=ent.sent.text.strip(),
+                        start=ent.start_char,
+                        end=ent.end_char,
                         negated=ent._.is_negated,
                         family=ent._.is_family,
                         hypothetical=ent._.is_hypothetical,

@@ -121,6 +121,19 @@ def test_refusals_are_one_line_and_write_nothing(demo_build: tuple, perturbed: P
         assert result.returncode == 2 and result.stderr.startswith("error: ") and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert {p: p.read_bytes() for p in perturbed.rglob("*.json*")} == before
+    edited = tmp_path / "edited"  # a lab field not in the build's format: named, with its file and case
+    edited.mkdir()
+    lines = (demo_build[0] / "inference.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first["input_dict"]["lab"] = "labs: Cr 1.4"
+    (edited / "inference.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    (edited / "build_manifest.json").write_text((demo_build[0] / "build_manifest.json").read_text())
+    result = run_cli("perturb", str(edited / "inference.jsonl"), "--out", str(tmp_path / "z"), "--kind", "lab_order")
+    assert result.returncode == 2 and result.stderr.strip() == (
+        f"error: {edited / 'inference.jsonl'}: case {first['case_id']}: lab_order: the lab field does not start with "
+        "the build's prefix and header"
+    )
+    assert not (tmp_path / "z" / "lab_order").exists()
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
 
 

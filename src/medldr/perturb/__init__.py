@@ -24,12 +24,12 @@ PERTURBATION_MANIFEST = "perturbation.json"
 ORIGINAL = "original"
 
 
-def _perturbed(case: Case, kind: Kind, seed: int) -> tuple[Case, str | None]:
+def _perturbed(case: Case, kind: Kind, seed: int, where: str = "") -> tuple[Case, str | None]:
     rng = random.Random(f"{seed}:{kind.name}:{case.case_id}")
     try:
         change = kind.apply(case, rng)
     except ValueError as err:
-        raise MedldrError(f"case {case.case_id}: {kind.name}: {err}") from None
+        raise MedldrError(f"{where}case {case.case_id}: {kind.name}: {err}") from None
     if change is None:
         return case, None
     fields, what = change
@@ -83,7 +83,7 @@ def perturb_cases(cases_file: Path, out: Path, kinds: list[str] | None = None, s
     with folder_lock(out):
         plan: list[tuple[Kind | None, list[Case], dict[str, str]]] = [(None, cases, {})]
         for kind in chosen:
-            pairs = [_perturbed(case, kind, seed) for case in cases]
+            pairs = [_perturbed(case, kind, seed, f"{cases_file}: ") for case in cases]
             changed = {c.case_id: w for c, w in pairs if w is not None}
             if changed or kinds:  # a kind no case offers anything to is left out unless asked for by name
                 plan.append((kind, [c for c, _ in pairs], changed))

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
 
-from medldr.perturb import perturb_cases
+from medldr.errors import MedldrError
+from medldr.perturb import perturb_cases, read_perturbation
 from medldr.perturb.labs import LabBlock, LabRow
 from medldr.perturb.registry import KINDS
 from medldr.schema import BuildManifest, Case, read_build_manifest, read_cases
@@ -121,6 +123,11 @@ def test_refusals_are_one_line_and_write_nothing(demo_build: tuple, perturbed: P
         assert result.returncode == 2 and result.stderr.startswith("error: ") and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert {p: p.read_bytes() for p in perturbed.rglob("*.json*")} == before
+    damaged = tmp_path / "damaged"  # a hand-edited perturbation manifest: one line where it is read
+    shutil.copytree(perturbed / "lab_order", damaged)
+    (damaged / "perturbation.json").write_text('{"kind": "lab_order"}')
+    with pytest.raises(MedldrError, match=r"perturbation.json: not a perturbation manifest of this medldr version"):
+        read_perturbation(damaged / "inference.jsonl")
     edited = tmp_path / "edited"  # a lab field not in the build's format: named, with its file and case
     edited.mkdir()
     lines = (demo_build[0] / "inference.jsonl").read_text().splitlines()

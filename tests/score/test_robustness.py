@@ -144,6 +144,7 @@ def test_robustness_refusals(robustness_runs: Path, demo_build: tuple[Path, Buil
         for kind, cases_file in [
             ("other", tmp_path / "cases" / "lab_order" / "train.jsonl"),
             ("one_round", robustness_runs / "cases" / "original" / "inference.jsonl"),
+            ("hotter", robustness_runs / "cases" / "lab_order" / "inference.jsonl"),  # another temperature
         ]:
             run_cases(
                 RunSettings(
@@ -152,8 +153,9 @@ def test_robustness_refusals(robustness_runs: Path, demo_build: tuple[Path, Buil
                     model="openai-compatible:lab-model",
                     base_url=server.url,
                     task="lab",
-                    rounds=1,
+                    rounds=1 if kind != "hotter" else 5,
                     limit=3,
+                    params=GenerationParams(temperature=1.0 if kind == "hotter" else 0.7, seed=3),
                 )
             )
     for args, message in [
@@ -161,6 +163,7 @@ def test_robustness_refusals(robustness_runs: Path, demo_build: tuple[Path, Buil
         ((runs / "original", tmp_path / "other"), "were perturbed from other cases than the original"),
         ((tmp_path / "one_round", runs / "lab_order"), "one round per case; the noise baseline compares rounds"),
         ((tmp_path / "nope", runs / "lab_order"), "no such run folder"),
+        ((runs / "original", tmp_path / "hotter"), "differs from " + str(runs / "original") + " in params; run the"),
     ]:
         result = run_cli("robustness", *map(str, args), "--out", str(tmp_path / "out"))
         assert result.returncode == 2 and result.stderr.startswith("error: ") and message in result.stderr

@@ -22,6 +22,7 @@ from medldr.schema import Case, build_manifest_of, case_line, read_build_manifes
 
 PERTURBATION_MANIFEST = "perturbation.json"
 ORIGINAL = "original"
+EXPECT = (None, "invariant", "sensitive")  # what a manifest's "expect" may be (None: the original)
 
 
 def _perturbed(case: Case, kind: Kind, seed: int, where: str = "") -> tuple[Case, str | None]:
@@ -126,9 +127,15 @@ def read_perturbation(cases_file: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except ValueError:
-        raise MedldrError(f"{path}: not JSON") from None
+        manifest = None
+    shapes = {"kind": str, "original": dict, "changed": dict, "params": dict, "seed": int}
+    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), t) for k, t in shapes.items()):
+        raise MedldrError(f"{path}: not a perturbation manifest of this medldr version (medldr perturb writes them)")
+    if not isinstance(manifest["original"].get("sha256"), str) or manifest.get("expect") not in EXPECT:
+        raise MedldrError(f"{path}: not a perturbation manifest of this medldr version (medldr perturb writes them)")
+    return manifest
 
 
 def perturbed_from(cases_file: Path) -> tuple[Path, str] | None:

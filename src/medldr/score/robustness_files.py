@@ -11,6 +11,7 @@ from typing import Any
 from medldr._files import atomic_write_text, folder_lock, sha256_file
 from medldr.errors import MedldrError
 from medldr.perturb import ORIGINAL, read_perturbation
+from medldr.run.execute import identity_changes
 from medldr.schema import RUN_MANIFEST, read_cases, read_responses, read_run_manifest
 from medldr.score.files import RunInputs, run_inputs, scoring_labels
 from medldr.score.robustness import Prediction, per_case, summarize
@@ -54,9 +55,28 @@ def _probe(run: Path, inputs: RunInputs, source: str, original_order: object) ->
     return manifest
 
 
-def _label_order(run: Path) -> object:
+def _identity(run: Path) -> dict[str, Any]:
     path = Path(run) / RUN_MANIFEST
-    return read_run_manifest(path).identity.get("label_order") if path.is_file() else None
+    return read_run_manifest(path).identity if path.is_file() else {}
+
+
+def _label_order(run: Path) -> object:
+    return _identity(run).get("label_order")
+
+
+PROBED = {"cases_sha256", "n_cases", "label_order", "rounds", "base_url"}
+"""Identity keys a perturbed run may differ in from the original (the base URL: the same model served at another
+address); any other difference (model, parameters, task, prompt style, label space) would be counted as flips the
+perturbation did not cause."""
+
+
+def _same_model(original_run: Path, run: Path) -> None:
+    changed = [k for k in identity_changes(_identity(original_run), _identity(run)) if k not in PROBED]
+    if changed:
+        raise MedldrError(
+            f"{run}: differs from {original_run} in {', '.join(changed)}; run the perturbed cases with the original "
+            "run's settings"
+        )
 
 
 def _original_sha(inputs: RunInputs) -> str:
@@ -93,6 +113,7 @@ def robustness_of(
     for run in perturbed_runs:
         inputs = run_inputs(run, None, None)
         manifest = _probe(run, inputs, source, original_order)
+        _same_model(original_run, run)
         answers, _ = _answers(inputs, labels, str(inputs.responses))
         changed = manifest["changed"] if manifest["changed"] is not None else list(answers)  # label order: every case
         ids = [i for i in changed if i in original and i in answers]

@@ -203,6 +203,27 @@ def robustness_table(result: dict[str, Any]) -> Table:
     return table
 
 
+def dry_run_lines(plan: dict[str, Any]) -> str:
+    """What `medldr run --dry-run` prints: nothing was sent."""
+    tokens = "counted with the model's tokenizer" if plan["prompt_tokens_counted"] else "an estimate: 4 characters each"
+    if plan["on_this_machine"]:
+        cost = "$0 (a model on this machine)"
+    elif plan["priced"]:
+        cost = f"${plan['cost_usd']:.2f} at the price table's prices"
+    else:
+        cost = f"unknown: no price for {plan['model']} (add one with --prices FILE)"
+    return "\n".join(
+        [
+            f"dry run of {plan['model']}: nothing sent, nothing written",
+            f"requests: {plan['requests']:,} ({plan['already_answered']:,} already answered)",
+            f"prompt tokens: {plan['prompt_tokens']:,} ({tokens})",
+            f"completion tokens: {plan['completion_tokens']:,} (per request: {plan['completion_basis']})",
+            f"cost: {cost}",
+            f"data use: {plan['data_use']}",
+        ]
+    )
+
+
 def prompts_table() -> Table:
     """The nine prompt styles and the seven task types."""
     table = Table(title="prompt styles (--style) and task types (--task)", title_justify="left")

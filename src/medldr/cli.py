@@ -19,6 +19,7 @@ from medldr._console import (
     StageProgress,
     build_summary,
     comparison_table,
+    dry_run_lines,
     err_console,
     overdiagnosis_table,
     prompts_table,
@@ -35,7 +36,7 @@ from medldr.judging import JudgeSettings, judge_typed
 from medldr.perturb import perturb_cases, read_perturbation
 from medldr.prompts import DEFAULT_STYLE
 from medldr.prompts.preview import preview_messages
-from medldr.run import GenerationParams, RunSettings, run_cases
+from medldr.run import GenerationParams, RunSettings, plan_run, run_cases
 from medldr.run.prices import load_prices
 from medldr.schema import SCORES, BuildManifest, Scores, validation_problem
 from medldr.score.compare import compare_runs
@@ -520,6 +521,15 @@ def run(
     label_order: Annotated[
         int | None, typer.Option(help="List the labels in a seeded random order (a robustness probe).")
     ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(min=0, help="Stop sending before the run's spend would pass this many USD.")
+    ] = None,
+    max_total_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Stop sending before the run's prompt + completion tokens pass N.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Send nothing: print the requests, tokens, cost and data-use decision.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Run a model on the cases, R rounds each; answers are appended to OUT/responses.jsonl as they arrive.
@@ -553,7 +563,12 @@ def run(
         allow_data_sharing=allow_data_sharing,
         prices=load_prices(prices),
         label_order=label_order,
+        max_cost=max_cost,
+        max_total_tokens=max_total_tokens,
     )
+    if dry_run:
+        console.print(dry_run_lines(plan_run(settings)), markup=False, highlight=False, soft_wrap=True)
+        return
     with RunProgress(enabled=not quiet) as progress:
         manifest = run_cases(settings, progress=progress)
     totals = manifest.totals

@@ -4,7 +4,7 @@ rounds, resumable, under the data-use guard."""
 from medldr.run.execute import Prompt, PromptJob, ask, run_prompts
 from medldr.run.params import GenerationParams
 from medldr.run.providers import PROVIDERS, get_provider
-from medldr.run.runner import RunSettings, run_cases
+from medldr.run.runner import RunSettings, plan_run, run_cases
 
 __all__ = [
     "PROVIDERS",
@@ -14,6 +14,7 @@ __all__ = [
     "RunSettings",
     "ask",
     "get_provider",
+    "plan_run",
     "run_cases",
     "run_prompts",
 ]

@@ -28,6 +28,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from medldr import __version__
 from medldr._files import atomic_write_text, folder_lock
 from medldr.errors import MedldrError
+from medldr.run.budget import Ceiling, completion_tokens, prompt_tokens
 from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
@@ -74,6 +75,8 @@ class PromptJob:
     retry_invalid: int = 0
     allow_data_sharing: bool = False
     prices: dict[str, dict[str, float]] | None = None
+    max_cost: float | None = None  # USD ceiling of the whole run (at the price table's prices)
+    max_total_tokens: int | None = None  # token ceiling of the whole run (prompt + completion)
     settings: dict[str, Any] = field(default_factory=dict)  # recorded in the manifest, not part of the identity
 
     @property
@@ -142,11 +145,23 @@ def _count(totals: dict[str, float], record: dict[str, Any], prices: dict | None
     totals["cost_usd"] = cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], prices)
 
 
-def _totals(records: list[dict[str, Any]], prices: dict | None, model: str) -> dict[str, float]:
+def run_totals(records: list[dict[str, Any]], prices: dict | None, model: str) -> dict[str, float]:
     totals = dict.fromkeys(TOTAL_KEYS, 0.0)
     for record in records:
         _count(totals, record, prices, model)
     return totals
+
+
+def pending_prompts(job: PromptJob, records: list[dict[str, Any]]) -> tuple[list[Prompt], dict[Key, _State]]:
+    """The prompts still to ask (no answer yet, or an invalid one with re-asks left), and every prompt's state."""
+    states = _states(records, job.key_fields)
+    budget = 1 + job.retry_invalid
+
+    def finished(key: Key) -> bool:
+        state = states.get(key)
+        return state is not None and state.answered and (state.last_valid or state.attempts >= budget)
+
+    return [p for p in job.prompts if not finished(tuple(p.key.values()))], states
 
 
 def identity_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
@@ -225,16 +240,16 @@ async def _execute(
     progress: Progress,
 ) -> None:
     journal = GroupCommit(store)
-    states = _states(records, job.key_fields)
+    todo, states = pending_prompts(job, records)
     budget = 1 + job.retry_invalid
+    ceiling = Ceiling(job.model, job.prices, job.max_cost, job.max_total_tokens)
 
     def finished(key: Key) -> bool:
         state = states.get(key)
         return state is not None and state.answered and (state.last_valid or state.attempts >= budget)
 
-    todo = [p for p in job.prompts if not finished(tuple(p.key.values()))]
     done = len(job.prompts) - len(todo)
-    totals = _totals(records, job.prices, job.model)
+    totals = run_totals(records, job.prices, job.model)
     progress(done, len(job.prompts), totals)
     semaphore = asyncio.Semaphore(concurrency_for(provider, job.concurrency))
     fatal: list[BaseException] = []
@@ -254,7 +269,16 @@ async def _execute(
         if params.seed is not None:
             sent = params.model_copy(update={"seed": params.seed + prompt.seed_offset})
         async with semaphore:
-            while not fatal and not disk and not finished(key):
+            while not fatal and not disk and not ceiling.stopped and not finished(key):
+                reservation = None
+                if ceiling.active:  # this request's worst case, reserved while it is in flight
+                    expected = (
+                        prompt_tokens(provider, prompt.messages)[0],
+                        completion_tokens(provider, sent, totals)[0],
+                    )
+                    reservation = ceiling.reserve(expected, totals)
+                    if reservation is None:
+                        return
                 try:
                     completion, latency = await ask(
                         provider, prompt.messages, sent, attempts=job.attempts, timeout=job.timeout
@@ -263,6 +287,8 @@ async def _execute(
                     record = {**prompt.key, "attempt": state.attempts, "error": error_text(err)}
                     await journal.append(record)
                     _count(totals, record, job.prices, job.model)
+                    if reservation is not None:
+                        ceiling.release(reservation)
                     if isinstance(err, provider.fatal_errors):
                         fatal.append(err)
                     return
@@ -280,6 +306,8 @@ async def _execute(
                 }
                 await journal.append(record)
                 _count(totals, record, job.prices, job.model)
+                if reservation is not None:
+                    ceiling.release(reservation)
                 state.attempts += 1
                 state.answered, state.last_valid = True, valid
             if finished(key):
@@ -289,6 +317,12 @@ async def _execute(
     await asyncio.gather(*(work(prompt) for prompt in todo))
     if disk:
         raise disk[0]
+    if ceiling.stopped:
+        unsent = sum(not finished(tuple(p.key.values())) for p in todo)
+        raise MedldrError(
+            f"{ceiling.stopped}; {unsent} prompts not sent. Everything answered is kept: run the same command with a "
+            "higher ceiling to go on"
+        )
     if fatal:
         first = fatal[0]
         if isinstance(first, MedldrError):  # the provider's own words (e.g. nothing answers at a local server)
@@ -330,6 +364,8 @@ def run_prompts(
                 "concurrency": job.concurrency,
                 "timeout_s": job.timeout,
                 "transport_attempts": job.attempts,
+                "max_cost_usd": job.max_cost,
+                "max_total_tokens": job.max_total_tokens,
                 **job.settings,
             },
             started_at=previous.started_at if previous else datetime.now(UTC).isoformat(timespec="seconds"),
@@ -351,7 +387,7 @@ def run_prompts(
         finally:
             store.close()
             stored = ResponseStore(out / job.responses_name).load()
-            manifest.totals = _totals(stored, job.prices, job.model)
+            manifest.totals = run_totals(stored, job.prices, job.model)
             served = sorted({str(r["model"]) for r in stored if r.get("model")})  # the ids the endpoint reported
             manifest.model = {**model, "served": served}
             fields = job.key_fields

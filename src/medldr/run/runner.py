@@ -3,17 +3,24 @@ style and label space asked for, into OUT/responses.jsonl beside OUT/manifest.js
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from medldr._files import sha256_file
 from medldr.answer import extract
+from medldr.errors import MedldrError
 from medldr.prompts import answer_schema, build_messages, load_template, require_task_fields, richest_task
-from medldr.run.execute import Progress, Prompt, PromptJob, run_prompts
+from medldr.run.budget import CHARS_PER_TOKEN, Ceiling, completion_tokens, priced, prompt_tokens
+from medldr.run.execute import Progress, Prompt, PromptJob, pending_prompts, run_prompts, run_totals
+from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
-from medldr.run.providers import Provider
-from medldr.run.providers.base import redact_url
+from medldr.run.prices import cost_usd
+from medldr.run.providers import Provider, get_provider
+from medldr.run.providers.base import InProcess, redact_url
+from medldr.run.store import ResponseStore
 from medldr.schema import RESPONSES, RUN_MANIFEST, Case, RunManifest, read_cases, resolve_label_space
 
 __all__ = ["Progress", "RunSettings", "run_cases"]
@@ -41,6 +48,8 @@ class RunSettings:
     allow_data_sharing: bool = False
     prices: dict[str, dict[str, float]] | None = None
     label_order: int | None = None  # list the labels in a seeded random order (a prompt-sensitivity probe)
+    max_cost: float | None = None  # stop sending before the run's spend would pass this many USD
+    max_total_tokens: int | None = None  # ... or this many prompt + completion tokens
 
 
 def _select(settings: RunSettings) -> tuple[list[Case], str]:
@@ -66,6 +75,13 @@ def run_cases(
     are refused. Rounds of one case go back to back, so providers' prompt caches (and llama.cpp's) reuse the whole
     prompt.
     """
+    job = _job(settings)
+    Ceiling(job.model, job.prices, job.max_cost, job.max_total_tokens)  # an unpriced --max-cost: before any write
+    return run_prompts(job, Path(settings.out), progress=progress, provider=provider)[0]
+
+
+def _job(settings: RunSettings) -> PromptJob:
+    """Every (case, round) prompt of the run and what makes it one experiment."""
     cases, task = _select(settings)
     template = load_template(settings.style)
     space = resolve_label_space(settings.label_space, settings.cases_file)
@@ -109,6 +125,63 @@ def run_cases(
         retry_invalid=settings.retry_invalid,
         allow_data_sharing=settings.allow_data_sharing,
         prices=settings.prices,
+        max_cost=settings.max_cost,
+        max_total_tokens=settings.max_total_tokens,
         settings={"limit": settings.limit, "threads": settings.threads},
     )
-    return run_prompts(job, Path(settings.out), progress=progress, provider=provider)[0]
+    return job
+
+
+def plan_run(settings: RunSettings, provider: Provider | None = None) -> dict[str, Any]:
+    """What ``run_cases(settings)`` would send, without sending or writing anything: the requests still to ask (a
+    resumed run: only those), their prompt tokens (by the model's tokenizer where one is on this machine, else
+    estimated), the completion tokens to expect, the cost at the price table's prices, and the data-use decision."""
+    job = _job(settings)
+    responses = Path(settings.out) / RESPONSES
+    records = ResponseStore(responses).load() if responses.is_file() else []
+    todo, _ = pending_prompts(job, records)
+    totals = run_totals(records, job.prices, job.model)
+    if provider is None:
+        try:
+            provider = get_provider(job.model, base_url=job.base_url, timeout=job.timeout, threads=job.threads)
+        except MedldrError as err:  # e.g. no API key yet: the plan says so and estimates
+            return _plan(job, todo, totals, None, f"not decided ({err})")
+    try:
+        decision = data_use_decision(job.cases_file, provider, job.base_url, allow_sharing=job.allow_data_sharing)
+        data_use = f"allowed ({decision['reason']})"
+    except MedldrError as err:
+        data_use = f"refused: {err}"
+    return _plan(job, todo, totals, provider, data_use)
+
+
+def _plan(
+    job: PromptJob, todo: list[Prompt], totals: dict[str, float], provider: Provider | None, data_use: str
+) -> dict[str, Any]:
+    counted = True
+    prompt_total = 0
+    seen: dict[int, int] = {}  # the rounds of a case share one prompt: count it once
+    for prompt in todo:
+        key = id(prompt.messages)
+        if key not in seen:
+            if provider is not None:
+                seen[key], counted_here = prompt_tokens(provider, prompt.messages)
+            else:
+                seen[key] = math.ceil(sum(len(m["content"]) for m in prompt.messages) / CHARS_PER_TOKEN)
+                counted_here = False
+            counted = counted and counted_here
+        prompt_total += seen[key]
+    per_answer, basis = completion_tokens(provider, job.params, totals)
+    completion_total = per_answer * len(todo)
+    return {
+        "model": job.model,
+        "requests": len(todo),
+        "already_answered": len(job.prompts) - len(todo),
+        "prompt_tokens": prompt_total,
+        "prompt_tokens_counted": counted,
+        "completion_tokens": completion_total,
+        "completion_basis": basis,
+        "cost_usd": cost_usd(job.model, prompt_total, completion_total, job.prices),
+        "priced": priced(job.model, job.prices),
+        "on_this_machine": isinstance(provider, InProcess),
+        "data_use": data_use,
+    }

@@ -51,6 +51,7 @@ class Provider:
     max_concurrency: int | None = None  # requests it can serve at once (None: as many as the runner sends)
     wants_answer_schema: bool = False  # takes ``params.json_schema`` (grammar-constrained answers)
     fatal_errors: tuple[type[BaseException], ...] = ()  # errors that stop the run: a wrong key, model or request
+    default_max_tokens: int | None = None  # the answer limit it applies when none is given (None: the endpoint's)
 
     def artifact(self) -> dict[str, Any] | None:
         """The local weights behind an in-process model (name, size, SHA-256); None for an endpoint."""
@@ -59,6 +60,10 @@ class Provider:
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         """One request, one answer (or an exception)."""
         raise NotImplementedError
+
+    def count_tokens(self, messages: list[Message]) -> int | None:
+        """The prompt's tokens by the model's own tokenizer, where one is on this machine; None: estimate them."""
+        return None
 
     def retryable(self, err: BaseException) -> bool:
         """Whether another attempt may succeed: every error but the fatal ones, unless a subclass knows better."""

@@ -119,13 +119,19 @@ class Transformers(InProcess):
                 found["base"] = weights_identity(base)
         return found
 
+    default_max_tokens = 512
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        """The prompt as the model gets it (its chat template), in its tokenizer's tokens."""
+        return len(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
+
     def _complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         import torch
 
         inputs = self._tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
-        limit = params.max_tokens or 512
+        limit = params.max_tokens or self.default_max_tokens
         sample = bool(params.temperature)
         options: dict[str, Any] = {"max_new_tokens": limit, "do_sample": sample}
         if sample:

@@ -85,11 +85,17 @@ class LlamaCpp(InProcess):
         except ValueError as err:
             raise MedldrError(f"{model_path}: llama.cpp could not load it ({err})") from None
 
+    default_max_tokens = 512
+
     def artifact(self) -> dict[str, Any]:
         return weights_identity(self.path)
 
+    def count_tokens(self, messages: list[Message]) -> int:
+        """Each message's tokens by the model's tokenizer, and 4 per message for its chat template's markers."""
+        return sum(len(self._llama.tokenize(m["content"].encode(), add_bos=False)) + 4 for m in messages)
+
     def _complete(self, messages: list[Message], params: GenerationParams) -> Completion:
-        request: dict[str, Any] = {"messages": messages, "max_tokens": params.max_tokens or 512}
+        request: dict[str, Any] = {"messages": messages, "max_tokens": params.max_tokens or self.default_max_tokens}
         if params.temperature is not None:
             request["temperature"] = params.temperature
         if params.top_p is not None:

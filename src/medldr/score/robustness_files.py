@@ -11,7 +11,6 @@ from typing import Any
 from medldr._files import atomic_write_text, folder_lock, sha256_file
 from medldr.errors import MedldrError
 from medldr.perturb import ORIGINAL, read_perturbation
-from medldr.run.execute import identity_changes
 from medldr.schema import RUN_MANIFEST, read_cases, read_responses, read_run_manifest
 from medldr.score.files import RunInputs, run_inputs, scoring_labels
 from medldr.score.robustness import Prediction, per_case, summarize
@@ -71,7 +70,8 @@ perturbation did not cause."""
 
 
 def _same_model(original_run: Path, run: Path) -> None:
-    changed = [k for k in identity_changes(_identity(original_run), _identity(run)) if k not in PROBED]
+    original, other = _identity(original_run), _identity(run)
+    changed = sorted(k for k in (set(original) | set(other)) - PROBED if original.get(k) != other.get(k))
     if changed:
         raise MedldrError(
             f"{run}: differs from {original_run} in {', '.join(changed)}; run the perturbed cases with the original "

@@ -94,8 +94,12 @@ def test_a_dry_run_sends_and_writes_nothing(demo_build: tuple[Path, BuildManifes
             "data use: allowed (local model, loopback server or zero-retention route)",
         ]
         assert run_cli(*_args(cases, server.url, out, "--max-total-tokens", str(per_request + 30))).returncode == 2
+        with open(out / "responses.jsonl", "ab") as fh:  # a line being written by a run in progress
+            fh.write(b'{"case_id": "1')
+        before = (out / "responses.jsonl").read_bytes()
         resumed = run_cli(*_args(cases, server.url, out, "--dry-run"))  # a started run: only what is left
         assert "requests: 5 (1 already answered)" in resumed.stdout and server.requests == 1
+        assert (out / "responses.jsonl").read_bytes() == before  # read, never repaired: it holds no lock
 
 
 @needs_llama

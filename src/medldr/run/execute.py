@@ -152,8 +152,11 @@ def run_totals(records: list[dict[str, Any]], prices: dict | None, model: str) -
     return totals
 
 
-def pending_prompts(job: PromptJob, records: list[dict[str, Any]]) -> tuple[list[Prompt], dict[Key, _State]]:
-    """The prompts still to ask (no answer yet, or an invalid one with re-asks left), and every prompt's state."""
+def pending_prompts(
+    job: PromptJob, records: list[dict[str, Any]]
+) -> tuple[list[Prompt], dict[Key, _State], Callable[[Key], bool]]:
+    """The prompts still to ask (no answer yet, or an invalid one with re-asks left), every prompt's state (updated
+    as answers come), and the test of a prompt being done."""
     states = _states(records, job.key_fields)
     budget = 1 + job.retry_invalid
 
@@ -161,7 +164,7 @@ def pending_prompts(job: PromptJob, records: list[dict[str, Any]]) -> tuple[list
         state = states.get(key)
         return state is not None and state.answered and (state.last_valid or state.attempts >= budget)
 
-    return [p for p in job.prompts if not finished(tuple(p.key.values()))], states
+    return [p for p in job.prompts if not finished(tuple(p.key.values()))], states, finished
 
 
 def identity_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
@@ -240,14 +243,10 @@ async def _execute(
     progress: Progress,
 ) -> None:
     journal = GroupCommit(store)
-    todo, states = pending_prompts(job, records)
-    budget = 1 + job.retry_invalid
+    todo, states, finished = pending_prompts(job, records)
     ceiling = Ceiling(job.model, job.prices, job.max_cost, job.max_total_tokens)
-
-    def finished(key: Key) -> bool:
-        state = states.get(key)
-        return state is not None and state.answered and (state.last_valid or state.attempts >= budget)
-
+    # prompt tokens counted before any request (an in-process tokenizer is never used while its model generates)
+    counts = {id(p.messages): prompt_tokens(provider, p.messages)[0] for p in todo} if ceiling.active else {}
     done = len(job.prompts) - len(todo)
     totals = run_totals(records, job.prices, job.model)
     progress(done, len(job.prompts), totals)
@@ -272,10 +271,7 @@ async def _execute(
             while not fatal and not disk and not ceiling.stopped and not finished(key):
                 reservation = None
                 if ceiling.active:  # this request's worst case, reserved while it is in flight
-                    expected = (
-                        prompt_tokens(provider, prompt.messages)[0],
-                        completion_tokens(provider, sent, totals)[0],
-                    )
+                    expected = (counts[id(prompt.messages)], completion_tokens(provider, sent, totals)[0])
                     reservation = ceiling.reserve(expected, totals)
                     if reservation is None:
                         return

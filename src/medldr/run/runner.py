@@ -138,8 +138,8 @@ def plan_run(settings: RunSettings, provider: Provider | None = None) -> dict[st
     estimated), the completion tokens to expect, the cost at the price table's prices, and the data-use decision."""
     job = _job(settings)
     responses = Path(settings.out) / RESPONSES
-    records = ResponseStore(responses).load() if responses.is_file() else []
-    todo, _ = pending_prompts(job, records)
+    records = ResponseStore(responses).load(repair=False) if responses.is_file() else []  # a dry run writes nothing
+    todo, _, _ = pending_prompts(job, records)
     totals = run_totals(records, job.prices, job.model)
     if provider is None:
         try:

@@ -21,13 +21,14 @@ class ResponseStore:
         self.repaired_bytes = 0
         self._fd: int | None = None
 
-    def load(self) -> list[dict[str, Any]]:
-        """Every complete record already stored. A last line cut off by a crash is removed (and counted)."""
+    def load(self, *, repair: bool = True) -> list[dict[str, Any]]:
+        """Every complete record already stored. A last line cut off by a crash is removed (and counted); with
+        ``repair=False`` (a reader that holds no lock, such as a dry run) it is only skipped."""
         if not self.path.exists():
             return []
         data = self.path.read_bytes()
         keep = data.rfind(b"\n") + 1
-        if keep < len(data):  # the process died inside a write: drop the torn tail
+        if keep < len(data) and repair:  # the process died inside a write: drop the torn tail
             self.repaired_bytes = len(data) - keep
             with open(self.path, "r+b") as fh:
                 fh.truncate(keep)

@@ -61,7 +61,9 @@ def _pipeline() -> Any:
         import medspacy
         from medspacy.context import ConTextRule
     except ImportError:
-        raise MedldrError(f"overdiagnosis typing needs medspaCy: {INSTALL}") from None
+        raise MedldrError(
+            f"reading clinical text (overdiagnosis typing, negate_finding) needs medspaCy: {INSTALL}"
+        ) from None
     nlp = medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher", "medspacy_context"])
     nlp.get_pipe("medspacy_context").add(
         [

@@ -212,4 +212,7 @@ def test_typing_without_medspacy_says_how_to_install_it(scored_runs: list[Path],
         "try:\n    find_condition('4019', 'PMH: HTN')\nexcept MedldrError as err:\n    print(err)\n"
     )
     result = subprocess.run([sys.executable, "-c", with_history], capture_output=True, text=True, timeout=300)
-    assert result.stdout.strip() == "overdiagnosis typing needs medspaCy: pip install --no-deps medspacy==1.3.1"
+    assert result.stdout.strip() == (
+        "reading clinical text (overdiagnosis typing, negate_finding) needs medspaCy: pip install --no-deps "
+        "medspacy==1.3.1"
+    )

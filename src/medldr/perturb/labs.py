@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, replace
 
 from medldr.build.render import LAB_HEADER, LAB_PREFIX
+from medldr.schema import Case
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,8 @@ class LabBlock:
             bounds = f" (reference range {row.lower} to {row.upper})" if row.range() else ""
             out.append(f"{row.name} ({row.fluid}, {row.category}) was {row.value}{unit}{bounds}.")
         return LAB_PREFIX + "\n".join(out) + "\n"
+
+
+def lab_block(case: Case) -> LabBlock | None:
+    """A case's lab rows, or None for a case without a lab field."""
+    return LabBlock.parse(case.input_dict.lab) if case.input_dict.lab else None

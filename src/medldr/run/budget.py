@@ -6,6 +6,7 @@ estimate."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from medldr.errors import MedldrError
@@ -19,12 +20,24 @@ COMPLETION_GUESS = 1024
 """Completion tokens assumed for a request with no answer limit, before the run has answers to average."""
 
 
-def prompt_tokens(provider: Provider, messages: list[Message]) -> tuple[int, bool]:
+def prompt_tokens(provider: Provider | None, messages: list[Message]) -> tuple[int, bool]:
     """(tokens, counted): by the model's tokenizer where the provider has one, else characters / 4 (an estimate)."""
-    counted = provider.count_tokens(messages)
+    counted = provider.count_tokens(messages) if provider is not None else None
     if counted is not None:
         return counted, True
     return math.ceil(sum(len(m["content"]) for m in messages) / CHARS_PER_TOKEN), False
+
+
+def prompt_token_counts(provider: Provider | None, prompts: Sequence[list[Message]]) -> tuple[dict[int, int], bool]:
+    """Each distinct prompt's tokens, keyed by the id of its messages list (the rounds of a case share one: counted
+    once), and whether every count came from the model's tokenizer."""
+    counts: dict[int, int] = {}
+    counted = True
+    for messages in prompts:
+        if id(messages) not in counts:
+            counts[id(messages)], by_tokenizer = prompt_tokens(provider, messages)
+            counted = counted and by_tokenizer
+    return counts, counted
 
 
 def completion_tokens(provider: Provider | None, params: GenerationParams, totals: dict[str, float]) -> tuple[int, str]:

@@ -28,7 +28,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from medldr import __version__
 from medldr._files import atomic_write_text, folder_lock
 from medldr.errors import MedldrError
-from medldr.run.budget import Ceiling, completion_tokens, prompt_tokens
+from medldr.run.budget import Ceiling, completion_tokens, prompt_token_counts
 from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
@@ -246,7 +246,7 @@ async def _execute(
     todo, states, finished = pending_prompts(job, records)
     ceiling = Ceiling(job.model, job.prices, job.max_cost, job.max_total_tokens)
     # prompt tokens counted before any request (an in-process tokenizer is never used while its model generates)
-    counts = {id(p.messages): prompt_tokens(provider, p.messages)[0] for p in todo} if ceiling.active else {}
+    counts = prompt_token_counts(provider, [p.messages for p in todo])[0] if ceiling.active else {}
     done = len(job.prompts) - len(todo)
     totals = run_totals(records, job.prices, job.model)
     progress(done, len(job.prompts), totals)

@@ -3,7 +3,6 @@ style and label space asked for, into OUT/responses.jsonl beside OUT/manifest.js
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from medldr._files import sha256_file
 from medldr.answer import extract
 from medldr.errors import MedldrError
 from medldr.prompts import answer_schema, build_messages, load_template, require_task_fields, richest_task
-from medldr.run.budget import CHARS_PER_TOKEN, Ceiling, completion_tokens, priced, prompt_tokens
+from medldr.run.budget import Ceiling, completion_tokens, priced, prompt_token_counts
 from medldr.run.execute import Progress, Prompt, PromptJob, pending_prompts, run_prompts, run_totals
 from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
@@ -157,19 +156,8 @@ def plan_run(settings: RunSettings, provider: Provider | None = None) -> dict[st
 def _plan(
     job: PromptJob, todo: list[Prompt], totals: dict[str, float], provider: Provider | None, data_use: str
 ) -> dict[str, Any]:
-    counted = True
-    prompt_total = 0
-    seen: dict[int, int] = {}  # the rounds of a case share one prompt: count it once
-    for prompt in todo:
-        key = id(prompt.messages)
-        if key not in seen:
-            if provider is not None:
-                seen[key], counted_here = prompt_tokens(provider, prompt.messages)
-            else:
-                seen[key] = math.ceil(sum(len(m["content"]) for m in prompt.messages) / CHARS_PER_TOKEN)
-                counted_here = False
-            counted = counted and counted_here
-        prompt_total += seen[key]
+    counts, counted = prompt_token_counts(provider, [prompt.messages for prompt in todo])
+    prompt_total = sum(counts[id(prompt.messages)] for prompt in todo)
     per_answer, basis = completion_tokens(provider, job.params, totals)
     completion_total = per_answer * len(todo)
     return {

@@ -37,13 +37,15 @@ def _answers(inputs: RunInputs, labels: Sequence[str], where: str) -> tuple[dict
     return by_case, kept
 
 
-def _probe(run: Path, inputs: RunInputs, source: str, original_order: object) -> dict[str, Any]:
+def _probe(
+    run: Path, inputs: RunInputs, source: str, original: dict[str, Any], identity: dict[str, Any]
+) -> dict[str, Any]:
     """What a perturbed run probes: the perturbation manifest beside its cases, or, for a run on the original cases
     with ``--label-order``, the label list's order (invariant: the prompt changed, not the case)."""
     manifest = read_perturbation(inputs.cases)
     if manifest is None or manifest.get("kind") == ORIGINAL:
-        order = _label_order(run)
-        if order is not None and order != original_order and _original_sha(inputs) == source:
+        order = identity.get("label_order")
+        if order is not None and order != original.get("label_order") and _original_sha(inputs) == source:
             return {"kind": "label_order", "expect": "invariant", "changed": None, "params": {"seed": order}}
         raise MedldrError(
             f"{run}: its cases ({inputs.cases}) are not perturbed copies (medldr perturb), nor is it a run with "
@@ -59,18 +61,13 @@ def _identity(run: Path) -> dict[str, Any]:
     return read_run_manifest(path).identity if path.is_file() else {}
 
 
-def _label_order(run: Path) -> object:
-    return _identity(run).get("label_order")
-
-
 PROBED = {"cases_sha256", "n_cases", "label_order", "rounds", "base_url"}
 """Identity keys a perturbed run may differ in from the original (the base URL: the same model served at another
 address); any other difference (model, parameters, task, prompt style, label space) would be counted as flips the
 perturbation did not cause."""
 
 
-def _same_model(original_run: Path, run: Path) -> None:
-    original, other = _identity(original_run), _identity(run)
+def _same_model(original_run: Path, original: dict[str, Any], run: Path, other: dict[str, Any]) -> None:
     changed = sorted(k for k in (set(original) | set(other)) - PROBED if original.get(k) != other.get(k))
     if changed:
         raise MedldrError(
@@ -106,14 +103,15 @@ def robustness_of(
             f"{original_run}: one round per case; the noise baseline compares rounds (run it with --rounds 3)"
         )
     source = _original_sha(base)
-    original_order = _label_order(original_run)
+    original_identity = _identity(original_run)
     gold = {case.case_id: case.top_1_icd.code for case in cases}
     patients = {case.case_id: str(case.subject_id) for case in cases}
     results = []
     for run in perturbed_runs:
         inputs = run_inputs(run, None, None)
-        manifest = _probe(run, inputs, source, original_order)
-        _same_model(original_run, run)
+        identity = _identity(run)
+        manifest = _probe(run, inputs, source, original_identity, identity)
+        _same_model(original_run, original_identity, run, identity)
         answers, _ = _answers(inputs, labels, str(inputs.responses))
         changed = manifest["changed"] if manifest["changed"] is not None else list(answers)  # label order: every case
         ids = [i for i in changed if i in original and i in answers]

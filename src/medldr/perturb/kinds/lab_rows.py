@@ -6,17 +6,13 @@ import math
 import random
 from typing import Any
 
-from medldr.perturb.labs import LabBlock
+from medldr.perturb.labs import LabBlock, lab_block
 from medldr.schema import Case
-
-
-def _block(case: Case) -> LabBlock | None:
-    return LabBlock.parse(case.input_dict.lab) if case.input_dict.lab else None
 
 
 def shuffle(case: Case, rng: random.Random) -> tuple[dict[str, Any], str] | None:
     """The lab lines in a seeded random order."""
-    block = _block(case)
+    block = lab_block(case)
     if block is None or len(block.rows) < 2:
         return None
     rows = list(block.rows)
@@ -28,7 +24,7 @@ def shuffle(case: Case, rng: random.Random) -> tuple[dict[str, Any], str] | None
 
 def _drop(case: Case, normal: bool) -> tuple[dict[str, Any], str] | None:
     """Remove the lines whose ``normal()`` is ``normal`` (True: inside the range, False: outside)."""
-    block = _block(case)
+    block = lab_block(case)
     if block is None:
         return None
     kept = tuple(row for row in block.rows if row.normal() is not normal)
@@ -51,7 +47,7 @@ def drop_abnormal(case: Case, rng: random.Random) -> tuple[dict[str, Any], str] 
 
 def keep_first(case: Case, rng: random.Random, percent: int) -> tuple[dict[str, Any], str] | None:
     """Keep the first ``percent`` % of the lab lines (rounded up), as they are ordered in the case."""
-    block = _block(case)
+    block = lab_block(case)
     if block is None or not block.rows:
         return None
     n = math.ceil(len(block.rows) * percent / 100)

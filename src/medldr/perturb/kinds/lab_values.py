@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from medldr.perturb.labs import LabBlock, LabRow
+from medldr.perturb.labs import LabBlock, LabRow, lab_block
 from medldr.schema import Case
 
 
 def _edit(case: Case, edit: Any, what: str) -> tuple[dict[str, Any], str] | None:
-    if not case.input_dict.lab:
+    block = lab_block(case)
+    if block is None:
         return None
-    block = LabBlock.parse(case.input_dict.lab)
     rows = [edit(row) for row in block.rows]
     changed = sum(new != old for new, old in zip(rows, block.rows, strict=True))
     if changed == 0:

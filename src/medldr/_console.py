@@ -212,12 +212,13 @@ def dry_run_lines(plan: dict[str, Any]) -> str:
         cost = f"${plan['cost_usd']:.2f} at the price table's prices"
     else:
         cost = f"unknown: no price for {plan['model']} (add one with --prices FILE)"
+    together = f" for {plan['answers']:,} answers" if plan["answers"] != plan["requests"] else ""
     return "\n".join(
         [
             f"dry run of {plan['model']}: nothing sent, nothing written",
-            f"requests: {plan['requests']:,} ({plan['already_answered']:,} already answered)",
+            f"requests: {plan['requests']:,}{together} ({plan['already_answered']:,} already answered)",
             f"prompt tokens: {plan['prompt_tokens']:,} ({tokens})",
-            f"completion tokens: {plan['completion_tokens']:,} (per request: {plan['completion_basis']})",
+            f"completion tokens: {plan['completion_tokens']:,} (per answer: {plan['completion_basis']})",
             f"cost: {cost}",
             f"data use: {plan['data_use']}",
         ]

@@ -499,7 +499,10 @@ def run(
     ] = None,
     style: Annotated[str, typer.Option(help="Prompt style name or a template file.")] = DEFAULT_STYLE,
     rounds: Annotated[int, typer.Option(min=1, help="Rounds per case (3 for reliability).")] = 3,
-    base_url: Annotated[str | None, typer.Option(help="Server URL for OpenAI-compatible providers.")] = None,
+    base_url: Annotated[
+        list[str] | None,
+        typer.Option(help="Server URL for OpenAI-compatible providers; several (repeated or comma list): a pool."),
+    ] = None,
     label_space: Annotated[str | None, typer.Option(help="paper40 or a code file (default: the build's).")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling.")] = None,
@@ -530,6 +533,10 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Send nothing: print the requests, tokens, cost and data-use decision.")
     ] = False,
+    rounds_together: Annotated[
+        bool,
+        typer.Option("--rounds-together", help="Ask a case's rounds as one request with n=ROUNDS (vLLM, SGLang)."),
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Run a model on the cases, R rounds each; answers are appended to OUT/responses.jsonl as they arrive.
@@ -552,7 +559,7 @@ def run(
         task=task,
         style=style,
         label_space=label_space,
-        base_url=base_url,
+        base_url=",".join(base_url) if base_url else None,
         params=params,
         rounds=rounds,
         concurrency=concurrency,
@@ -565,6 +572,7 @@ def run(
         label_order=label_order,
         max_cost=max_cost,
         max_total_tokens=max_total_tokens,
+        rounds_together=rounds_together,
     )
     if dry_run:
         console.print(dry_run_lines(plan_run(settings)), markup=False, highlight=False, soft_wrap=True)

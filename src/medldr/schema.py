@@ -229,6 +229,8 @@ class RunManifest(BaseModel):
     totals: dict[str, float] = Field(default_factory=dict)
     # why the first still-unanswered prompt failed (scrubbed of secrets); None when every prompt has an answer
     first_error: str | None = None
+    # a pool's endpoints (``--base-url`` given several times) and how many answers each gave; None: one endpoint
+    endpoints: list[dict[str, Any]] | None = None
     # the model exactly: provider, id as asked, ids the endpoint reported ("served"), and for local weights their
     # file or folder name, size and SHA-256 (absent in manifests of older versions)
     model: dict[str, Any] | None = None

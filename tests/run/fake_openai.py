@@ -27,9 +27,16 @@ class FakeOpenAI:
         reasoning_content: str | None = None,
         answer_for: Callable[[dict[str, Any]], str] | None = None,
         scripted: list[tuple[int, dict[str, str]]] | None = None,
+        die_after: int | None = None,
+        takes_n: bool = True,
     ) -> None:
         """``answer_for(body)``: the answer text for a request (a model of chosen skill); else a fixed answer.
-        ``scripted``: the first requests are answered with these (status, headers) errors, in order."""
+        ``scripted``: the first requests are answered with these (status, headers) errors, in order.
+        ``die_after``: the server stops after that many chat requests (that request's connection is dropped
+        unanswered; later connections are refused). ``takes_n``: answer ``n`` choices (else one, as a server that
+        ignores ``n``)."""
+        self.die_after, self.takes_n = die_after, takes_n
+        self.health_checks = 0
         self.failure_rate, self.delay, self.stall = failure_rate, delay, stall
         self.answer_for = answer_for
         self.reasoning_content = reasoning_content
@@ -49,9 +56,24 @@ class FakeOpenAI:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
+            def do_GET(self) -> None:
+                if not self.path.endswith("/models"):
+                    self._send(404, b'{"error": {"message": "not found"}}')
+                    return
+                with server.lock:
+                    server.health_checks += 1
+                self._send(200, json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]}).encode())
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                with server.lock:
+                    dies = server.die_after is not None and server.requests >= server.die_after
+                if dies:  # the server process is gone: this connection drops, and nothing listens any more
+                    threading.Thread(target=server.kill, daemon=True).start()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 with server.lock:
                     server.requests += 1
                     server.authorization.add(self.headers.get("Authorization", ""))
@@ -110,13 +132,14 @@ class FakeOpenAI:
         message = {"role": "assistant", "content": text}
         if self.reasoning_content is not None:  # DeepSeek-style separate reasoning
             message["reasoning_content"] = self.reasoning_content
+        n = int(body.get("n") or 1) if self.takes_n else 1
         return {
             "id": "chatcmpl-test",
             "object": "chat.completion",
             "created": 0,
             "model": body.get("model", "m"),
-            "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+            "choices": [{"index": i, "finish_reason": "stop", "message": message} for i in range(n)],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20 * n, "total_tokens": 100 + 20 * n},
         }
 
     def message(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -148,6 +171,17 @@ class FakeOpenAI:
         self.thread.start()
         return self
 
-    def __exit__(self, *args: Any) -> None:
-        self.httpd.shutdown()
+    def kill(self) -> None:
+        """Stop serving and close the listening socket (a server that died: connections are refused)."""
+        with self.lock:
+            if self.dead:
+                return
+            self.dead = True
+        if self.thread.is_alive():  # shutdown() waits for a serving loop that never started
+            self.httpd.shutdown()
         self.httpd.server_close()
+
+    dead = False
+
+    def __exit__(self, *args: Any) -> None:
+        self.kill()

@@ -89,7 +89,7 @@ def test_a_dry_run_sends_and_writes_nothing(demo_build: tuple[Path, BuildManifes
             "dry run of openai-compatible:gpt-4.1: nothing sent, nothing written",
             "requests: 6 (0 already answered)",
             f"prompt tokens: {6 * per_request:,} (an estimate: 4 characters each)",
-            "completion tokens: 120 (per request: at most --max-tokens)",
+            "completion tokens: 120 (per answer: at most --max-tokens)",
             f"cost: ${(6 * per_request * 2 + 120 * 8) / 1e6:.2f} at the price table's prices",
             "data use: allowed (local model, loopback server or zero-retention route)",
         ]

@@ -16,6 +16,7 @@ import hashlib
 import json
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -78,6 +79,8 @@ class PromptJob:
     max_cost: float | None = None  # USD ceiling of the whole run (at the price table's prices)
     max_total_tokens: int | None = None  # token ceiling of the whole run (prompt + completion)
     settings: dict[str, Any] = field(default_factory=dict)  # recorded in the manifest, not part of the identity
+    # ask the prompts that differ only in this key field (a case's rounds) as one request with ``n`` answers
+    together: str | None = None
 
     @property
     def key_fields(self) -> tuple[str, ...]:
@@ -216,11 +219,12 @@ async def ask(
     *,
     attempts: int = 6,
     timeout: float = 600.0,
-) -> tuple[Completion, float]:
-    """One answer and its latency: at most ``attempts`` requests, each bounded by ``timeout`` seconds. This is the
-    only retry loop between medldr and a model (providers make one request per call): it asks the provider which
-    errors are worth another attempt and how long the endpoint asked to wait. The last error is raised when every
-    attempt failed."""
+    n: int = 1,
+) -> tuple[list[Completion], float]:
+    """``n`` answers to one prompt (one request: ``n`` > 1 only where the provider samples several at once) and the
+    latency. This is the only retry loop between medldr and a model (providers make one request per call): at most
+    ``attempts`` requests, each bounded by ``timeout`` seconds; it asks the provider which errors are worth another
+    attempt and how long the endpoint asked to wait. The last error is raised when every attempt failed."""
     async for attempt in AsyncRetrying(
         stop=stop_after_attempt(attempts),
         wait=_wait_for(provider),
@@ -229,9 +233,23 @@ async def ask(
     ):
         with attempt:
             start = time.perf_counter()
-            completion = await asyncio.wait_for(provider.complete(messages, params), timeout)
-            return completion, time.perf_counter() - start
+            if n == 1:
+                completions = [await asyncio.wait_for(provider.complete(messages, params), timeout)]
+            else:
+                completions = await asyncio.wait_for(provider.complete_many(messages, params, n), timeout)
+            return completions, time.perf_counter() - start
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def request_units(job: PromptJob, todo: list[Prompt]) -> list[list[Prompt]]:
+    """What goes out as one request: each prompt alone, or (``job.together``) the prompts that differ only in that
+    key field, in their order."""
+    if job.together is None:
+        return [[prompt] for prompt in todo]
+    groups: dict[Key, list[Prompt]] = {}
+    for prompt in todo:
+        groups.setdefault(tuple(v for k, v in prompt.key.items() if k != job.together), []).append(prompt)
+    return list(groups.values())
 
 
 async def _execute(
@@ -254,63 +272,74 @@ async def _execute(
     fatal: list[BaseException] = []
     disk: list[OSError] = []
 
-    async def work(prompt: Prompt) -> None:
+    async def work(unit: list[Prompt]) -> None:
         try:
-            await answer(prompt)
+            await answer(unit)
         except OSError as err:  # the store's disk, not the model (its errors are records): stop, keep what is stored
             disk.append(err)
 
-    async def answer(prompt: Prompt) -> None:
+    async def answer(unit: list[Prompt]) -> None:
         nonlocal done
-        key = tuple(prompt.key.values())
-        state = states.setdefault(key, _State())
-        sent = params
-        if params.seed is not None:
-            sent = params.model_copy(update={"seed": params.seed + prompt.seed_offset})
+        keys = [tuple(prompt.key.values()) for prompt in unit]
+        for key in keys:
+            states.setdefault(key, _State())
         async with semaphore:
-            while not fatal and not disk and not ceiling.stopped and not finished(key):
+            while not fatal and not disk and not ceiling.stopped:
+                pending = [(p, k) for p, k in zip(unit, keys, strict=True) if not finished(k)]
+                if not pending:
+                    break
+                first = pending[0][0]
+                sent = params
+                if params.seed is not None:
+                    sent = params.model_copy(update={"seed": params.seed + first.seed_offset})
                 reservation = None
                 if ceiling.active:  # this request's worst case, reserved while it is in flight
-                    expected = (counts[id(prompt.messages)], completion_tokens(provider, sent, totals)[0])
-                    reservation = ceiling.reserve(expected, totals)
+                    answer_tokens = completion_tokens(provider, sent, totals)[0] * len(pending)
+                    reservation = ceiling.reserve((counts[id(first.messages)], answer_tokens), totals)
                     if reservation is None:
                         return
                 try:
-                    completion, latency = await ask(
-                        provider, prompt.messages, sent, attempts=job.attempts, timeout=job.timeout
+                    completions, latency = await ask(
+                        provider, first.messages, sent, attempts=job.attempts, timeout=job.timeout, n=len(pending)
                     )
                 except Exception as err:  # recorded, never silent; fatal ones stop the job
-                    record = {**prompt.key, "attempt": state.attempts, "error": error_text(err)}
-                    await journal.append(record)
-                    _count(totals, record, job.prices, job.model)
+                    for prompt, key in pending:
+                        record = {**prompt.key, "attempt": states[key].attempts, "error": error_text(err)}
+                        await journal.append(record)
+                        _count(totals, record, job.prices, job.model)
                     if reservation is not None:
                         ceiling.release(reservation)
                     if isinstance(err, provider.fatal_errors):
                         fatal.append(err)
                     return
-                valid = job.valid(completion.text, completion.finish_reason)
-                record = {
-                    **prompt.key,
-                    "attempt": state.attempts,
-                    "text": completion.text,
-                    "reasoning": completion.reasoning,
-                    "finish_reason": completion.finish_reason,
-                    "usage": completion.usage,
-                    "model": completion.model,
-                    "latency_s": round(latency, 4),
-                    "valid": valid,
-                }
-                await journal.append(record)
-                _count(totals, record, job.prices, job.model)
+                for (prompt, key), completion in zip(pending, completions, strict=True):
+                    state = states[key]
+                    valid = job.valid(completion.text, completion.finish_reason)
+                    record = {
+                        **prompt.key,
+                        "attempt": state.attempts,
+                        "text": completion.text,
+                        "reasoning": completion.reasoning,
+                        "finish_reason": completion.finish_reason,
+                        "usage": completion.usage,
+                        "model": completion.model,
+                        "latency_s": round(latency, 4),
+                        "valid": valid,
+                    }
+                    if completion.endpoint is not None:
+                        record["endpoint"] = completion.endpoint
+                    await journal.append(record)
+                    _count(totals, record, job.prices, job.model)
+                    state.attempts += 1
+                    state.answered, state.last_valid = True, valid
                 if reservation is not None:
                     ceiling.release(reservation)
-                state.attempts += 1
-                state.answered, state.last_valid = True, valid
-            if finished(key):
-                done += 1
-                progress(done, len(job.prompts), totals)
+            for key in keys:
+                if finished(key):
+                    done += 1
+            progress(done, len(job.prompts), totals)
 
-    await asyncio.gather(*(work(prompt) for prompt in todo))
+    await asyncio.gather(*(work(unit) for unit in request_units(job, todo)))
     if disk:
         raise disk[0]
     if ceiling.stopped:
@@ -326,12 +355,27 @@ async def _execute(
         raise MedldrError(f"{provider.name} refused the request ({type(first).__name__}: {first}); {job.kind} stopped")
 
 
+def _endpoint_counts(provider: Provider, stored: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """A pool's endpoints with the answers each gave (over every invocation of the run, from the records)."""
+    urls = list(getattr(provider, "urls", []))
+    answered = Counter(r["endpoint"] for r in stored if r.get("endpoint") and not r.get("error"))
+    if not urls and not answered:
+        return None
+    urls += sorted(set(answered) - set(urls))  # endpoints of earlier invocations no longer in the pool
+    return [{"url": url, "answers": answered[url]} for url in urls]
+
+
 def run_prompts(
     job: PromptJob, out: Path, *, progress: Progress | None = None, provider: Provider | None = None
 ) -> tuple[RunManifest, list[dict[str, Any]]]:
     """Ask (or resume asking) ``job`` into OUT/``job.responses_name`` beside OUT/``job.manifest_name``; returns
     the final manifest and every stored record. Only prompts still without an answer are sent."""
     provider = provider or get_provider(job.model, base_url=job.base_url, timeout=job.timeout, threads=job.threads)
+    if job.together is not None and not provider.samples_per_request:
+        raise MedldrError(
+            f"--rounds-together: {provider.name} does not sample several answers in one request; it is for "
+            "OpenAI-compatible servers (vllm, sglang, llama-server, openai-compatible)"
+        )
     data_use = data_use_decision(job.cases_file, provider, job.base_url, allow_sharing=job.allow_data_sharing)
     run_id = hashlib.sha256(json.dumps(job.identity, sort_keys=True).encode()).hexdigest()[:16]
     out = Path(out)
@@ -386,6 +430,7 @@ def run_prompts(
             manifest.totals = run_totals(stored, job.prices, job.model)
             served = sorted({str(r["model"]) for r in stored if r.get("model")})  # the ids the endpoint reported
             manifest.model = {**model, "served": served}
+            manifest.endpoints = _endpoint_counts(provider, stored)
             fields = job.key_fields
             states = _states(stored, fields)
             missing = {

@@ -14,18 +14,20 @@ from medldr.errors import MedldrError
 from medldr.perturb import perturbed_from
 from medldr.run.providers import Provider
 from medldr.run.providers.base import redact_url
+from medldr.run.providers.pool import split_urls
 from medldr.schema import build_manifest_of, read_build_manifest
 
 ALLOW_LIST_ENV = "MEDLDR_ZERO_RETENTION_ENDPOINTS"
 
 
 def _allow_listed(base_url: str | None) -> bool:
-    """Hosts or base URLs the user declared zero-retention, comma-separated in MEDLDR_ZERO_RETENTION_ENDPOINTS."""
+    """Hosts or base URLs the user declared zero-retention, comma-separated in MEDLDR_ZERO_RETENTION_ENDPOINTS (a
+    pool: every one of its endpoints)."""
     entries = [e.strip().rstrip("/") for e in os.environ.get(ALLOW_LIST_ENV, "").split(",") if e.strip()]
-    if not base_url or not entries:
+    urls = split_urls(base_url)
+    if not urls or not entries:
         return False
-    host = urlparse(base_url).hostname or ""
-    return any(base_url.rstrip("/") == entry or host == entry for entry in entries)
+    return all(url.rstrip("/") in entries or (urlparse(url).hostname or "") in entries for url in urls)
 
 
 def data_use_decision(
@@ -34,7 +36,8 @@ def data_use_decision(
     """Allow or refuse sending these cases to this provider; returns the decision for the manifest, or raises."""
     manifest_path = build_manifest_of(cases_file)
     source = read_build_manifest(manifest_path).source if manifest_path.exists() else "unknown (no build manifest)"
-    decision: dict[str, Any] = {"source": source, "provider": provider.name, "base_url": redact_url(base_url)}
+    shown = ",".join(str(redact_url(url)) for url in split_urls(base_url)) or None
+    decision: dict[str, Any] = {"source": source, "provider": provider.name, "base_url": shown}
     if provider.zero_retention:
         return {**decision, "decision": "allowed", "reason": "local model, loopback server or zero-retention route"}
     if _allow_listed(base_url):
@@ -51,6 +54,6 @@ def data_use_decision(
     raise MedldrError(
         f"data-use rule: cases from {source} count as credentialed data (open data only when identical to a build of "
         f"the bundled demo) and may not be sent to {provider.name} "
-        f"({base_url or 'its public API'}), which may retain them; use a local model, a loopback server, Azure or a "
+        f"({shown or 'its public API'}), which may retain them; use a local model, a loopback server, Azure or a "
         f"zero-retention endpoint listed in {ALLOW_LIST_ENV}, or pass --allow-data-sharing if your agreement permits it"
     )

@@ -13,12 +13,21 @@ from medldr.answer import extract
 from medldr.errors import MedldrError
 from medldr.prompts import answer_schema, build_messages, load_template, require_task_fields, richest_task
 from medldr.run.budget import Ceiling, completion_tokens, priced, prompt_token_counts
-from medldr.run.execute import Progress, Prompt, PromptJob, pending_prompts, run_prompts, run_totals
+from medldr.run.execute import (
+    Progress,
+    Prompt,
+    PromptJob,
+    pending_prompts,
+    request_units,
+    run_prompts,
+    run_totals,
+)
 from medldr.run.guard import data_use_decision
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
 from medldr.run.providers.base import InProcess, redact_url
+from medldr.run.providers.pool import split_urls
 from medldr.run.store import ResponseStore
 from medldr.schema import RESPONSES, RUN_MANIFEST, Case, RunManifest, read_cases, resolve_label_space
 
@@ -49,6 +58,7 @@ class RunSettings:
     label_order: int | None = None  # list the labels in a seeded random order (a prompt-sensitivity probe)
     max_cost: float | None = None  # stop sending before the run's spend would pass this many USD
     max_total_tokens: int | None = None  # ... or this many prompt + completion tokens
+    rounds_together: bool = False  # a case's rounds as one request with n = rounds (one prefill), where supported
 
 
 def _select(settings: RunSettings) -> tuple[list[Case], str]:
@@ -92,7 +102,8 @@ def _job(settings: RunSettings) -> PromptJob:
         "template_sha256": template.sha256,
         "label_space": list(space.codes),
         "model": settings.model,
-        "base_url": redact_url(settings.base_url),
+        # a pool's addresses are where the model runs, not what it is: a resume may add or drop replicas
+        "base_url": None if len(split_urls(settings.base_url)) > 1 else redact_url(settings.base_url),
         "params": settings.params.model_dump(exclude_none=True),
         "rounds": settings.rounds,
         "retry_invalid": settings.retry_invalid,
@@ -101,6 +112,8 @@ def _job(settings: RunSettings) -> PromptJob:
     if settings.label_order is not None:  # the same order for every case; recorded, so a resume keeps it
         random.Random(f"label-order:{settings.label_order}").shuffle(labels)
         identity["label_order"] = settings.label_order
+    if settings.rounds_together:  # one seed per case instead of one per round: another sample
+        identity["rounds_together"] = True
     prompts = []
     for case in cases:
         messages = build_messages(case, task=task, template=template, labels=labels)
@@ -127,6 +140,7 @@ def _job(settings: RunSettings) -> PromptJob:
         max_cost=settings.max_cost,
         max_total_tokens=settings.max_total_tokens,
         settings={"limit": settings.limit, "threads": settings.threads},
+        together="round" if settings.rounds_together else None,
     )
     return job
 
@@ -156,13 +170,15 @@ def plan_run(settings: RunSettings, provider: Provider | None = None) -> dict[st
 def _plan(
     job: PromptJob, todo: list[Prompt], totals: dict[str, float], provider: Provider | None, data_use: str
 ) -> dict[str, Any]:
-    counts, counted = prompt_token_counts(provider, [prompt.messages for prompt in todo])
-    prompt_total = sum(counts[id(prompt.messages)] for prompt in todo)
+    units = request_units(job, todo)  # rounds asked together: one request, one prompt, several answers
+    counts, counted = prompt_token_counts(provider, [unit[0].messages for unit in units])
+    prompt_total = sum(counts[id(unit[0].messages)] for unit in units)
     per_answer, basis = completion_tokens(provider, job.params, totals)
     completion_total = per_answer * len(todo)
     return {
         "model": job.model,
-        "requests": len(todo),
+        "requests": len(units),
+        "answers": len(todo),
         "already_answered": len(job.prompts) - len(todo),
         "prompt_tokens": prompt_total,
         "prompt_tokens_counted": counted,

@@ -17,6 +17,7 @@ from medldr.run.providers.base import (
 )
 from medldr.run.providers.openai_http import LlamaServer, OpenAIServer, SGLangServer, VLLMServer
 from medldr.run.providers.openai_wire import check_base_url
+from medldr.run.providers.pool import EndpointPool, split_urls
 
 Loader = Callable[[str, "str | None", float, "int | None"], Provider]  # (model, base URL, timeout, threads)
 
@@ -105,7 +106,8 @@ zero-retention routes; so is any loopback server."""
 def get_provider(
     spec: str, *, base_url: str | None = None, timeout: float = 600.0, threads: int | None = None
 ) -> Provider:
-    """``NAME:MODEL`` -> a provider; an unknown name fails listing the known ones. ``threads``: CPU threads of an
+    """``NAME:MODEL`` -> a provider; an unknown name fails listing the known ones. ``base_url`` may be a comma
+    list: several replicas of a self-hosted server, one ``EndpointPool``. ``threads``: CPU threads of an
     in-process model (default: every core this process may use)."""
     name, _, model = spec.partition(":")
     if name == "local":
@@ -115,9 +117,18 @@ def get_provider(
         raise MedldrError(f"--model {spec!r}: unknown provider {name!r}; known: {', '.join(PROVIDERS)}")
     if not model:
         raise MedldrError(f"--model {spec!r}: give the model after the provider, e.g. {name}:MODEL")
-    if base_url is not None:
-        check_base_url(base_url)
-    return loader(model, base_url, timeout, threads)
+    urls = [check_base_url(url) for url in split_urls(base_url)]
+    if len(urls) > 1:  # a pool of replicas: self-hosted servers only
+        if len(set(urls)) < len(urls):
+            raise MedldrError(f"--base-url: {next(u for u in urls if urls.count(u) > 1)!r} is given twice")
+        members = [loader(model, url, timeout, threads) for url in urls]
+        if not all(isinstance(m, OpenAIServer) for m in members):
+            pools = ", ".join(n for n, load in PROVIDERS.items() if load.__qualname__.startswith("_server"))
+            raise MedldrError(
+                f"--base-url given {len(urls)} times: endpoint pools are for self-hosted servers ({pools})"
+            )
+        return EndpointPool(members)  # type: ignore[arg-type]
+    return loader(model, urls[0] if urls else None, timeout, threads)
 
 
 __all__ = [

@@ -30,6 +30,7 @@ class Completion:
     finish_reason: FinishReason | None = None
     usage: dict[str, int] = field(default_factory=dict)
     model: str | None = None
+    endpoint: str | None = None  # which endpoint of a pool answered (None: the provider's only one)
 
 
 def usable_cores() -> int:
@@ -52,6 +53,7 @@ class Provider:
     wants_answer_schema: bool = False  # takes ``params.json_schema`` (grammar-constrained answers)
     fatal_errors: tuple[type[BaseException], ...] = ()  # errors that stop the run: a wrong key, model or request
     default_max_tokens: int | None = None  # the answer limit it applies when none is given (None: the endpoint's)
+    samples_per_request: bool = False  # takes ``n``: several answers to one prompt from one request (one prefill)
 
     def artifact(self) -> dict[str, Any] | None:
         """The local weights behind an in-process model (name, size, SHA-256); None for an endpoint."""
@@ -60,6 +62,10 @@ class Provider:
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         """One request, one answer (or an exception)."""
         raise NotImplementedError
+
+    async def complete_many(self, messages: list[Message], params: GenerationParams, n: int) -> list[Completion]:
+        """One request, ``n`` answers to the same prompt (where ``samples_per_request``)."""
+        raise NotImplementedError(f"{self.name} does not sample several answers in one request")
 
     def count_tokens(self, messages: list[Message]) -> int | None:
         """The prompt's tokens by the model's own tokenizer, where one is on this machine; None: estimate them."""

@@ -21,7 +21,7 @@ from medldr import __version__
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
 from medldr.run.providers.base import Completion, LoopClient, Message, is_loopback, redact_url
-from medldr.run.providers.openai_wire import chat_request, check_base_url, completion_from_body, retry_after, transient
+from medldr.run.providers.openai_wire import chat_request, check_base_url, completions_from_body, retry_after, transient
 
 FATAL_STATUS = frozenset({400, 401, 403, 404, 422})  # a wrong key, model or request: retrying will not help
 
@@ -50,6 +50,7 @@ class OpenAIServer(LoopClient):
     default_url: str | None = None
     api_key_env: str | None = "OPENAI_API_KEY"
     fatal_errors: tuple[type[BaseException], ...] = (EndpointRefused, ServerDown)
+    samples_per_request = True  # ``n``: every OpenAI-compatible server takes it (a server that ignores it is caught)
 
     def __init__(self, model: str, *, base_url: str | None = None, timeout: float = 600.0) -> None:
         url = check_base_url(base_url or self.default_url)
@@ -86,27 +87,51 @@ class OpenAIServer(LoopClient):
         return err.retry_after if isinstance(err, EndpointError) else None
 
     async def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        return (await self._post(chat_request(self.model, messages, params, tokens_key="max_tokens")))[0]
+
+    async def complete_many(self, messages: list[Message], params: GenerationParams, n: int) -> list[Completion]:
+        """``n`` answers in one request (vLLM and SGLang sample them from one prefill of the prompt)."""
+        completions = await self._post({**chat_request(self.model, messages, params, tokens_key="max_tokens"), "n": n})
+        if len(completions) != n:
+            raise ValueError(f"{self.url}: asked for {n} answers (n={n}), got {len(completions)}")
+        return completions
+
+    @property
+    def base_url(self) -> str:
+        return self.url.removesuffix("/chat/completions")
+
+    async def healthy(self, timeout: float) -> str | None:
+        """None when ``GET {base_url}/models`` answers 200 within ``timeout`` seconds (every OpenAI-compatible
+        server serves it: vLLM, SGLang, llama.cpp), else why not."""
         import aiohttp
 
-        body = orjson.dumps(chat_request(self.model, messages, params, tokens_key="max_tokens"))
         try:
-            async with self.client.post(self.url, data=body) as response:
+            async with self.client.get(self.base_url + "/models", timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+                await r.read()
+                return None if r.status == 200 else f"HTTP {r.status}"
+        except (aiohttp.ClientError, TimeoutError) as err:
+            return type(err).__name__
+
+    async def _post(self, request: dict[str, Any]) -> list[Completion]:
+        import aiohttp
+
+        try:
+            async with self.client.post(self.url, data=orjson.dumps(request)) as response:
                 data = await response.read()
                 if response.status >= 400:
                     raise _error(response.status, data, response.headers)
         except aiohttp.ClientConnectorError as err:
             if self.zero_retention and isinstance(err.os_error, ConnectionRefusedError):
-                where = redact_url(self.url.removesuffix("/chat/completions"))
                 raise ServerDown(
-                    f"nothing answers at {where} (connection refused): start the {self.name} server and wait until "
-                    "it is ready, or pass --base-url"
+                    f"nothing answers at {redact_url(self.base_url)} (connection refused): start the {self.name} "
+                    "server and wait until it is ready, or pass --base-url"
                 ) from None
             raise
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise ValueError(f"{self.url}: the answer is not JSON ({len(data)} bytes)") from None
-        return completion_from_body(parsed)
+        return completions_from_body(parsed)
 
 
 class VLLMServer(OpenAIServer):

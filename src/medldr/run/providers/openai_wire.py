@@ -79,29 +79,77 @@ class SDKRetryRules:
         return retry_after(err.response.headers) if isinstance(err, self.status_error) else None  # type: ignore[attr-defined]
 
 
-def completion_from_body(body: dict[str, Any]) -> Completion:
-    """A chat completion's JSON -> our Completion. Reasoning from ``reasoning_content`` (DeepSeek, vLLM),
-    ``reasoning`` (some servers) or a leading ``<think>`` block in the text. A body without a choice is an error."""
+def _choice_completion(choice: Any, model: str | None) -> Completion:
     try:
-        choice = body["choices"][0]
         message = choice["message"]
-    except (KeyError, IndexError, TypeError):
-        raise ValueError(f"not a chat completion: {str(body)[:200]}") from None
+    except (KeyError, TypeError):
+        raise ValueError(f"not a chat completion choice: {str(choice)[:200]}") from None
     text = message.get("content") or ""
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if reasoning is None:
         text, reasoning = split_reasoning(text)
-    usage: dict[str, int] = {}
+    return Completion(text, reasoning, finish_reason(choice.get("finish_reason")), {}, model)
+
+
+def _usage(counts: dict[str, Any]) -> dict[str, int]:
+    usage = {
+        "prompt_tokens": counts.get("prompt_tokens") or 0,
+        "completion_tokens": counts.get("completion_tokens") or 0,
+    }
+    reasoning_tokens = (counts.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    if reasoning_tokens:
+        usage["reasoning_tokens"] = reasoning_tokens
+    return usage
+
+
+def shares(total: int, weights: list[int]) -> list[int]:
+    """``total`` split in proportion to ``weights`` (largest remainders, so the parts sum to ``total``).
+
+    >>> shares(10, [1, 1, 1]), shares(7, [0, 0]), shares(5, [3, 1])
+    ([4, 3, 3], [4, 3], [4, 1])
+    """
+    if not weights:
+        return []
+    if sum(weights) <= 0:
+        weights = [1] * len(weights)
+    exact = [total * w / sum(weights) for w in weights]
+    parts = [int(x) for x in exact]
+    for i in sorted(range(len(exact)), key=lambda i: (parts[i] - exact[i], i))[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def completions_from_body(body: dict[str, Any]) -> list[Completion]:
+    """A chat completion's JSON -> one Completion per choice, in choice order. Reasoning from ``reasoning_content``
+    (DeepSeek, vLLM), ``reasoning`` (some servers) or a leading ``<think>`` block in the text. Servers report one
+    usage per request: with several choices (``n``) the prompt tokens go to the first and the completion tokens are
+    shared in proportion to each choice's characters, so totals stay exact. A body without a choice is an error."""
+    try:
+        choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
+        if not choices:
+            raise IndexError
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise ValueError(f"not a chat completion: {str(body)[:200]}") from None
+    completions = [_choice_completion(choice, body.get("model")) for choice in choices]
     counts = body.get("usage") or {}
     if counts:
-        usage = {
-            "prompt_tokens": counts.get("prompt_tokens") or 0,
-            "completion_tokens": counts.get("completion_tokens") or 0,
-        }
-        reasoning_tokens = (counts.get("completion_tokens_details") or {}).get("reasoning_tokens")
-        if reasoning_tokens:
-            usage["reasoning_tokens"] = reasoning_tokens
-    return Completion(text, reasoning, finish_reason(choice.get("finish_reason")), usage, body.get("model"))
+        usage = _usage(counts)
+        sizes = [len(c.text) + len(c.reasoning or "") for c in completions]
+        for i, (completion, tokens) in enumerate(
+            zip(completions, shares(usage["completion_tokens"], sizes), strict=True)
+        ):
+            completion.usage = {"prompt_tokens": usage["prompt_tokens"] if i == 0 else 0, "completion_tokens": tokens}
+        if "reasoning_tokens" in usage:
+            sizes = [len(c.reasoning or "") for c in completions]
+            for completion, tokens in zip(completions, shares(usage["reasoning_tokens"], sizes), strict=True):
+                if tokens:
+                    completion.usage["reasoning_tokens"] = tokens
+    return completions
+
+
+def completion_from_body(body: dict[str, Any]) -> Completion:
+    """A one-choice chat completion's JSON -> our Completion (``completions_from_body``)."""
+    return completions_from_body(body)[0]
 
 
 def chat_request(model: str, messages: list[Message], params: GenerationParams, *, tokens_key: str) -> dict[str, Any]:

@@ -208,6 +208,12 @@ def dry_run_lines(plan: dict[str, Any]) -> str:
     tokens = "counted with the model's tokenizer" if plan["prompt_tokens_counted"] else "an estimate: 4 characters each"
     if plan["on_this_machine"]:
         cost = "$0 (a model on this machine)"
+    elif plan["priced"] and plan.get("batch_discount"):
+        share = plan["batch_discount"]
+        cost = (
+            f"${plan['cost_usd'] * share:.2f} through the Batch API ({share:.0%} of ${plan['cost_usd']:.2f} at the "
+            "price table's prices)"
+        )
     elif plan["priced"]:
         cost = f"${plan['cost_usd']:.2f} at the price table's prices"
     else:

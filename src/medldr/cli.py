@@ -537,6 +537,12 @@ def run(
         bool,
         typer.Option("--rounds-together", help="Ask a case's rounds as one request with n=ROUNDS (vLLM, SGLang)."),
     ] = False,
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Through the provider's Batch API (openai, azure, anthropic): half price.")
+    ] = False,
+    poll: Annotated[
+        float | None, typer.Option(min=1, help="With --batch: poll every N seconds until every batch has ended.")
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run a model on the cases, R rounds each; answers are appended to OUT/responses.jsonl as they arrive.
@@ -573,6 +579,8 @@ def run(
         max_cost=max_cost,
         max_total_tokens=max_total_tokens,
         rounds_together=rounds_together,
+        batch=batch,
+        poll=poll,
     )
     if dry_run:
         console.print(dry_run_lines(plan_run(settings)), markup=False, highlight=False, soft_wrap=True)
@@ -587,6 +595,17 @@ def run(
             f"{int(totals['errors'])} errors, {int(totals['prompt_tokens']):,} prompt + "
             f"{int(totals['completion_tokens']):,} completion tokens, ${totals['cost_usd']:.2f} -> {settings.out}"
         )
+    waiting = [b for b in manifest.batches or [] if not b["collected"]]
+    if waiting:
+        for entry in waiting:
+            err_console.print(
+                f"batch {entry['id']}: {entry['status']} ({entry['done']}/{entry['requests']} requests done); run the "
+                "same command again to collect its answers",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        raise typer.Exit(INCOMPLETE_EXIT)
     if totals.get("unanswered"):
         err_console.print(
             f"error: {int(totals['unanswered'])} (case, round) pairs have no answer (first cause: "

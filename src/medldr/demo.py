@@ -11,7 +11,7 @@ from typing import Any
 
 from medldr.build import BuildConfig, Progress, build_cases
 from medldr.run import GenerationParams, RunSettings, run_cases
-from medldr.run.execute import Progress as RunProgress
+from medldr.run.job import Progress as RunProgress
 from medldr.schema import SCORES, BuildManifest, RunManifest, Scores, cases_path
 from medldr.score.files import run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import type_run, write_typed

@@ -231,6 +231,8 @@ class RunManifest(BaseModel):
     first_error: str | None = None
     # a pool's endpoints (``--base-url`` given several times) and how many answers each gave; None: one endpoint
     endpoints: list[dict[str, Any]] | None = None
+    # a --batch run's batches: id, vendor status, requests, done, whether its answers are collected
+    batches: list[dict[str, Any]] | None = None
     # the model exactly: provider, id as asked, ids the endpoint reported ("served"), and for local weights their
     # file or folder name, size and SHA-256 (absent in manifests of older versions)
     model: dict[str, Any] | None = None

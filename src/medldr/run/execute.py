@@ -17,75 +17,36 @@ import json
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from medldr import __version__
 from medldr._files import atomic_write_text, folder_lock
 from medldr.errors import MedldrError
+from medldr.run.batch import execute_batch
 from medldr.run.budget import Ceiling, completion_tokens, prompt_token_counts
 from medldr.run.guard import data_use_decision
+from medldr.run.job import (
+    Progress,
+    Prompt,
+    PromptJob,
+    State,
+    count_record,
+    pending_prompts,
+    prompt_states,
+    request_units,
+    run_totals,
+)
 from medldr.run.params import GenerationParams
-from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
 from medldr.run.providers.base import Completion, closing, concurrency_for, error_text
 from medldr.run.store import GroupCommit, ResponseStore
 from medldr.schema import RunManifest, read_run_manifest
-
-Progress = Callable[[int, int, dict[str, float]], None]
-"""Called as ``progress(done_prompts, total_prompts, totals)`` after every stored answer."""
-Key = tuple[Any, ...]
-
-
-@dataclass
-class Prompt:
-    """One request: ``key`` (field -> value) names it in every record it gets; round r of a seeded job is sent
-    with the seed ``seed + seed_offset`` (rounds stay reproducible without being copies of each other)."""
-
-    key: dict[str, Any]
-    messages: list[dict[str, str]]
-    seed_offset: int = 0
-
-
-@dataclass
-class PromptJob:
-    """What to ask (prompts), whom (model), how (params, attempts, timeout), and what makes the answers one
-    experiment (``identity``: a folder holding another identity is refused, the same one resumes)."""
-
-    kind: Literal["run", "judge"]
-    prompts: list[Prompt]
-    model: str
-    identity: dict[str, Any]
-    cases_file: Path  # whose records the prompts carry: the data-use guard decides on it
-    manifest_name: str
-    responses_name: str
-    valid: Callable[[str, str | None], bool]  # (text, finish_reason) -> a usable answer
-    base_url: str | None = None
-    params: GenerationParams = field(default_factory=GenerationParams)
-    answer_schema: dict[str, Any] | None = None  # sent to grammar-capable providers
-    concurrency: int = 8
-    timeout: float = 600.0
-    threads: int | None = None  # CPU threads of an in-process model (None: every core this process may use)
-    attempts: int = 6
-    retry_invalid: int = 0
-    allow_data_sharing: bool = False
-    prices: dict[str, dict[str, float]] | None = None
-    max_cost: float | None = None  # USD ceiling of the whole run (at the price table's prices)
-    max_total_tokens: int | None = None  # token ceiling of the whole run (prompt + completion)
-    settings: dict[str, Any] = field(default_factory=dict)  # recorded in the manifest, not part of the identity
-    # ask the prompts that differ only in this key field (a case's rounds) as one request with ``n`` answers
-    together: str | None = None
-
-    @property
-    def key_fields(self) -> tuple[str, ...]:
-        """The fields naming a prompt in its records (every prompt of a job has the same ones)."""
-        return tuple(self.prompts[0].key) if self.prompts else ()
 
 
 def _git_sha() -> str | None:
@@ -107,67 +68,6 @@ def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
         except PackageNotFoundError:
             out[package] = None
     return out
-
-
-@dataclass
-class _State:
-    attempts: int = 0
-    answered: bool = False
-    last_valid: bool = False
-
-
-def _states(records: list[dict[str, Any]], fields: Sequence[str]) -> dict[Key, _State]:
-    states: dict[Key, _State] = {}
-    for record in records:
-        if record.get("kind") == "header":
-            continue
-        state = states.setdefault(tuple(record[f] for f in fields), _State())
-        if record.get("error"):
-            continue
-        state.attempts += 1
-        state.answered = True
-        state.last_valid = bool(record.get("valid"))
-    return states
-
-
-TOTAL_KEYS = ("answers", "errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd")
-
-
-def _count(totals: dict[str, float], record: dict[str, Any], prices: dict | None, model: str) -> None:
-    """Add one stored record to the running totals (answers, errors, invalid, tokens, cost)."""
-    if record.get("kind") == "header":
-        return
-    if record.get("error"):
-        totals["errors"] += 1
-        return
-    totals["answers"] += 1
-    totals["invalid"] += 0 if record.get("valid") else 1
-    usage = record.get("usage") or {}
-    for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
-        totals[key] += usage.get(key, 0)
-    totals["cost_usd"] = cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], prices)
-
-
-def run_totals(records: list[dict[str, Any]], prices: dict | None, model: str) -> dict[str, float]:
-    totals = dict.fromkeys(TOTAL_KEYS, 0.0)
-    for record in records:
-        _count(totals, record, prices, model)
-    return totals
-
-
-def pending_prompts(
-    job: PromptJob, records: list[dict[str, Any]]
-) -> tuple[list[Prompt], dict[Key, _State], Callable[[Key], bool]]:
-    """The prompts still to ask (no answer yet, or an invalid one with re-asks left), every prompt's state (updated
-    as answers come), and the test of a prompt being done."""
-    states = _states(records, job.key_fields)
-    budget = 1 + job.retry_invalid
-
-    def finished(key: Key) -> bool:
-        state = states.get(key)
-        return state is not None and state.answered and (state.last_valid or state.attempts >= budget)
-
-    return [p for p in job.prompts if not finished(tuple(p.key.values()))], states, finished
 
 
 def identity_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
@@ -241,17 +141,6 @@ async def ask(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def request_units(job: PromptJob, todo: list[Prompt]) -> list[list[Prompt]]:
-    """What goes out as one request: each prompt alone, or (``job.together``) the prompts that differ only in that
-    key field, in their order."""
-    if job.together is None:
-        return [[prompt] for prompt in todo]
-    groups: dict[Key, list[Prompt]] = {}
-    for prompt in todo:
-        groups.setdefault(tuple(v for k, v in prompt.key.items() if k != job.together), []).append(prompt)
-    return list(groups.values())
-
-
 async def _execute(
     job: PromptJob,
     params: GenerationParams,
@@ -282,7 +171,7 @@ async def _execute(
         nonlocal done
         keys = [tuple(prompt.key.values()) for prompt in unit]
         for key in keys:
-            states.setdefault(key, _State())
+            states.setdefault(key, State())
         async with semaphore:
             while not fatal and not disk and not ceiling.stopped:
                 pending = [(p, k) for p, k in zip(unit, keys, strict=True) if not finished(k)]
@@ -306,7 +195,7 @@ async def _execute(
                     for prompt, key in pending:
                         record = {**prompt.key, "attempt": states[key].attempts, "error": error_text(err)}
                         await journal.append(record)
-                        _count(totals, record, job.prices, job.model)
+                        count_record(totals, record, job.prices, job.model)
                     if reservation is not None:
                         ceiling.release(reservation)
                     if isinstance(err, provider.fatal_errors):
@@ -329,7 +218,7 @@ async def _execute(
                     if completion.endpoint is not None:
                         record["endpoint"] = completion.endpoint
                     await journal.append(record)
-                    _count(totals, record, job.prices, job.model)
+                    count_record(totals, record, job.prices, job.model)
                     state.attempts += 1
                     state.answered, state.last_valid = True, valid
                 if reservation is not None:
@@ -371,6 +260,13 @@ def run_prompts(
     """Ask (or resume asking) ``job`` into OUT/``job.responses_name`` beside OUT/``job.manifest_name``; returns
     the final manifest and every stored record. Only prompts still without an answer are sent."""
     provider = provider or get_provider(job.model, base_url=job.base_url, timeout=job.timeout, threads=job.threads)
+    if job.batch and provider.batch_discount is None:
+        raise MedldrError(
+            f"--batch: {provider.name} has no Batch API medldr drives (openai, azure and anthropic have; for a "
+            "self-hosted server, a pool and --concurrency do the same)"
+        )
+    if job.batch and job.together is not None:
+        raise MedldrError("--batch and --rounds-together: a Batch API request has one answer; choose one")
     if job.together is not None and not provider.samples_per_request:
         raise MedldrError(
             f"--rounds-together: {provider.name} does not sample several answers in one request; it is for "
@@ -421,8 +317,13 @@ def run_prompts(
         if job.answer_schema is not None and provider.wants_answer_schema:  # grammar-capable: constrain the answer
             params = params.merge(GenerationParams(json_schema=job.answer_schema))
         try:
-            work = _execute(job, params, provider, store, records, progress or (lambda *a: None))
-            asyncio.run(closing(provider, work))
+            if job.batch:
+                totals = run_totals(records, job.prices, job.model)
+                work = execute_batch(job, run_id, provider, out, store, records, totals, progress or (lambda *a: None))
+                manifest.batches = asyncio.run(closing(provider, work))
+            else:
+                work = _execute(job, params, provider, store, records, progress or (lambda *a: None))
+                asyncio.run(closing(provider, work))
             manifest.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
         finally:
             store.close()
@@ -432,9 +333,9 @@ def run_prompts(
             manifest.model = {**model, "served": served}
             manifest.endpoints = _endpoint_counts(provider, stored)
             fields = job.key_fields
-            states = _states(stored, fields)
+            states = prompt_states(stored, fields)
             missing = {
-                tuple(p.key.values()) for p in job.prompts if not states.get(tuple(p.key.values()), _State()).answered
+                tuple(p.key.values()) for p in job.prompts if not states.get(tuple(p.key.values()), State()).answered
             }
             manifest.totals["unanswered"] = float(len(missing))
             manifest.first_error = next(

@@ -20,6 +20,11 @@ BUILT_IN: dict[str, dict[str, float]] = {
 }
 
 
+BATCH_DISCOUNT = 0.5
+"""A Batch API's share of the list price: OpenAI's Batch API, Azure OpenAI's global batch and Anthropic's Message
+Batches all charge half."""
+
+
 def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
     """The built-in table updated with a user's JSON file."""
     table = {name: dict(price) for name, price in BUILT_IN.items()}

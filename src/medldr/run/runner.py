@@ -13,16 +13,9 @@ from medldr.answer import extract
 from medldr.errors import MedldrError
 from medldr.prompts import answer_schema, build_messages, load_template, require_task_fields, richest_task
 from medldr.run.budget import Ceiling, completion_tokens, priced, prompt_token_counts
-from medldr.run.execute import (
-    Progress,
-    Prompt,
-    PromptJob,
-    pending_prompts,
-    request_units,
-    run_prompts,
-    run_totals,
-)
+from medldr.run.execute import run_prompts
 from medldr.run.guard import data_use_decision
+from medldr.run.job import Progress, Prompt, PromptJob, pending_prompts, request_units, run_totals
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
 from medldr.run.providers import Provider, get_provider
@@ -59,6 +52,8 @@ class RunSettings:
     max_cost: float | None = None  # stop sending before the run's spend would pass this many USD
     max_total_tokens: int | None = None  # ... or this many prompt + completion tokens
     rounds_together: bool = False  # a case's rounds as one request with n = rounds (one prefill), where supported
+    batch: bool = False  # through the provider's Batch API: submit, and collect on a later invocation
+    poll: float | None = None  # with batch: poll every this many seconds until every batch has ended
 
 
 def _select(settings: RunSettings) -> tuple[list[Case], str]:
@@ -139,8 +134,10 @@ def _job(settings: RunSettings) -> PromptJob:
         prices=settings.prices,
         max_cost=settings.max_cost,
         max_total_tokens=settings.max_total_tokens,
-        settings={"limit": settings.limit, "threads": settings.threads},
+        settings={"limit": settings.limit, "threads": settings.threads, "batch": settings.batch},
         together="round" if settings.rounds_together else None,
+        batch=settings.batch,
+        batch_poll=settings.poll,
     )
     return job
 
@@ -187,5 +184,7 @@ def _plan(
         "cost_usd": cost_usd(job.model, prompt_total, completion_total, job.prices),
         "priced": priced(job.model, job.prices),
         "on_this_machine": isinstance(provider, InProcess),
+        # a --batch run's share of the list price (None: online, or the provider has no Batch API)
+        "batch_discount": provider.batch_discount if provider is not None and job.batch else None,
         "data_use": data_use,
     }

@@ -33,6 +33,20 @@ class Completion:
     endpoint: str | None = None  # which endpoint of a pool answered (None: the provider's only one)
 
 
+@dataclass
+class BatchState:
+    """Where a submitted batch stands: the vendor's status word, whether it has ended, requests done of total."""
+
+    status: str
+    ended: bool
+    done: int = 0
+    total: int = 0
+
+
+BatchResult = tuple[str, "Completion | str"]
+"""(custom id, its answer or, for a request that failed inside the batch, the error text)."""
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its CPU affinity: a container's or taskset's share, not the machine's)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -54,6 +68,7 @@ class Provider:
     fatal_errors: tuple[type[BaseException], ...] = ()  # errors that stop the run: a wrong key, model or request
     default_max_tokens: int | None = None  # the answer limit it applies when none is given (None: the endpoint's)
     samples_per_request: bool = False  # takes ``n``: several answers to one prompt from one request (one prefill)
+    batch_discount: float | None = None  # has a Batch API, at this share of the list price (None: no Batch API)
 
     def artifact(self) -> dict[str, Any] | None:
         """The local weights behind an in-process model (name, size, SHA-256); None for an endpoint."""
@@ -66,6 +81,26 @@ class Provider:
     async def complete_many(self, messages: list[Message], params: GenerationParams, n: int) -> list[Completion]:
         """One request, ``n`` answers to the same prompt (where ``samples_per_request``)."""
         raise NotImplementedError(f"{self.name} does not sample several answers in one request")
+
+    def batch_line(self, custom_id: str, messages: list[Message], params: GenerationParams) -> dict[str, Any]:
+        """One request of a batch input file, in the vendor's format."""
+        raise NotImplementedError(f"{self.name} has no Batch API")
+
+    async def batch_submit(self, input_file: Any, marker: str) -> str:
+        """Submit the batch input file (``batch_line``s, one JSON per line); its id. ``marker`` tags it."""
+        raise NotImplementedError
+
+    async def batch_find(self, marker: str, since: float, count: int) -> str | None:
+        """The id of a batch submitted with ``marker`` (after ``since``, of ``count`` requests) whose id was never
+        recorded (a process killed while submitting), if the vendor shows one."""
+        raise NotImplementedError
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        raise NotImplementedError
+
+    async def batch_results(self, batch_id: str) -> list[BatchResult]:
+        """Every request's answer or error of an ended batch (one per request it holds)."""
+        raise NotImplementedError
 
     def count_tokens(self, messages: list[Message]) -> int | None:
         """The prompt's tokens by the model's own tokenizer, where one is on this machine; None: estimate them."""

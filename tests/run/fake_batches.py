@@ -1,7 +1,7 @@
-"""A real HTTP server on 127.0.0.1 speaking the providers' Batch APIs, as their official SDKs call them: OpenAI's
-files + batches (upload a JSONL file, create, retrieve, list, download the output file) and Anthropic's Message
-Batches (create, retrieve, list, stream the results). A remote API's double: answers come from ``FakeOpenAI``'s
-chat-completion and message bodies. ``hold``: batches stay in progress until ``release()``."""
+"""A real HTTP server on 127.0.0.1 speaking the providers' Batch APIs as their official SDKs call them: OpenAI's
+and Azure OpenAI's files + batches (upload a JSONL file, create, retrieve, list, download the output file) and
+Anthropic's Message Batches (create, retrieve, list, stream the results). A remote API's double: answers come from
+``FakeOpenAI``'s chat-completion and message bodies. ``hold``: batches stay in progress until ``release()``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class FakeBatchAPI:
 
             def do_POST(self) -> None:
                 data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.path = _route(self.path)
                 with server.lock:
                     if self.path == "/v1/files":
                         self._json(server.upload(self.headers["Content-Type"], data))
@@ -48,7 +49,7 @@ class FakeBatchAPI:
                         self._json({"error": {"message": f"no route {self.path}"}}, 404)
 
             def do_GET(self) -> None:
-                path = self.path.split("?")[0]
+                path = _route(self.path)
                 with server.lock:
                     if path == "/v1/batches":
                         self._json(server.listing(list(server.batches.values()), "id"))
@@ -170,6 +171,12 @@ class FakeBatchAPI:
         self.bodies.kill()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _route(path: str) -> str:
+    """Azure OpenAI's paths (``/openai/files?api-version=...``) as OpenAI's (``/v1/files``)."""
+    path = path.split("?")[0]
+    return "/v1" + path.removeprefix("/openai") if path.startswith("/openai/") else path
 
 
 def _iso(seconds: float) -> str:

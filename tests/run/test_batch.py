@@ -20,7 +20,11 @@ from tests.conftest import cli_in_process
 from tests.run.fake_batches import FakeBatchAPI
 from tests.run.fake_openai import FakeOpenAI
 
-ROUTES = [("openai:gpt-4.1", "/v1", "OPENAI_API_KEY"), ("anthropic:claude-sonnet-4-5", "", "ANTHROPIC_API_KEY")]
+ROUTES = [
+    ("openai:gpt-4.1", "/v1", "OPENAI_API_KEY"),
+    ("azure:gpt-4.1", "", "AZURE_OPENAI_API_KEY"),
+    ("anthropic:claude-sonnet-4-5", "", "ANTHROPIC_API_KEY"),
+]
 
 
 @pytest.fixture
@@ -73,9 +77,12 @@ def test_batch_round_trip(
     manifest = read_run_manifest(out / "manifest.json")
     assert manifest.batches == [{"id": batch_id, "requests": 4, "collected": True}]
     assert manifest.settings["batch"] is True and manifest.totals["answers"] == 4
-    if model.startswith("openai"):  # half the list price: 4 x (100 prompt + 20 completion) tokens of gpt-4.1
+    if not model.startswith("anthropic"):  # half the list price: 4 x (100 prompt + 20 completion) tokens of gpt-4.1
         assert manifest.totals["cost_usd"] == pytest.approx(0.5 * 4 * (100 * 2.0 + 20 * 8.0) / 1e6)
         assert [line["body"]["model"] for line in api.inputs[batch_id]] == ["gpt-4.1"] * 4
+        assert api.batches[batch_id]["endpoint"] == (
+            "/chat/completions" if model.startswith("azure") else "/v1/chat/completions"
+        )
     assert "sk-test-batch-key" not in "".join(p.read_text() for p in out.iterdir())
 
 

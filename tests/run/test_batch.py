@@ -84,6 +84,8 @@ def test_batch_round_trip(
             "/chat/completions" if model.startswith("azure") else "/v1/chat/completions"
         )
     assert "sk-test-batch-key" not in "".join(p.read_text() for p in out.iterdir())
+    scored = cli_in_process("score", str(out), "--quiet")  # a batch run scores like any run
+    assert scored.returncode == 0, scored.stderr
 
 
 def test_invalid_answers_are_reasked_as_a_second_batch(

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from medldr.schema import BuildManifest, read_run_manifest
+from medldr.schema import read_run_manifest
 from tests.conftest import cli_in_process
+from tests.run.conftest import stored_records
 from tests.run.fake_batches import FakeBatchAPI
 from tests.run.fake_openai import FakeOpenAI
 
@@ -25,16 +26,6 @@ ROUTES = [
     ("azure:gpt-4.1", "", "AZURE_OPENAI_API_KEY"),
     ("anthropic:claude-sonnet-4-5", "", "ANTHROPIC_API_KEY"),
 ]
-
-
-@pytest.fixture
-def demo_cases(demo_build: tuple[Path, BuildManifest]) -> Path:
-    return demo_build[0] / "inference.jsonl"
-
-
-def _records(run: Path) -> list[dict]:
-    lines = [json.loads(line) for line in (run / "responses.jsonl").read_text().splitlines()]
-    return [r for r in lines if r.get("kind") != "header"]
 
 
 def _run(cases: Path, out: Path, model: str, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -54,7 +45,7 @@ def test_batch_round_trip(
         submitted = _run(demo_cases, out, model, api.root + path)
         assert submitted.returncode == 3, submitted.stderr  # submitted, not yet ended: run again to collect
         assert "batch_1: submitted (0/4 requests done); run the same command again" in submitted.stderr
-        assert _records(out) == [] and len((out / "batch_input_1.jsonl").read_text().splitlines()) == 4
+        assert stored_records(out) == [] and len((out / "batch_input_1.jsonl").read_text().splitlines()) == 4
         waiting = _run(demo_cases, out, model, api.root + path)
         assert waiting.returncode == 3 and len(api.inputs) == 1  # polled, nothing submitted twice
         assert "in_progress (0/4 requests done)" in waiting.stderr
@@ -63,7 +54,7 @@ def test_batch_round_trip(
         assert collected.returncode == 0, collected.stderr
         again = _run(demo_cases, out, model, api.root + path)
     assert again.returncode == 0 and len(api.inputs) == 1
-    records = _records(out)
+    records = stored_records(out)
     assert (
         Counter((r["case_id"], r["round"]) for r in records)
         == Counter({(r["case_id"], r["round"]): 1 for r in records})
@@ -99,7 +90,7 @@ def test_invalid_answers_are_reasked_as_a_second_batch(
         third = _run(demo_cases, out, "openai:gpt-4.1", api.root + "/v1", "--retry-invalid", "1")
     assert (first.returncode, second.returncode, third.returncode) == (3, 3, 0), third.stderr
     assert [len(lines) for lines in api.inputs.values()] == [4, 1]  # the invalid one, asked again alone
-    records = _records(out)
+    records = stored_records(out)
     asked = Counter((r["case_id"], r["round"]) for r in records)
     retried = [r for r in records if asked[(r["case_id"], r["round"])] > 1]
     assert [(r["attempt"], r["valid"]) for r in retried] == [(0, False), (1, True)]
@@ -121,7 +112,7 @@ def test_a_batch_whose_id_was_never_recorded_is_found_not_resubmitted(
         api.release()
         resumed = _run(demo_cases, out, model, api.root + path)
     assert resumed.returncode == 0, resumed.stderr
-    assert len(api.inputs) == 1 and len(_records(out)) == 4
+    assert len(api.inputs) == 1 and len(stored_records(out)) == 4
 
 
 def test_killed_while_polling_resumes_from_the_recorded_id(
@@ -144,7 +135,7 @@ def test_killed_while_polling_resumes_from_the_recorded_id(
         api.release()
         resumed = _run(demo_cases, out, "openai:gpt-4.1", api.root + "/v1")
     assert resumed.returncode == 0, resumed.stderr
-    assert len(api.inputs) == 1 and len(_records(out)) == 4
+    assert len(api.inputs) == 1 and len(stored_records(out)) == 4
 
 
 def test_batch_refusals_and_guard(demo_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,6 @@ every (case, round) is still answered exactly once, and the manifest says which 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -14,17 +13,12 @@ from medldr.run.providers import get_provider
 from medldr.run.providers.pool import EndpointPool
 from medldr.schema import BuildManifest, read_run_manifest
 from tests.conftest import cli_in_process
+from tests.run.conftest import stored_records
 from tests.run.fake_openai import FakeOpenAI
 
 
-@pytest.fixture
-def demo_cases(demo_build: tuple[Path, BuildManifest]) -> Path:
-    return demo_build[0] / "inference.jsonl"
-
-
 def _answers(run: Path) -> Counter:
-    lines = [json.loads(line) for line in (run / "responses.jsonl").read_text().splitlines()]
-    return Counter((r["case_id"], r["round"]) for r in lines if r.get("kind") != "header" and not r.get("error"))
+    return Counter((r["case_id"], r["round"]) for r in stored_records(run) if not r.get("error"))
 
 
 def test_pool_survives_a_dead_and_a_slow_server(demo_cases: Path, tmp_path: Path) -> None:

@@ -3,25 +3,12 @@ the same per-round records a per-round run writes."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pytest
-
 from medldr.run import RunSettings, run_cases
-from medldr.schema import BuildManifest
 from tests.conftest import cli_in_process
+from tests.run.conftest import stored_records
 from tests.run.fake_openai import FakeOpenAI
-
-
-@pytest.fixture
-def demo_cases(demo_build: tuple[Path, BuildManifest]) -> Path:
-    return demo_build[0] / "inference.jsonl"
-
-
-def _records(run: Path) -> list[dict]:
-    lines = [json.loads(line) for line in (run / "responses.jsonl").read_text().splitlines()]
-    return [r for r in lines if r.get("kind") != "header"]
 
 
 def test_rounds_of_a_case_in_one_request(demo_cases: Path, tmp_path: Path) -> None:
@@ -34,7 +21,7 @@ def test_rounds_of_a_case_in_one_request(demo_cases: Path, tmp_path: Path) -> No
     assert together_server.requests == 2 and apart_server.requests == 6  # one request per case, not per round
     assert [b["n"] for b in together_server.bodies] == [3, 3]
     assert together.identity["rounds_together"] is True  # seeds and samples differ from per-round runs
-    records, apart = _records(tmp_path / "together"), _records(tmp_path / "apart")
+    records, apart = stored_records(tmp_path / "together"), stored_records(tmp_path / "apart")
     assert sorted((r["case_id"], r["round"]) for r in records) == sorted((r["case_id"], r["round"]) for r in apart)
     assert {tuple(sorted(r)) for r in records} == {tuple(sorted(r)) for r in apart}  # the same fields
     # one usage per request: its prompt tokens on the first round, its 60 completion tokens shared
@@ -55,7 +42,7 @@ def test_a_server_that_ignores_n_is_caught(demo_cases: Path, tmp_path: Path) -> 
         )  # fmt: skip
     assert result.returncode != 0
     assert "asked for 2 answers (n=2), got 1" in result.stderr
-    assert not [r for r in _records(tmp_path / "run") if not r.get("error")]  # nothing stored as an answer
+    assert not [r for r in stored_records(tmp_path / "run") if not r.get("error")]  # nothing stored as an answer
 
 
 def test_refused_where_the_provider_cannot(demo_cases: Path, tmp_path: Path) -> None:

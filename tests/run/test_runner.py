@@ -17,7 +17,7 @@ from medldr.build import BuildConfig, build_cases
 from medldr.errors import MedldrError
 from medldr.run import GenerationParams, RunSettings, get_provider, run_cases
 from medldr.run.guard import ALLOW_LIST_ENV, data_use_decision
-from medldr.schema import BuildManifest, read_responses
+from medldr.schema import read_responses
 from medldr.score.files import run_inputs, score_files
 from medldr.sources import open_mimic
 from tests.conftest import run_cli
@@ -31,11 +31,6 @@ def _lines(path: Path) -> list[dict]:
 
 def _answers_per_pair(path: Path) -> Counter:
     return Counter((r["case_id"], r["round"]) for r in _lines(path) if r.get("kind") != "header" and not r.get("error"))
-
-
-@pytest.fixture
-def demo_cases(demo_build: tuple[Path, BuildManifest]) -> Path:
-    return demo_build[0] / "inference.jsonl"
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,15 @@ from pathlib import Path
 import duckdb
 
 from medldr.errors import MedldrError
-
-SUFFIXES = (".csv.gz", ".csv", ".parquet")
+from medldr.sources.files import (
+    Table,
+    check_columns,
+    check_not_empty,
+    describe_error,
+    find_table_file,
+    locate_bad_value,
+    register_typed_views,
+)
 
 # Columns the build reads, with the type each is read as. Reading ICD codes as text keeps leading zeros ("0389").
 HOSP: dict[str, dict[str, str]] = {
@@ -105,19 +112,6 @@ NEEDS_ROWS = ("admissions", "patients", "diagnoses_icd", "d_icd_diagnoses", "lab
 cases', naming nothing). Microbiology may be empty."""
 
 
-@dataclass(frozen=True)
-class Table:
-    """One located table file."""
-
-    module: str
-    name: str
-    path: Path
-
-    @property
-    def key(self) -> str:
-        return f"{self.module}/{self.name}"
-
-
 @dataclass
 class MimicSource:
     """A checked MIMIC-IV layout: which modules are present and where each table's file is."""
@@ -137,33 +131,8 @@ class MimicSource:
     def describe_error(self, err: duckdb.Error) -> MedldrError:
         found = describe_error(err, [t.path for t in self.tables.values()])
         if "Conversion Error" in str(err) and "cannot be read" not in str(found):
-            return _locate_bad_value(self) or found
+            return locate_bad_value(self.tables.values(), _columns) or found
         return found
-
-
-def _sql_str(value: str | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _reader(path: Path, types: dict[str, str] | None = None) -> str:
-    """The DuckDB table function that reads ``path``; CSV columns named in ``types`` are parsed as those types."""
-    if path.name.endswith(".parquet"):
-        return f"read_parquet({_sql_str(path)})"
-    options = "header=true, delim=',', quote='\"', escape='\"'"
-    if types:
-        options += ", types={" + ", ".join(f"{_sql_str(c)}: {_sql_str(t)}" for c, t in types.items()) + "}"
-    else:
-        options += ", all_varchar=true"
-    return f"read_csv({_sql_str(path)}, {options})"
-
-
-def _find_file(folder: Path, module: str, name: str) -> Path:
-    for suffix in SUFFIXES:
-        candidate = folder / f"{name}{suffix}"
-        if candidate.is_file():
-            return candidate
-    looked = ", ".join(f"{name}{suffix}" for suffix in SUFFIXES)
-    raise MedldrError(f"{folder}: table {module}/{name} not found (looked for {looked})")
 
 
 def _module_folder(path: Path, module: str) -> Path:
@@ -174,65 +143,6 @@ def _module_folder(path: Path, module: str) -> Path:
     if path.is_dir():
         return path
     raise MedldrError(f"{path}: no such folder for the {module} module")
-
-
-def describe_error(err: duckdb.Error, paths: list[Path]) -> MedldrError:
-    """Turn a DuckDB error into one line that names the file it came from."""
-    text = " ".join(str(err).split())
-    culprit = next((p for p in paths if str(p) in text), None)
-    if "out of memory" in text.lower():
-        return MedldrError(f"DuckDB ran out of memory; raise --memory-limit or lower --threads ({text})")
-    if "gzip" in text.lower():
-        where = culprit or "a .csv.gz source"
-        return MedldrError(f"{where}: truncated or corrupt gzip file ({text})")
-    if culprit is not None:
-        return MedldrError(f"{culprit}: cannot be read: {text}")
-    return MedldrError(f"reading the sources failed: {text}")
-
-
-def _locate_bad_value(source: MimicSource) -> MedldrError | None:
-    """The file, column and first value that does not convert to the type the build reads it as.
-
-    DuckDB names the file for a CSV it cannot parse, but a Parquet value that fails the view's cast surfaces only as
-    the column's name; this search runs only after such a failure, so a clean build never pays for it.
-    """
-    con = duckdb.connect()
-    try:
-        for table in source.tables.values():
-            if not table.path.name.endswith(".parquet"):
-                continue
-            for column, kind in MODULES[table.module][table.name].items():
-                bad = con.sql(
-                    f'SELECT "{column}"::VARCHAR FROM {_reader(table.path)} '
-                    f'WHERE "{column}" IS NOT NULL AND TRY_CAST("{column}" AS {kind}) IS NULL LIMIT 1'
-                ).fetchall()
-                if bad:
-                    return MedldrError(f"{table.path}: column {column!r} holds {bad[0][0]!r}, which is not a {kind}")
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-    return None
-
-
-def _check_columns(con: duckdb.DuckDBPyConnection, table: Table, columns: dict[str, str]) -> None:
-    try:
-        found = [row[0] for row in con.sql(f"DESCRIBE SELECT * FROM {_reader(table.path)}").fetchall()]
-    except duckdb.Error as err:
-        raise describe_error(err, [table.path]) from None
-    missing = [column for column in columns if column not in found]
-    if missing:
-        raise MedldrError(f"{table.path}: table {table.key} is missing column {', '.join(map(repr, missing))}")
-
-
-def _check_not_empty(con: duckdb.DuckDBPyConnection, table: Table) -> None:
-    try:
-        rows = con.sql(f"SELECT 1 FROM {_reader(table.path)} LIMIT 1").fetchall()
-    except duckdb.Error as err:
-        raise describe_error(err, [table.path]) from None
-    if not rows:
-        remedy = "give the full module or leave it out" if table.module != "hosp" else "every case needs it"
-        raise MedldrError(f"{table.path}: table {table.key} is empty (0 rows); {remedy}")
 
 
 def guess_version(path: Path) -> str:
@@ -270,19 +180,21 @@ def open_mimic(
     try:
         for module, folder in source.module_roots.items():
             for name, columns in MODULES[module].items():
-                table = Table(module, name, _find_file(folder, module, name))
-                _check_columns(con, table, columns)
+                table = Table(module, name, find_table_file(folder, module, name))
+                check_columns(con, table, columns)
                 if module in ("ed", "note") or name in NEEDS_ROWS:
-                    _check_not_empty(con, table)
+                    remedy = "give the full module or leave it out" if module != "hosp" else "every case needs it"
+                    check_not_empty(con, table, remedy)
                 source.tables[table.key] = table
     finally:
         con.close()
     return source
 
 
+def _columns(table: Table) -> dict[str, str]:
+    return MODULES[table.module][table.name]
+
+
 def register_views(con: duckdb.DuckDBPyConnection, source: MimicSource) -> None:
     """Create one view per table (named like the table) holding exactly the columns the build reads, typed."""
-    for table in source.tables.values():
-        columns = MODULES[table.module][table.name]
-        select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns.items())
-        con.execute(f"CREATE OR REPLACE VIEW {table.name} AS SELECT {select} FROM {_reader(table.path, columns)}")
+    register_typed_views(con, source.tables.values(), _columns)

@@ -120,7 +120,7 @@ PROBES: dict[str, Callable[[Place], tuple[list[str], str]]] = {
         ["build", "demo", "--out", str(Path(p.file("train.jsonl", b'{"mine": 1}\n')).parent)],
         "train.jsonl: not written by a medldr build",
     ),
-    "build unknown source": lambda p: (["build", "eicu", "--out", p.out()], "build 'eicu'"),
+    "build unknown source": lambda p: (["build", "hirid", "--out", p.out()], "build 'hirid'"),
     "build mimic without --root": lambda p: (["build", "mimic", "--out", p.out()], "needs --root"),
     "build mimic missing root": lambda p: (
         ["build", "mimic", "--root", p.out("nowhere"), "--out", p.out()],

@@ -29,7 +29,7 @@ from medldr._console import (
 from medldr._files import atomic_write_text
 from medldr.baselines import DEFAULT_TASK as BASELINE_TASK
 from medldr.baselines import run_baseline
-from medldr.build import BuildConfig, build_cases
+from medldr.build import BuildConfig, EicuConfig, build_source, eicu_config
 from medldr.demo import run_demo
 from medldr.errors import INCOMPLETE_EXIT, MedldrError
 from medldr.judging import JudgeSettings, judge_typed
@@ -119,7 +119,7 @@ def _option_error(err: ValidationError) -> MedldrError:
     return MedldrError(f"--{field.split('.')[0].replace('_', '-')}: {message}")
 
 
-def _config(profile: str, memory: str, threads: int | None, ratios: str | None, **options: Any) -> BuildConfig:
+def _shares(ratios: str | None) -> tuple[float, ...] | None:
     shares = None
     if ratios is not None:
         try:
@@ -128,15 +128,20 @@ def _config(profile: str, memory: str, threads: int | None, ratios: str | None, 
             raise MedldrError(f"--ratios {ratios!r}: expected three numbers such as 0.8,0.1,0.1") from None
         if len(shares) != 3:
             raise MedldrError(f"--ratios {ratios!r}: expected three numbers (train,validation,test)")
+    return shares
+
+
+def _config(profile: str, memory: str, threads: int | None, ratios: str | None, **options: Any) -> BuildConfig:
+    shares = _shares(ratios)
     try:
         return BuildConfig.from_profile(profile, ratios=shares, memory_limit=memory, threads=threads, **options)
     except ValidationError as err:
         raise _option_error(err) from None
 
 
-def _build(source: Source, out: Path, config: BuildConfig, force: bool, quiet: bool) -> BuildManifest:
+def _build(source: Source, out: Path, config: BuildConfig | EicuConfig, force: bool, quiet: bool) -> BuildManifest:
     with StageProgress(enabled=not quiet) as progress:
-        manifest = build_cases(source, out, config, force=force, progress=progress)
+        manifest = build_source(source, out, config, force=force, progress=progress)
     if not quiet:
         console.print(build_summary(manifest, str(out)))
     return manifest
@@ -189,8 +194,16 @@ def build(
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Build LDR cases: from the bundled open demo (no path, no network), or from MIMIC-IV tables (.csv.gz, .csv or
-    .parquet; the ED and note modules are optional)."""
+    """Build LDR cases: from the bundled open demo (no path, no network), from MIMIC-IV tables (.csv.gz, .csv or
+    .parquet; the ED and note modules are optional), or LDR-eICU from eICU-CRD 2.0 tables."""
+    if source == "eicu":
+        mimic_only = {"window": window, "hours": hours, "drop_drug_levels": drop_drug_levels, "labs": labs}
+        if profile != "study":
+            mimic_only["profile"] = profile
+        options = {"seed": seed, "ratios": _shares(ratios), "per_code": per_code, "threads": threads}
+        eicu = eicu_config(label_space, mimic_only, memory_limit=memory_limit, **options)
+        _build(open_source(source, root, {"ed": ed, "note": note}, release), out, eicu, force, quiet)
+        return
     config = _config(
         profile,
         memory_limit,

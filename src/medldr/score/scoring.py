@@ -15,6 +15,7 @@ import numpy as np
 
 from medldr.answer import Answer, Mode, extract
 from medldr.errors import MedldrError
+from medldr.icd import code_system
 from medldr.schema import Case, ResponseRecord, Scores
 from medldr.score.bootstrap import (
     Unit,
@@ -346,7 +347,7 @@ def _score(
     missing = sum(answer.reason == MISSING for row in answers for answer in row)
     if missing:  # counted and said, as the label-space exclusions are
         excluded["missing_answers"] = missing
-    vocab = Vocabulary()
+    vocab = Vocabulary(code_system(labels))
     primary = [case.top_1_icd.code for case in cases]
     batches = [
         encode(

@@ -32,9 +32,9 @@ _MARKDOWN_OPEN = {
     for key in ("top10", "predictions")
 }
 _CODE_RE = re.compile(r"^[VE]?\d[\d.]*", re.IGNORECASE)
-_PLACEHOLDER_RE = re.compile(r"^[A-Z_\- ]*(CODE|ICD)[A-Z0-9_\- ]*$|^(\.{2,}|…)$")
+_PLACEHOLDER_RE = re.compile(r"^[A-Z_\- ]*(CODE|ICD|DIAGNOSIS)[A-Z0-9_\- ]*$|^(\.{2,}|…)$")
 _KEYS = {
-    "top10": ("top10", "top_10", "top-10", "top 10"),
+    "top10": ("top10", "top_10", "top-10", "top 10", "top20", "top_20", "top-20", "top 20"),  # top20: LDR-eICU
     "predictions": ("predictions", "prediction", "final_predictions", "diagnoses"),
 }
 _ANSWER_KEYS = frozenset((*_KEYS["top10"], *_KEYS["predictions"]))
@@ -120,7 +120,7 @@ def _from_object(obj: Any) -> Answer | None:
         return None
     top_items, raw_items = _codes(top10 or []), [code for code in _codes(predictions or []) if code]
     joined = "\x00".join(top_items) + "\x00" + "\x00".join(raw_items)
-    if ("CODE" in joined or "ICD" in joined or ".." in joined or "…" in joined) and any(
+    if ("CODE" in joined or "ICD" in joined or "DIAGNOSIS" in joined or ".." in joined or "…" in joined) and any(
         is_placeholder(code) for code in (*top_items, *raw_items)
     ):
         placeholders = [code for code in (*top_items, *raw_items) if is_placeholder(code)]

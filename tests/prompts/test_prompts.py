@@ -26,11 +26,13 @@ def full_case(tmp_path_factory: pytest.TempPathFactory) -> Case:
     return next(c for c in cases if c.case_id == "1/101/1001")
 
 
-def test_nine_styles_all_ask_for_the_answer_schema() -> None:
-    assert len(STYLES) == 9 and len(TASKS) == 7
+def test_the_studys_styles_all_ask_for_the_answer_schema() -> None:
+    """Its nine MedLDR styles ask for top10, its three LDR-eICU styles for top20."""
+    assert len(STYLES) == 12 and len(TASKS) == 8
     for style in STYLES:
         template = load_template(style)
-        assert '"top10"' in template.text and '"predictions"' in template.text, style
+        ranked = '"top20"' if style.startswith("eicu_") else '"top10"'
+        assert ranked in template.text and '"predictions"' in template.text, style
         assert not template.text.endswith("\n") and len(template.sha256) == 64
 
 
@@ -47,7 +49,7 @@ def test_system_message_is_instructions_then_label_list() -> None:
 
 def test_user_message_for_every_task(full_case: Case) -> None:
     case = full_case
-    assert usable_tasks(case) == list(TASKS)
+    assert usable_tasks(case) == [task for task in TASKS if task != "eicu"]  # a MIMIC case has no patient_info
     lab_only = user_message(case, "lab")
     assert lab_only == "\n" + case.input_dict.lab
     everything = user_message(case, "all")

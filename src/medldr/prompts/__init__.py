@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from medldr._files import read_text
 from medldr.errors import MedldrError
-from medldr.icd import LabelCode
+from medldr.icd import LabelCode, display_code
 from medldr.schema import Case
 
 # The study's task types, field order as in its inference code.
@@ -28,8 +30,22 @@ TASKS: dict[str, tuple[str, ...]] = {
     "lab_text+": ("lab", "family_history", "ed_chiefcomplaint", "past_medical_history"),
     "lab+": ("lab", "ed_info", "family_history", "ed_chiefcomplaint", "past_medical_history"),
     "all": ("lab", "ed_info", "family_history", "ed_chiefcomplaint", "past_medical_history", "physical_text", "report"),
+    # LDR-eICU: every field the study's eICU cases have, in its order; a case lacking one of the last three is asked
+    # without it, as the study did
+    "eicu": ("patient_info", "past_history", "physical_exam", "lab_results"),
 }
-_STUDY_STYLES = (  # the study's nine, in its order
+OPTIONAL_FIELDS: dict[str, frozenset[str]] = {"eicu": frozenset({"past_history", "physical_exam", "lab_results"})}
+EICU_STYLES = ("eicu_expert_designed", "eicu_severity_based", "eicu_cot_based")
+"""The study's three LDR-eICU styles: answer ``{"top20": [...], "predictions": [...]}`` with ICD-10 codes."""
+EICU_LAB_TOKENS = 8168
+"""The study truncated an eICU case's lab block to its first 8,168 tokens (cl100k_base, the gpt-3.5-turbo encoding)."""
+EICU_LABELS_HEADER = (
+    "Available ICD-10 codes and their corresponding diseases (Note: only use these exact codes in the output):\n\n"
+)
+EICU_LABELS_FOOTER = (
+    "\n\nPlease select appropriate ICD-10 codes from the above list based on the patient's clinical data.\n"
+)
+_STUDY_STYLES = (  # the study's nine, in its order, then its three for LDR-eICU
     "strict_expert_designed",
     "standard_expert_designed",
     "conservative_expert_designed",
@@ -39,6 +55,7 @@ _STUDY_STYLES = (  # the study's nine, in its order
     "strict_cot_based",
     "standard_cot_based",
     "conservative_cot_based",
+    *EICU_STYLES,
 )
 _STYLE_FILES = sorted(
     entry.name.removesuffix(".txt")
@@ -92,15 +109,31 @@ def label_list(labels: tuple[LabelCode, ...] | list[LabelCode]) -> str:
     return LABEL_LIST_HEADER + "\n[ " + "; ".join(f"{label.code}:{label.name}" for label in labels) + " ]"
 
 
+def eicu_label_list(labels: tuple[LabelCode, ...] | list[LabelCode]) -> str:
+    """The label space as the study's LDR-eICU prompts list it: ICD-10 codes with their dots, one per line.
+
+    >>> print(eicu_label_list([LabelCode(code="J9600", name="acute respiratory failure")]).strip())
+    Available ICD-10 codes and their corresponding diseases (Note: only use these exact codes in the output):
+    <BLANKLINE>
+    J96.00: acute respiratory failure
+    <BLANKLINE>
+    Please select appropriate ICD-10 codes from the above list based on the patient's clinical data.
+    """
+    lines = "\n".join(f"{display_code(label.code, 'icd10')}: {label.name}" for label in labels)
+    return EICU_LABELS_HEADER + lines + EICU_LABELS_FOOTER
+
+
 def system_message(template: PromptTemplate, labels: tuple[LabelCode, ...] | list[LabelCode]) -> str:
-    """Instructions, then the label list."""
-    return Template(template.text).safe_substitute(n_labels=len(labels)) + "\n" + label_list(labels)
+    """Instructions, then the label list (in the study's LDR-eICU form for its eICU styles)."""
+    listed = eicu_label_list(labels) if template.name in EICU_STYLES else label_list(labels)
+    return Template(template.text).safe_substitute(n_labels=len(labels)) + "\n" + listed
 
 
 def missing_fields(case: Case, task: str) -> list[str]:
     """Fields the task needs that the case does not have (e.g. notes in a build without the note module)."""
     fields = case.input_dict.model_dump(exclude_none=True)
-    return [name for name in task_fields(task) if name not in fields]
+    optional = OPTIONAL_FIELDS.get(task, frozenset())
+    return [name for name in task_fields(task) if name not in fields and name not in optional]
 
 
 def task_fields(task: str) -> tuple[str, ...]:
@@ -116,6 +149,12 @@ def user_message(case: Case, task: str) -> str:
     if missing:
         raise MedldrError(f"case {case.case_id} has no {', '.join(missing)}, which task {task!r} needs")
     fields = case.input_dict.model_dump(exclude_none=True)
+    if task == "eicu":  # the study's eICU form: each field and a newline, the lab block cut at 8,168 tokens
+        return "".join(
+            f"{_first_tokens(fields[name], EICU_LAB_TOKENS) if name == 'lab_results' else fields[name]}\n"
+            for name in task_fields(task)
+            if name in fields
+        )
     parts = []
     for name in task_fields(task):
         value = fields[name]
@@ -135,21 +174,41 @@ def build_messages(
     ]
 
 
-def answer_schema(codes: list[str] | tuple[str, ...]) -> dict[str, object]:
-    """The answer as a JSON schema (codes restricted to the label space), for models that can be constrained to it.
+def answer_schema(codes: list[str] | tuple[str, ...], style: str = DEFAULT_STYLE) -> dict[str, object]:
+    """The answer as a JSON schema (codes restricted to the label space, as the prompt shows them), for models that
+    can be constrained to it: ``top10`` and 1-3 predictions, or for the eICU styles ``top20`` and 1-5.
 
     >>> answer_schema(["486"])["properties"]["predictions"]["maxItems"]
     3
+    >>> answer_schema(["J9600"], "eicu_cot_based")["properties"]["top20"]["items"]["enum"]
+    ['J96.00']
     """
-    code = {"type": "string", "enum": list(codes)}
+    eicu = style in EICU_STYLES
+    ranked, most = ("top20", 5) if eicu else ("top10", 3)
+    code = {"type": "string", "enum": [display_code(c, "icd10") for c in codes] if eicu else list(codes)}
     return {
         "type": "object",
         "properties": {
-            "top10": {"type": "array", "items": code, "minItems": 1, "maxItems": 10},
-            "predictions": {"type": "array", "items": code, "minItems": 1, "maxItems": 3},
+            ranked: {"type": "array", "items": code, "minItems": 1, "maxItems": 20 if eicu else 10},
+            "predictions": {"type": "array", "items": code, "minItems": 1, "maxItems": most},
         },
-        "required": ["top10", "predictions"],
+        "required": [ranked, "predictions"],
     }
+
+
+@cache
+def _cl100k() -> Any:
+    import bpe_openai
+
+    return bpe_openai.get_encoding("cl100k_base")  # shipped inside the package: nothing is downloaded
+
+
+def _first_tokens(text: str, limit: int) -> str:
+    """``text`` cut to its first ``limit`` cl100k_base tokens, as the study cut the eICU lab block (tiktoken's
+    encoding; bpe-openai carries it offline)."""
+    encoding = _cl100k()
+    tokens = encoding.encode(text)
+    return text if len(tokens) <= limit else encoding.decode(tokens[:limit])
 
 
 def require_task_fields(cases: list[Case], task: str, *, option: str = "--task", where: str = "") -> None:
@@ -181,6 +240,7 @@ def richest_task(cases: Sequence[Case]) -> str:
 
 __all__ = [
     "DEFAULT_STYLE",
+    "EICU_STYLES",
     "STYLES",
     "TASKS",
     "PromptTemplate",

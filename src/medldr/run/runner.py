@@ -124,7 +124,7 @@ def _job(settings: RunSettings) -> PromptJob:
         valid=_valid,
         base_url=settings.base_url,
         params=settings.params,
-        answer_schema=answer_schema(space.codes),
+        answer_schema=answer_schema(space.codes, template.name),
         concurrency=settings.concurrency,
         timeout=settings.timeout,
         threads=settings.threads,

@@ -1,0 +1,67 @@
+"""LDR-eICU end to end: built from official-schema tables, asked in the study's eICU prompt form (a real local HTTP
+server stands in for the model), its top20 answers extracted and scored in the ICD-10 label space, the report naming
+the source; and the study's 8,168-token cut of the lab block."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import bpe_openai
+
+from medldr.prompts import EICU_STYLES, build_messages, load_template
+from medldr.schema import Case, read_cases
+from tests.conftest import cli_in_process
+from tests.eicu_tables import write_eicu
+from tests.run.fake_openai import FakeOpenAI
+
+
+def _build(tmp_path: Path) -> Path:
+    raw = write_eicu(tmp_path / "raw")
+    built = cli_in_process("build", "eicu", "--root", str(raw), "--out", str(tmp_path / "cases"), "--quiet")
+    assert built.returncode == 0, built.stderr
+    return tmp_path / "cases"
+
+
+def test_build_run_score_report(tmp_path: Path) -> None:
+    cases = _build(tmp_path)
+    answer = '{"top20": ["J96.00", "A41.9", "E87.6"], "predictions": ["J96.00", "E87.0"]}'
+    with FakeOpenAI(answer=answer) as server:
+        run = cli_in_process(
+            "run", str(cases / "validation.jsonl"), "--model", "vllm:m", "--base-url", server.url,
+            "--style", "eicu_expert_designed", "--rounds", "2", "--out", str(tmp_path / "run"), "--quiet",
+        )  # fmt: skip
+        asked = server.bodies[0]["messages"]
+    assert run.returncode == 0, run.stderr
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["identity"]["task"] == "eicu"  # the richest task eICU cases support
+    system, user = asked[0]["content"], asked[1]["content"]
+    assert system.startswith("As a disease diagnosis expert, analyze the patient data and provide:")
+    assert "Available ICD-10 codes and their corresponding diseases" in system
+    assert "\nJ96.00: pulmonary|respiratory failure|acute respiratory failure\n" in system  # dotted, as the study
+    assert user.startswith("Patient demographics and basic information: gender: ")
+    scored = cli_in_process("score", str(tmp_path / "run"), "--quiet")
+    assert scored.returncode == 0, scored.stderr
+    scores = json.loads((tmp_path / "run" / "scores.json").read_text())
+    gold = {c.case_id: c.top_1_icd.code for c in read_cases(cases / "validation.jsonl")}
+    expected = sum(code == "J9600" for code in gold.values()) / len(gold)
+    assert scores["mean"]["primary_accuracy"] == expected and scores["mean"]["invalid_rate"] == 0.0
+    assert "J9600" in scores["label_space"] and len(scores["label_space"]) == 74
+    report = cli_in_process("report", str(tmp_path / "run"), "--out", str(tmp_path / "report"), "--quiet")
+    assert report.returncode == 0, report.stderr
+    assert "eicu-crd 2.0" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_the_lab_block_is_cut_at_8168_tokens(tmp_path: Path) -> None:
+    case = read_cases(_build(tmp_path) / "validation.jsonl")[0]
+    rows = "".join(f"{i},lab test {i % 40},{i * 1.5},mg/dL\n" for i in range(6000))
+    long_labs = "Laboratory test results with timestamps and measurements:\n" + rows
+    fields = case.input_dict.model_dump(exclude_none=True) | {"lab_results": long_labs}
+    long_case = Case.model_validate(case.model_dump() | {"input_dict": fields})
+    user = build_messages(long_case, task="eicu", template=load_template(EICU_STYLES[0]), labels=[])[1]["content"]
+    encoding = bpe_openai.get_encoding("cl100k_base")
+    lab_part = user[user.index("Laboratory test results") : -1]  # the study adds a newline after each field
+    assert len(encoding.encode(long_labs)) > 8168
+    assert long_labs.startswith(lab_part) and len(encoding.encode(lab_part)) == 8168
+    short = build_messages(case, task="eicu", template=load_template(EICU_STYLES[0]), labels=[])[1]["content"]
+    assert short.endswith(case.input_dict.lab_results + "\n")  # a short block is left whole

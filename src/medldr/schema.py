@@ -24,7 +24,7 @@ from pydantic import (
 
 from medldr._files import atomic_write_lines, read_text
 from medldr.errors import MedldrError
-from medldr.icd import LabelCode, LabelSpace, icd9_names, parse_label_spec
+from medldr.icd import LabelCode, LabelSpace, icd9_names, normalize_code, parse_label_spec
 
 SCHEMA_VERSION = 1
 
@@ -374,8 +374,54 @@ def _raw_records(path: Path) -> Iterator[tuple[str, Any]]:
         raise MedldrError(f"{path}: a folder, not a cases file") from None
 
 
+STUDY_EICU_INPUTS = ("patient_info", "past_history", "physical_exam", "lab_results")
+STUDY_EICU_OUTPUTS = ("all_diseases", "primary_diseases", "major_diseases", "other_diseases")
+
+
+def _is_study_eicu(record: Any) -> bool:
+    return isinstance(record, dict) and "input" in record and "output" in record and "input_dict" not in record
+
+
+def from_study_eicu(record: dict[str, Any]) -> dict[str, Any]:
+    """A case in the study's LDR-eICU format (``{"case_id", "input", "output"}``, its eicu_llm_dataset.json) as
+    medldr's case record: the inputs and the four diagnosis lists kept as they are, the gold codes (every ICD-10 code
+    of ``all_diseases``) and the primary (the first Primary one) without dots. The study's files carry no patient
+    id, so each stay counts as its own patient: ``case_id`` becomes ``ID/ID/ID``."""
+    stay = str(record["case_id"])
+    output = record["output"]
+    gold: dict[str, str] = {}
+    for disease in output.get("all_diseases") or []:
+        code = normalize_code(str(disease.get("icd10code") or ""))
+        if code:
+            gold.setdefault(code, str(disease.get("name", "")))
+    primary = next((d for d in output.get("primary_diseases") or [] if d.get("icd10code")), {})
+    return {
+        "case_id": f"{stay}/{stay}/{stay}",
+        "input_dict": dict(record["input"]),
+        "output_dict": {
+            "output_icd_id": list(gold),
+            "output_icd_name": list(gold.values()),
+            "output_icd_id_and_name": [f"{c}:{n}" for c, n in gold.items()],
+            **{key: output.get(key, []) for key in STUDY_EICU_OUTPUTS},
+        },
+        "top_1_icd": {"code": normalize_code(str(primary.get("icd10code", ""))), "name": str(primary.get("name", ""))},
+    }
+
+
+def to_study_eicu(case: Case) -> dict[str, Any]:
+    """An LDR-eICU case in the study's format, as its scripts read it (``read_cases`` reads it back unchanged)."""
+    fields = case.input_dict.model_dump(exclude_none=True)
+    output = case.output_dict.model_dump()
+    return {
+        "case_id": case.case_id.split("/")[-1],
+        "input": {key: fields[key] for key in STUDY_EICU_INPUTS if key in fields},
+        "output": {key: output.get(key, []) for key in STUDY_EICU_OUTPUTS},
+    }
+
+
 def read_cases(path: Path) -> list[Case]:
-    """Read cases from our JSONL or MedLDR's JSON list; a bad record fails naming its line and case.
+    """Read cases from our JSONL, MedLDR's JSON list, or the study's LDR-eICU JSON; a bad record fails naming its
+    line and case.
 
     Duplicate case ids are refused: every later stage keys rows by case id.
     """
@@ -384,6 +430,11 @@ def read_cases(path: Path) -> list[Case]:
     for where, record in _raw_records(Path(path)):
         case_id = record.get("case_id", "?") if isinstance(record, dict) else "?"
         try:
+            if _is_study_eicu(record):
+                try:
+                    record = from_study_eicu(record)
+                except (AttributeError, TypeError, KeyError) as err:
+                    raise MedldrError(f"{where} (case {case_id}): not an LDR-eICU record ({err})") from None
             case = Case.model_validate(record)
         except ValidationError as err:
             raise validation_error(err, f"{where} (case {case_id})") from None

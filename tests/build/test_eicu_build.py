@@ -157,3 +157,21 @@ def test_the_shipped_label_space_is_the_studys() -> None:
     assert len(codes) == 74 == len(set(codes)) and codes[0] == "A41.9" and codes[-1] == "R73.9"
     assert all(label.name and label.name != label.code for label in labels)
     assert json.loads(json.dumps(codes)) == sorted(codes)  # the study's map lists them in code order
+
+
+def test_the_studys_format_is_written_and_read_unchanged(raw: Path, tmp_path: Path) -> None:
+    from medldr.schema import to_study_eicu
+
+    build_eicu(open_eicu(raw), tmp_path / "out", EicuConfig(threads=1))
+    study_file = tmp_path / "out" / "inference_study.json"
+    written = json.loads(study_file.read_text())
+    ours = read_cases(tmp_path / "out" / "inference.jsonl")
+    assert [r["case_id"] for r in written] == [c.case_id.split("/")[-1] for c in ours]
+    assert set(written[0]) == {"case_id", "input", "output"}
+    assert written[0]["output"]["all_diseases"][0]["icd10code"] == "J96.00"  # the study's dotted codes
+    read_back = read_cases(study_file)
+    assert [to_study_eicu(case) for case in read_back] == written  # read and written back unchanged
+    first = read_back[0]
+    assert first.case_id == "101/101/101"  # no patient id in the study's files: each stay its own patient
+    assert first.top_1_icd.code == "J9600" and first.output_dict.output_icd_id == ["J9600", "A419", "E876"]
+    assert first.input_dict.model_dump(exclude_none=True) == ours[0].input_dict.model_dump(exclude_none=True)

@@ -25,6 +25,8 @@ The study's recipe (HandsomeWuuu/MedLDR ``data/make_ldr_eicu``), and where medld
   block to 8,168 tokens when it builds the prompt, not here.
 - Splits by patient (``uniquepid``), seeded; the inference subset up to ``per_code`` held-out cases per label code,
   seeded (the study sampled 20 stays per diagnosis string, unseeded, and had no training split).
+- The inference subset is also written in the study's own format (``inference_study.json``, a JSON list of
+  ``{"case_id", "input", "output"}``); ``read_cases`` reads that format too, unchanged.
 - Case ids are ``uniquepid/patienthealthsystemstayid/patientunitstayid``: the patient first, so every statistic
   that resamples patients clusters the stays of one patient. The study's own output lists (``all_diseases``,
   ``primary_diseases``, ``major_diseases``, ``other_diseases``: name, icd9code, icd10code) are kept in each case's
@@ -53,10 +55,21 @@ from medldr.build.pipeline import Progress, check_out_dir, connect, hash_sources
 from medldr.build.splits import inference_subset, split_subjects
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode, LabelSpace, normalize_code
-from medldr.schema import BUILD_MANIFEST, CASE_FILES, BuildManifest, Case, DroppedCount, case_line, cases_path
+from medldr.schema import (
+    BUILD_MANIFEST,
+    CASE_FILES,
+    BuildManifest,
+    Case,
+    DroppedCount,
+    case_line,
+    cases_path,
+    to_study_eicu,
+)
 from medldr.sources.eicu import EicuSource
 
 LABELS_FILE = Path(__file__).with_name("eicu_labels.tsv")
+STUDY_FILE = "inference_study.json"
+"""The inference subset again, in the study's own format (its eicu_llm_dataset.json), for its scripts."""
 HISTORY_PREFIX = "notes/Progress Notes/Past History/"
 LAB_HEADER = "labresultoffset,labname,labresult,labmeasurenamesystem"
 INPUT_FIELDS = ("patient_info", "past_history", "physical_exam", "lab_results")
@@ -371,6 +384,7 @@ def _write(
     counts = dict.fromkeys(CASE_FILES, 0)
     per_code = {code: dict.fromkeys((*CASE_FILES, "primary"), 0) for code in space.codes}
     present: Counter[str] = Counter()
+    study: list[dict[str, Any]] = []
     notify("writing cases", 0, len(labels))
     with ExitStack() as stack:
         files = {name: stack.enter_context(AtomicFile(cases_path(out, name))) for name in CASE_FILES}
@@ -393,6 +407,8 @@ def _write(
             )
             line = case_line(case)
             present.update(k for k in INPUT_FIELDS if getattr(case.input_dict, k, None))
+            if case_id in inference:
+                study.append(to_study_eicu(case))
             for name in [split_of[case_id]] + (["inference"] if case_id in inference else []):
                 files[name].write_line(line)
                 counts[name] += 1
@@ -405,6 +421,7 @@ def _write(
         for handle in files.values():  # every split on disk before any earlier one is replaced
             handle.sync()
         (out / BUILD_MANIFEST).unlink(missing_ok=True)
+        atomic_write_text(out / STUDY_FILE, json.dumps(study, ensure_ascii=False, indent=2))
         notify("writing cases", len(labels), len(labels))
     manifest = BuildManifest(
         medldr_version=__version__,

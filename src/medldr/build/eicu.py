@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -50,8 +49,8 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from medldr import __version__
-from medldr._files import AtomicFile, atomic_write_text, folder_lock, read_text
-from medldr.build.pipeline import Progress, check_out_dir, connect, hash_sources
+from medldr._files import AtomicFile, atomic_write_text, read_text
+from medldr.build.pipeline import Progress, in_build_folder
 from medldr.build.splits import inference_subset, split_subjects
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode, LabelSpace, normalize_code
@@ -283,24 +282,19 @@ def build_eicu(
     config = config or EicuConfig()
     notify: Progress = progress or (lambda stage, done, total: None)
     out = Path(out)
-    sources = hash_sources(source, notify)
-    with folder_lock(out):
-        check_out_dir(out, config.recorded(), sources, force)
-        with tempfile.TemporaryDirectory(prefix=".duckdb-spill-", dir=out) as spill:
-            con = connect(config.threads, config.memory_limit, Path(spill))
-            try:
-                source.register(con)
-                notify("cohort", 0, 1)
-                _create_tables(con, config)
-                notify("cohort", 1, 1)
-                notify("inputs", 0, 1)
-                _create_inputs(con)
-                notify("inputs", 1, 1)
-                return _write(con, source, out, config, sources, notify)
-            except duckdb.Error as err:
-                raise source.describe_error(err) from None
-            finally:
-                con.close()
+
+    def work(con: duckdb.DuckDBPyConnection, sources: list[Any]) -> BuildManifest:
+        source.register(con)
+        notify("cohort", 0, 1)
+        _create_tables(con, config)
+        notify("cohort", 1, 1)
+        notify("inputs", 0, 1)
+        _create_inputs(con)
+        notify("inputs", 1, 1)
+        return _write(con, source, out, config, sources, notify)
+
+    resources = (config.threads, config.memory_limit)
+    return in_build_folder(source, out, config.recorded(), resources, force=force, notify=notify, work=work)
 
 
 def _diseases(dx: list[list[str]], mode: str) -> dict[str, list[dict[str, str]]]:

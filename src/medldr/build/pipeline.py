@@ -345,13 +345,37 @@ def build_cases(
     notify: Progress = progress or (lambda stage, done, total: None)
     out = Path(out)
 
+    return in_build_folder(
+        source,
+        out,
+        config.recorded(),
+        (config.threads, config.memory_limit),
+        force=force,
+        notify=notify,
+        work=lambda con, sources: _build(con, source, out, config, sources, notify),
+    )
+
+
+def in_build_folder(
+    source: Source,
+    out: Path,
+    recorded: dict[str, Any],
+    resources: tuple[int, str],
+    *,
+    force: bool,
+    notify: Progress,
+    work: Callable[[duckdb.DuckDBPyConnection, list[SourceFile]], BuildManifest],
+) -> BuildManifest:
+    """Every build's envelope: hash the sources, hold OUT's lock, refuse another build there, run ``work`` on a
+    DuckDB connection (``resources``: threads, memory limit) that spills into OUT; a DuckDB error becomes one line
+    naming the file."""
     sources = hash_sources(source, notify)
     with folder_lock(out):
-        check_out_dir(out, config.recorded(), sources, force)
+        check_out_dir(out, recorded, sources, force)
         with tempfile.TemporaryDirectory(prefix=".duckdb-spill-", dir=out) as spill:
-            con = connect(config.threads, config.memory_limit, Path(spill))
+            con = connect(resources[0], resources[1], Path(spill))
             try:
-                return _build(con, source, out, config, sources, notify)
+                return work(con, sources)
             except duckdb.Error as err:
                 raise source.describe_error(err) from None
             finally:

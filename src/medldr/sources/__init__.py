@@ -14,7 +14,8 @@ from pathlib import Path
 from medldr.errors import MedldrError
 from medldr.sources.base import Source
 from medldr.sources.eicu import EicuSource, open_eicu
-from medldr.sources.mimic import MimicSource, describe_error, open_mimic, register_views
+from medldr.sources.files import describe_error
+from medldr.sources.mimic import MimicSource, open_mimic, register_views
 from medldr.sources.notes import discharge_note_sections, drop_findings, split_sections
 
 DEMO_ROOT = Path(__file__).parent / "mimic_iv_demo"

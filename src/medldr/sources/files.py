@@ -121,3 +121,13 @@ def locate_bad_value(tables: Iterable[Table], columns_of: Columns) -> MedldrErro
     finally:
         con.close()
     return None
+
+
+def describe_read_error(err: duckdb.Error, tables: Iterable[Table], columns_of: Columns) -> MedldrError:
+    """A source's read error as one line: the file it came from, or for a value that does not convert, the file,
+    column and value."""
+    tables = list(tables)
+    found = describe_error(err, [t.path for t in tables])
+    if "Conversion Error" in str(err) and "cannot be read" not in str(found):
+        return locate_bad_value(tables, columns_of) or found
+    return found

@@ -17,9 +17,8 @@ from medldr.sources.files import (
     Table,
     check_columns,
     check_not_empty,
-    describe_error,
+    describe_read_error,
     find_table_file,
-    locate_bad_value,
     register_typed_views,
 )
 
@@ -129,10 +128,7 @@ class MimicSource:
         register_views(con, self)
 
     def describe_error(self, err: duckdb.Error) -> MedldrError:
-        found = describe_error(err, [t.path for t in self.tables.values()])
-        if "Conversion Error" in str(err) and "cannot be read" not in str(found):
-            return locate_bad_value(self.tables.values(), _columns) or found
-        return found
+        return describe_read_error(err, self.tables.values(), _columns)
 
 
 def _module_folder(path: Path, module: str) -> Path:

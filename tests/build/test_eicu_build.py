@@ -126,6 +126,10 @@ def test_bad_input_is_one_line(raw: Path, tmp_path: Path) -> None:
         eicu_config(None, {"window": "ed"})
     with pytest.raises(MedldrError, match="expected 'eicu74' or 'topN'"):
         eicu_config("paper40", {})
+    with pytest.raises(MedldrError, match=r"--ratios: split ratios .* must be non-negative and sum to 1"):
+        eicu_config(None, {}, ratios=(0.5, 0.5, 0.5))
+    with pytest.raises(MedldrError, match="--memory-limit: 'lots' is not a size"):
+        eicu_config(None, {}, memory_limit="lots")
     result = cli_in_process("build", "eicu", "--out", str(tmp_path / "x"))
     assert result.returncode == 2 and "build eicu needs --root" in result.stderr and "Traceback" not in result.stderr
     result = cli_in_process("build", "eicu", "--root", str(raw), "--out", str(tmp_path / "y"), "--hours", "24")

@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from medldr import __version__
 from medldr._files import AtomicFile, atomic_write_text, read_text
-from medldr.build.pipeline import Progress, in_build_folder
+from medldr.build.pipeline import Progress, check_ratios, check_size, in_build_folder
 from medldr.build.splits import inference_subset, split_subjects
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode, LabelSpace, normalize_code
@@ -95,6 +95,9 @@ class EicuConfig(BaseModel):
         if value != "eicu74" and not (value.startswith("top") and value[3:].isdigit() and int(value[3:]) > 0):
             raise ValueError(f"label space {value!r}: expected 'eicu74' or 'topN' (e.g. top50) for an eICU build")
         return value
+
+    _ratios = field_validator("ratios")(classmethod(lambda cls, value: check_ratios(value)))
+    _size = field_validator("memory_limit")(classmethod(lambda cls, value: check_size(value)))
 
     def recorded(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"memory_limit", "threads"})

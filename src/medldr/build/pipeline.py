@@ -47,6 +47,20 @@ Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``; a stage with total 0 is starting, done == total is finished."""
 
 
+def check_ratios(value: tuple[float, float, float]) -> tuple[float, float, float]:
+    """Split shares: non-negative, summing to 1 (every build's settings)."""
+    if not all(math.isfinite(share) and share >= 0 for share in value) or abs(sum(value) - 1.0) > 1e-9:
+        raise ValueError(f"split ratios {value} must be non-negative and sum to 1")
+    return value
+
+
+def check_size(value: str) -> str:
+    """A DuckDB memory size such as 4GB or 512MiB."""
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, flags=re.IGNORECASE):
+        raise ValueError(f"{value!r} is not a size such as 4GB or 512MiB")
+    return value
+
+
 class BuildConfig(BaseModel):
     """Settings of one build; all of them go into the manifest."""
 
@@ -66,16 +80,12 @@ class BuildConfig(BaseModel):
     @field_validator("ratios")
     @classmethod
     def _ratios_sum_to_one(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
-        if not all(math.isfinite(share) and share >= 0 for share in value) or abs(sum(value) - 1.0) > 1e-9:
-            raise ValueError(f"split ratios {value} must be non-negative and sum to 1")
-        return value
+        return check_ratios(value)
 
     @field_validator("memory_limit")
     @classmethod
     def _a_size(cls, value: str) -> str:
-        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, flags=re.IGNORECASE):
-            raise ValueError(f"{value!r} is not a size such as 4GB or 512MiB")
-        return value
+        return check_size(value)
 
     @classmethod
     def from_profile(cls, profile: str, **overrides: Any) -> BuildConfig:

@@ -189,6 +189,9 @@ def build(
     ratios: Annotated[str | None, Ratios.__metadata__[0]] = None,
     labs: Annotated[str | None, Labs.__metadata__[0]] = None,
     per_code: Annotated[int | None, PerCode.__metadata__[0]] = None,
+    codes: Annotated[
+        str | None, typer.Option(help="eicu: read the multi-code icd9code field as 'medldr' (default) or 'study'.")
+    ] = None,
     memory_limit: Memory = "4GB",
     threads: Threads = None,
     force: Force = False,
@@ -200,10 +203,12 @@ def build(
         mimic_only = {"window": window, "hours": hours, "drop_drug_levels": drop_drug_levels, "labs": labs}
         if profile != "study":
             mimic_only["profile"] = profile
-        options = {"seed": seed, "ratios": _shares(ratios), "per_code": per_code, "threads": threads}
+        options = {"seed": seed, "ratios": _shares(ratios), "per_code": per_code, "threads": threads, "codes": codes}
         eicu = eicu_config(label_space, mimic_only, memory_limit=memory_limit, **options)
         _build(open_source(source, root, {"ed": ed, "note": note}, release), out, eicu, force, quiet)
         return
+    if codes is not None:
+        raise MedldrError(f"build {source}: --codes is an option of eICU builds")
     config = _config(
         profile,
         memory_limit,

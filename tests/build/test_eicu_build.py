@@ -80,7 +80,9 @@ def test_multi_code_fields_study_and_medldr(raw: Path, tmp_path: Path) -> None:
     """The study read "038.9, 995.92, A41.9, R65.20" as ICD-9 038.9 and ICD-10 995.92: stay 102's primary falls
     outside the label space and the stay is dropped; medldr reads A41.9."""
     medldr = _cases(tmp_path / "m") if build_eicu(open_eicu(raw), tmp_path / "m", EicuConfig(threads=1)) else {}
-    study = build_eicu(open_eicu(raw), tmp_path / "s", EicuConfig(codes="study", threads=1))
+    built = cli_in_process("build", "eicu", "--root", str(raw), "--out", str(tmp_path / "s"), "--codes", "study", "-q")
+    assert built.returncode == 0, built.stderr
+    study = read_build_manifest(tmp_path / "s" / "build_manifest.json")
     assert medldr["102"]["top_1_icd"]["code"] == "A419"
     assert "102" not in _cases(tmp_path / "s")
     assert {d.reason: d.count for d in study.dropped}["primary ICD-10 code outside the label space"] == 1
@@ -134,6 +136,10 @@ def test_bad_input_is_one_line(raw: Path, tmp_path: Path) -> None:
     assert result.returncode == 2 and "build eicu needs --root" in result.stderr and "Traceback" not in result.stderr
     result = cli_in_process("build", "eicu", "--root", str(raw), "--out", str(tmp_path / "y"), "--hours", "24")
     assert result.returncode == 2 and "--hours is an option of MIMIC builds" in result.stderr
+    result = cli_in_process("build", "eicu", "--root", str(raw), "--out", str(tmp_path / "y"), "--codes", "icd9")
+    assert result.returncode == 2 and "--codes: Input should be 'medldr' or 'study'" in result.stderr
+    result = cli_in_process("build", "demo", "--out", str(tmp_path / "z"), "--codes", "study")
+    assert result.returncode == 2 and "--codes is an option of eICU builds" in result.stderr
 
 
 def test_cli_build_and_the_guard_treats_eicu_as_credentialed(

@@ -162,3 +162,15 @@ def test_dry_run_shows_the_batch_discount(demo_cases: Path, tmp_path: Path, monk
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "through the Batch API (50% of $" in result.stdout
+
+
+def test_a_log_edited_by_hand_is_one_line(demo_cases: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    out = tmp_path / "run"
+    with FakeBatchAPI(hold=True) as api:
+        assert _run(demo_cases, out, "openai:gpt-4.1", api.root + "/v1").returncode == 3
+        log = (out / "batches.jsonl").read_text().splitlines()
+        (out / "batches.jsonl").write_text("\n".join(log[1:]) + "\n")  # the intent line lost
+        broken = _run(demo_cases, out, "openai:gpt-4.1", api.root + "/v1")
+    assert broken.returncode == 2 and "batches.jsonl: no submission for" in broken.stderr
+    assert "Traceback" not in broken.stderr

@@ -58,7 +58,10 @@ async def execute_batch(
     try:
         while True:
             log = log_store.load()
-            shown = await _collect(job, provider, journal, log_store, log, records, totals)
+            try:
+                shown = await _collect(job, provider, journal, log_store, log, records, totals)
+            except KeyError as err:  # an entry naming a batch or marker the log never introduced
+                raise MedldrError(f"{log_store.path}: no submission for {err}; the file was edited by hand?") from None
             todo, _, _ = pending_prompts(job, records)
             progress(len(job.prompts) - len(todo), len(job.prompts), totals)
             in_flight = [b for b in shown if not b["collected"]]

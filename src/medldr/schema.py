@@ -276,6 +276,8 @@ class Scores(BaseModel):
     per_label: dict[str, dict[str, float]]
     # what scoring left out against the label space, and why (counts; absent in scores of older versions)
     excluded: dict[str, int] = Field(default_factory=dict)
+    # a source's own study metrics: LDR-eICU's recalls (score.eicu_metrics), {name: {value, n, ci}}
+    source_metrics: dict[str, Any] | None = None
     # micro and macro precision, recall and F1 over the label space, with their bootstrap CIs
     label_averages: dict[str, float] = Field(default_factory=dict)
     label_averages_ci: dict[str, tuple[float, float]] = Field(default_factory=dict)

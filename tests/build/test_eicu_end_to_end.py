@@ -9,6 +9,7 @@ from pathlib import Path
 
 import bpe_openai
 
+from medldr.icd import normalize_code
 from medldr.prompts import EICU_STYLES, build_messages, load_template
 from medldr.schema import Case, read_cases
 from tests.conftest import cli_in_process
@@ -47,6 +48,17 @@ def test_build_run_score_report(tmp_path: Path) -> None:
     expected = sum(code == "J9600" for code in gold.values()) / len(gold)
     assert scores["mean"]["primary_accuracy"] == expected and scores["mean"]["invalid_rate"] == 0.0
     assert "J9600" in scores["label_space"] and len(scores["label_space"]) == 74
+    # the study's eICU recalls, by hand: ranked J96.00, A41.9, E87.6; predicted J96.00, E87.0
+    ranked, named = {"J9600", "A419", "E876"}, {"J9600", "E870"}
+    rows = read_cases(cases / "validation.jsonl")
+    majors = [[normalize_code(d["icd10code"]) for d in c.output_dict.major_diseases] for c in rows]
+    study = scores["source_metrics"]["study_eicu"]
+    assert study["recall_any_at_3"]["value"] == sum(bool(ranked & set(c.output_dict.output_icd_id)) for c in rows) / 2
+    assert study["primary_diseases_recall"]["value"] == expected  # one primary each: the top-1 accuracy
+    assert study["major_diseases_recall"]["value"] == sum(bool(named & set(m)) for m in majors) / 2
+    assert (
+        study["recall_any_at_20"]["ci"][0] <= study["recall_any_at_20"]["value"] <= study["recall_any_at_20"]["ci"][1]
+    )
     report = cli_in_process("report", str(tmp_path / "run"), "--out", str(tmp_path / "report"), "--quiet")
     assert report.returncode == 0, report.stderr
     assert "eicu-crd 2.0" in (tmp_path / "report" / "index.html").read_text()

@@ -10,12 +10,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from medldr.answer import Answer, Mode, extract
 from medldr.errors import MedldrError
-from medldr.icd import code_system
+from medldr.icd import code_system, normalize_code
 from medldr.schema import Case, ResponseRecord, Scores
 from medldr.score.bootstrap import (
     Unit,
@@ -25,6 +26,7 @@ from medldr.score.bootstrap import (
     resampled_totals,
     statistics,
 )
+from medldr.score.eicu_metrics import eicu_hits, eicu_summary
 from medldr.score.encode import Batch, Vocabulary, encode
 from medldr.score.metrics import (
     BINARY,
@@ -317,6 +319,38 @@ def score_responses(
         )
 
 
+def _eicu_metrics(
+    cases: Sequence[Case],
+    answers: Sequence[Sequence[Answer]],
+    labels: Sequence[str],
+    patients: Sequence[str],
+    n_resamples: int,
+    seed: int,
+    level: float,
+) -> dict[str, Any]:
+    """The study's eICU recalls, each case's hits averaged over rounds, intervals over patients."""
+    label_set = set(labels)
+
+    def codes(case: Case, group: str) -> list[str]:
+        return [normalize_code(str(d.get("icd10code") or "")) for d in getattr(case.output_dict, group, None) or []]
+
+    gold = [case.output_dict.output_icd_id for case in cases]
+    primaries = [[c for c in codes(case, "primary_diseases") if c] for case in cases]
+    majors = [[c for c in codes(case, "major_diseases") if c] for case in cases]
+    rounds = [
+        eicu_hits(
+            gold,
+            primaries,
+            majors,
+            [[p for p in a.predictions if p in label_set] if a.valid else [] for a in row],
+            [list(a.top10) if a.valid else [] for a in row],
+        )
+        for row in answers
+    ]
+    hits = np.mean([h for h, _ in rounds], axis=0)
+    return eicu_summary(hits, rounds[0][1], patients, n_resamples=n_resamples, seed=seed, level=level)
+
+
 def _score(
     cases: Sequence[Case],
     responses: Iterable[tuple[int, ResponseRecord]],
@@ -412,6 +446,9 @@ def _score(
         seed=seed,
         level=level,
     )
+    extra = None
+    if code_system(labels) == "icd10":  # LDR-eICU: the study's eICU recalls beside the common metrics
+        extra = {"study_eicu": _eicu_metrics(cases, answers, labels, patients, n_resamples, seed, level)}
     reasons = Counter(a.reason for row in answers for a in row if not a.valid)
     valid_answers = [a for row in answers for a in row if a.valid]
     prefix = sum(a.predictions_are_top_prefix for a in valid_answers) / len(valid_answers) if valid_answers else 0.0
@@ -442,6 +479,7 @@ def _score(
         excluded=excluded,
         label_averages=averages,
         label_averages_ci=averages_ci,
+        source_metrics=extra,
     )
     return ScoredRun(
         case_ids=[c.case_id for c in cases],

@@ -61,7 +61,10 @@ def test_build_run_score_report(tmp_path: Path) -> None:
     )
     report = cli_in_process("report", str(tmp_path / "run"), "--out", str(tmp_path / "report"), "--quiet")
     assert report.returncode == 0, report.stderr
-    assert "eicu-crd 2.0" in (tmp_path / "report" / "index.html").read_text()
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "eicu-crd 2.0" in html and "LDR-eICU: the study" in html and ">ICD-10<" in html
+    per_disease = (tmp_path / "report" / "tables" / "per_disease.csv").read_text()
+    assert "J9600,pulmonary|respiratory failure|acute respiratory failure" in per_disease  # named by its label
 
 
 def test_the_lab_block_is_cut_at_8168_tokens(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from medldr.report.sections import (
     assistance_table,
     comparison_table,
     cost_per_case,
+    eicu_table,
     label_averages_table,
     overdiagnosis_relations_table,
     overdiagnosis_table,
@@ -278,6 +279,7 @@ def build_report(
     tables = [accuracy_table(runs), label_averages_table(runs), assistance_table(runs), reliability_table(runs)]
     tables += [comparison] if comparison else []
     tables += [table for table in (overdiagnosis_table(runs), overdiagnosis_relations_table(runs)) if table]
+    tables += [table for table in (eicu_table(runs),) if table]
     tables += [table for table in (robustness_table(runs),) if table]
     tables += [usage_table(runs), per_disease]
     figures, figure_notes = draw_figures(runs, [str(row["code"]) for row in per_disease.rows])

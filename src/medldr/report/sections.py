@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from medldr.icd import icd9_names
+from medldr.icd import code_system, icd9_names
 from medldr.report.inputs import ScoredFolder
 from medldr.report.tables import Column, Estimate, Table, Value
 from medldr.score.compare import compare_runs
@@ -92,6 +92,34 @@ def label_averages_table(runs: Sequence[ScoredFolder]) -> Table:
         rows,
         note=note,
     )
+
+
+EICU_COLUMNS = [
+    *(Column(f"recall_any_at_{k}", f"Recall@{k} (any)", better=1) for k in (20, 10, 5, 3)),
+    Column("primary_diseases_recall", "Primary recall", better=1),
+    Column("major_diseases_recall", "Major recall", better=1),
+]
+
+
+def eicu_table(runs: Sequence[ScoredFolder]) -> Table | None:
+    """The study's own LDR-eICU recalls, for runs scored in an ICD-10 label space (None when no run has them)."""
+    if not any((run.scores.source_metrics or {}).get("study_eicu") for run in runs):
+        return None
+    rows: list[dict[str, Value]] = []
+    for run in runs:
+        found = (run.scores.source_metrics or {}).get("study_eicu") or {}
+        row: dict[str, Value] = {"run": run.name}
+        for column in EICU_COLUMNS:
+            if column.key in found:
+                low, high = found[column.key].get("ci", (None, None))
+                row[column.key] = Estimate(found[column.key]["value"], low, high)
+        rows.append(row)
+    note = (
+        _ci_note(runs) + " As the study's eICU evaluation counted them: Recall@k is a case with any gold code among "
+        "the first k ranked codes; primary (major) recall, among cases with a primary (major) diagnosis, one named by "
+        "the valid predictions."
+    )
+    return Table("eicu", "LDR-eICU: the study's recalls", [RUN, *EICU_COLUMNS], rows, note=note)
 
 
 def assistance_table(runs: Sequence[ScoredFolder]) -> Table:
@@ -205,8 +233,11 @@ def comparison_table(
 
 
 def per_disease_table(runs: Sequence[ScoredFolder]) -> Table:
-    """Primary accuracy per primary diagnosis (rows, most cases first) and run (columns)."""
-    names = icd9_names()
+    """Primary accuracy per primary diagnosis (rows, most cases first) and run (columns); codes named as the builds'
+    label spaces name them (an LDR-eICU build: its ICD-10 labels), else by their ICD-9 title."""
+    names = dict(icd9_names())
+    for run in runs:
+        names |= {label.code: label.name for label in (run.build.label_space.labels if run.build else ())}
     first: dict[str, float] = {}
     for run in runs:
         for code, row in run.scores.per_disease.items():
@@ -220,7 +251,8 @@ def per_disease_table(runs: Sequence[ScoredFolder]) -> Table:
             cell = run.scores.per_disease.get(code)
             row[key] = cell["primary_accuracy"] if cell else None
         rows.append(row)
-    columns = [Column("code", "ICD-9", "text"), Column("name", "Primary diagnosis", "text")]
+    revision = "ICD-10" if code_system(codes) == "icd10" else "ICD-9"
+    columns = [Column("code", revision, "text"), Column("name", "Primary diagnosis", "text")]
     columns.append(Column("n", "Cases", "count"))
     columns += [Column(key, run.name) for key, run in zip(keys, runs, strict=True)]
     note = "Primary accuracy (%) per primary diagnosis, mean over rounds; Cases: cases with that primary diagnosis."

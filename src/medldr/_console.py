@@ -232,7 +232,7 @@ def dry_run_lines(plan: dict[str, Any]) -> str:
 
 
 def prompts_table() -> Table:
-    """The nine prompt styles and the seven task types."""
+    """The prompt styles and the task types."""
     table = Table(title="prompt styles (--style) and task types (--task)", title_justify="left")
     table.add_column("kind")
     table.add_column("name")

@@ -1,8 +1,9 @@
 """Task types (which case fields a model sees) and prompt styles (the instructions), turning a Case into messages.
 
-The nine styles are the MedLDR study's published instructions, kept verbatim (the label count is a variable, so a
-label space other than the study's 40 codes reads correctly) so that results stay comparable with the paper. One source
-of truth: the run stage and the training data both build their messages here.
+The twelve styles are the MedLDR study's published instructions (nine for MIMIC-IV, three for LDR-eICU), kept
+verbatim (the label count is a variable, so a label space other than the study's 40 codes reads correctly) so that
+results stay comparable with the paper. One source of truth: the run stage and the training data both build their
+messages here.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ STYLES: tuple[str, ...] = (
     *(name for name in _STUDY_STYLES if name in _STYLE_FILES),
     *(name for name in _STYLE_FILES if name not in _STUDY_STYLES),
 )
-"""Named prompt styles: one text file each in prompts/styles/ (the study's nine first, in its order)."""
+"""Named prompt styles: one text file each in prompts/styles/ (the study's twelve first, in its order)."""
 DEFAULT_STYLE = "standard_expert_designed"
 LABEL_LIST_HEADER = "Each disease corresponds to the format icd_code:icd_name (Note: only use codes in the output):"
 REPORT_HEADER = "The report info:\n"
@@ -86,7 +87,7 @@ class PromptTemplate:
 
 
 def load_template(style: str) -> PromptTemplate:
-    """One of the nine named styles, or the path of a custom instructions file (UTF-8 text)."""
+    """One of the named styles, or the path of a custom instructions file (UTF-8 text)."""
     if style in STYLES:
         text = files("medldr.prompts").joinpath("styles", f"{style}.txt").read_text(encoding="utf-8")
         return PromptTemplate(style, text.rstrip("\n"))

@@ -384,6 +384,17 @@ def _is_study_eicu(record: Any) -> bool:
     return isinstance(record, dict) and "input" in record and "output" in record and "input_dict" not in record
 
 
+def study_codes(diseases: Iterable[Any]) -> list[str]:
+    """The ICD-10 codes of one of the study's LDR-eICU diagnosis lists (``all_diseases``, ``primary_diseases``, ...),
+    without dots, each once, in order; a diagnosis without an ICD-10 code is left out.
+
+    >>> study_codes([{"icd10code": "J96.00"}, {"icd10code": ""}, {"icd10code": "J96.00"}, {"icd10code": "I10"}])
+    ['J9600', 'I10']
+    """
+    codes = (normalize_code(str(d.get("icd10code") or "")) for d in diseases)
+    return list(dict.fromkeys(code for code in codes if code))
+
+
 def from_study_eicu(record: dict[str, Any]) -> dict[str, Any]:
     """A case in the study's LDR-eICU format (``{"case_id", "input", "output"}``, its eicu_llm_dataset.json) as
     medldr's case record: the inputs and the four diagnosis lists kept as they are, the gold codes (every ICD-10 code

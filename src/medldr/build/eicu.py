@@ -62,6 +62,7 @@ from medldr.schema import (
     DroppedCount,
     case_line,
     cases_path,
+    study_codes,
     to_study_eicu,
 )
 from medldr.sources.eicu import EicuSource
@@ -345,9 +346,8 @@ def _space(diagnoses: list[dict[str, list[dict[str, str]]]], config: EicuConfig,
 
 def _labels(diseases: dict[str, list[dict[str, str]]], names: dict[str, str]) -> tuple[str, list[str]]:
     """(primary code, gold codes in the label space) of one stay."""
-    gold = [normalize_code(d["icd10code"]) for d in diseases["all_diseases"] if d["icd10code"]]
-    primary = next((normalize_code(d["icd10code"]) for d in diseases["primary_diseases"] if d["icd10code"]), "")
-    return primary, [code for code in dict.fromkeys(gold) if code in names]
+    primary = next(iter(study_codes(diseases["primary_diseases"])), "")
+    return primary, [code for code in study_codes(diseases["all_diseases"]) if code in names]
 
 
 def _write(

@@ -22,7 +22,7 @@ import orjson
 from medldr._files import atomic_write_text
 from medldr.errors import MedldrError
 from medldr.run.budget import Ceiling, completion_tokens, prompt_token_counts
-from medldr.run.job import Progress, Prompt, PromptJob, State, count_record, pending_prompts, prompt_states
+from medldr.run.job import Key, Progress, Prompt, PromptJob, State, count_record, pending_prompts
 from medldr.run.providers.base import Completion, Provider, error_text
 from medldr.run.store import ResponseStore
 
@@ -62,11 +62,11 @@ async def execute_batch(
                 shown = await _collect(job, provider, journal, log_store, log, records, totals)
             except KeyError as err:  # an entry naming a batch or marker the log never introduced
                 raise MedldrError(f"{log_store.path}: no submission for {err}; the file was edited by hand?") from None
-            todo, _, _ = pending_prompts(job, records)
+            todo, states, _ = pending_prompts(job, records)
             progress(len(job.prompts) - len(todo), len(job.prompts), totals)
             in_flight = [b for b in shown if not b["collected"]]
             if not in_flight and todo:
-                shown.append(await _submit(job, run_id, provider, out, log_store, todo, records, totals))
+                shown.append(await _submit(job, run_id, provider, out, log_store, todo, states, totals))
                 in_flight = shown[-1:]
             if job.batch_poll is None or not in_flight:
                 return shown
@@ -157,12 +157,11 @@ async def _submit(
     out: Path,
     log_store: ResponseStore,
     todo: list[Prompt],
-    records: list[dict[str, Any]],
+    states: dict[Key, State],
     totals: dict[str, float],
 ) -> dict[str, Any]:
-    """Write the batch input, log the intent, submit, log the id."""
+    """Write the batch input, log the intent, submit, log the id (``states``: every prompt's, as stored)."""
     todo = _within_ceiling(job, provider, todo, totals)
-    states = prompt_states(records, job.key_fields)
     number = sum(1 for p in out.glob("batch_input_*.jsonl")) + 1
     marker = f"medldr-{run_id}-{number}"
     requests, attempts, lines = [], {}, []

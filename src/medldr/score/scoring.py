@@ -16,8 +16,8 @@ import numpy as np
 
 from medldr.answer import Answer, Mode, extract
 from medldr.errors import MedldrError
-from medldr.icd import code_system, normalize_code
-from medldr.schema import Case, ResponseRecord, Scores
+from medldr.icd import code_system
+from medldr.schema import Case, ResponseRecord, Scores, study_codes
 from medldr.score.bootstrap import (
     Unit,
     bootstrap_replicates,
@@ -330,13 +330,9 @@ def _eicu_metrics(
 ) -> dict[str, Any]:
     """The study's eICU recalls, each case's hits averaged over rounds, intervals over patients."""
     label_set = set(labels)
-
-    def codes(case: Case, group: str) -> list[str]:
-        return [normalize_code(str(d.get("icd10code") or "")) for d in getattr(case.output_dict, group, None) or []]
-
     gold = [case.output_dict.output_icd_id for case in cases]
-    primaries = [[c for c in codes(case, "primary_diseases") if c] for case in cases]
-    majors = [[c for c in codes(case, "major_diseases") if c] for case in cases]
+    primaries = [study_codes(getattr(case.output_dict, "primary_diseases", None) or []) for case in cases]
+    majors = [study_codes(getattr(case.output_dict, "major_diseases", None) or []) for case in cases]
     rounds = [
         eicu_hits(
             gold,

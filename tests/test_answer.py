@@ -220,3 +220,13 @@ def test_adversarial_answers_parse_in_linear_time(unit: str) -> None:
         answer = extract(text, mode=mode)  # type: ignore[arg-type]
         assert time.perf_counter() - start < 5, (unit, mode)  # quadratic would be hours; linear is ~0.1 s
         assert not answer.valid
+
+
+def test_the_eicu_format_example_is_no_answer() -> None:
+    """LDR-eICU's styles show ``"predictions": ["primary_diagnosis", "secondary_diagnosis", ...]``: an answer that
+    echoes it names no code (before: PRIMARY_DIAGNOSIS counted as a predicted code), and the real answer after it,
+    under ``top20``, counts."""
+    echo = '{"top20": ["icd1", "icd2"], "predictions": ["primary_diagnosis", "secondary_diagnosis"]}'
+    assert not extract(echo).valid
+    answer = extract(echo + '\nMy answer: {"top20": ["J96.00", "A41.9"], "predictions": ["J96.00"]}')
+    assert answer.valid and answer.top10 == ("J9600", "A419") and answer.predictions == ("J9600",)

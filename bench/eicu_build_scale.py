@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from medldr.build.eicu import study_label_space
+from medldr.icd import eicu74_labels
 
 
 def make_tables(n: int, root: Path) -> dict[str, int]:
@@ -30,7 +30,7 @@ def make_tables(n: int, root: Path) -> dict[str, int]:
     root.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
-    codes = [label.code for label in study_label_space()]
+    codes = [label.code for label in eicu74_labels()]
     pool = [
         (f"organ {i % 12}|finding {i}|disease {i}", f"{400 + i}.{i % 10}, {codes[i % len(codes)]}") for i in range(150)
     ]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from score_scale import LABELS, synthetic
+from score_scale import SPACE, synthetic
 
 from medldr.report import write_report
 from medldr.score import score_responses
@@ -35,7 +35,7 @@ def main() -> None:
     for seed in range(args.runs):
         _, records = synthetic(args.cases, 3, seed=seed)
         start = time.perf_counter()
-        scored = score_responses(cases, records, LABELS, n_resamples=1000)
+        scored = score_responses(cases, records, SPACE, n_resamples=1000)
         folder = work / f"run{seed}"
         write_scores(scored, folder / "scores.json")
         score_s += time.perf_counter() - start

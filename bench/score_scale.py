@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from medldr.icd import PAPER40, category, chapter
+from medldr.icd import PAPER40, LabelCode, LabelSpace, category, chapter
 from medldr.schema import Case, ResponseRecord
 from medldr.score import bootstrap_replicates, extract, percentile_interval, score_responses
 from medldr.score.encode import Vocabulary, encode
@@ -29,6 +29,7 @@ from medldr.score.reliability import reliability
 LABELS = list(
     dict.fromkeys([*PAPER40, "5990", "2724", "25000", "4280", "5859", "2859", "V5861", "53081", "3051", "3004"])
 )
+SPACE = LabelSpace(spec="bench", labels=tuple(LabelCode(code=c, name=c) for c in LABELS), system="icd9")
 
 
 def synthetic(n_cases: int, rounds: int, seed: int = 0) -> tuple[list[Case], list[tuple[int, ResponseRecord]]]:
@@ -140,7 +141,7 @@ def main() -> None:
     ours = t_extract + t_metrics + t_reliability + t_bootstrap
 
     t0 = time.perf_counter()
-    score_responses(cases, records, LABELS, n_resamples=1000)
+    score_responses(cases, records, SPACE, n_resamples=1000)
     t_end_to_end = time.perf_counter() - t0
 
     # the plain loop, same definitions

@@ -203,6 +203,15 @@ def robustness_table(result: dict[str, Any]) -> Table:
     return table
 
 
+def usd(cost: float | None) -> str:
+    """A cost as printed: dollars, or 'cost unknown' for a model without a price (never $0.00).
+
+    >>> usd(1.234), usd(None)
+    ('$1.23', 'cost unknown')
+    """
+    return "cost unknown" if cost is None else f"${cost:.2f}"
+
+
 def dry_run_lines(plan: dict[str, Any]) -> str:
     """What `medldr run --dry-run` prints: nothing was sent."""
     tokens = "counted with the model's tokenizer" if plan["prompt_tokens_counted"] else "an estimate: 4 characters each"
@@ -274,7 +283,7 @@ class RunProgress(_Live):
         elapsed = time.monotonic() - self._start[0]
         rate = (generated - self._start[1]) / elapsed if elapsed > 1 else 0.0
         stats = (
-            f"{int(totals['prompt_tokens'] + generated):,} tok  {rate:,.1f} tok/s  ${totals['cost_usd']:.2f}  "
+            f"{int(totals['prompt_tokens'] + generated):,} tok  {rate:,.1f} tok/s  {usd(totals['cost_usd'])}  "
             f"{int(totals['errors'])} errors  {int(totals['invalid'])} invalid"
         )
         if self._task is None:

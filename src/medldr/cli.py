@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from medldr._console import (
     prompts_table,
     robustness_table,
     scores_summary,
+    usd,
 )
 from medldr._files import atomic_write_text
 from medldr.baselines import DEFAULT_TASK as BASELINE_TASK
@@ -33,18 +35,20 @@ from medldr.build import BuildConfig, EicuConfig, build_source, eicu_config
 from medldr.demo import run_demo
 from medldr.errors import INCOMPLETE_EXIT, MedldrError
 from medldr.judging import JudgeSettings, judge_typed
-from medldr.perturb import perturb_cases, read_perturbation
+from medldr.open_data import open_data_proof
+from medldr.perturb import perturb_cases
 from medldr.prompts import DEFAULT_STYLE
 from medldr.prompts.preview import preview_messages
 from medldr.run import GenerationParams, RunSettings, plan_run, run_cases
 from medldr.run.prices import load_prices
-from medldr.schema import SCORES, BuildManifest, Scores, validation_problem
+from medldr.schema import SCORES, BuildManifest, Scores, read_perturbation, validation_problem
 from medldr.score.compare import compare_runs
 from medldr.score.files import read_scored, run_inputs, score_files, write_scores
 from medldr.score.overdiagnosis_files import type_run, write_typed
 from medldr.score.robustness_files import robustness_of, write_robustness
 from medldr.score.scoring import CaseValues
 from medldr.sources import SOURCES, Source, open_source
+from medldr.train.entry import KINDS, Kind, train
 
 PIPELINE_ORDER = (
     "build",
@@ -241,11 +245,10 @@ def perturb(
     if quiet:
         return
     for path in written:
-        manifest = read_perturbation(path) or {}
-        what = manifest.get("expect") or "as built"
-        console.print(
-            f"{manifest.get('kind')} ({what}): {manifest.get('n_changed')} of {manifest.get('n_cases')} cases"
-        )
+        manifest = read_perturbation(path)
+        if manifest is not None:
+            what = manifest.expect or "as built"
+            console.print(f"{manifest.kind} ({what}): {manifest.n_changed} of {manifest.n_cases} cases")
     console.print(f"perturbed cases: {out}/KIND/{Path(cases).name}")
 
 
@@ -592,6 +595,7 @@ def run(
         limit=limit,
         retry_invalid=retry_invalid,
         allow_data_sharing=allow_data_sharing,
+        open_data=open_data_proof,
         prices=load_prices(prices),
         label_order=label_order,
         max_cost=max_cost,
@@ -611,7 +615,7 @@ def run(
             f"run {manifest.run_id} ({manifest.model_label()}): {int(totals['answers'])} answers "
             f"({int(totals['invalid'])} invalid), "
             f"{int(totals['errors'])} errors, {int(totals['prompt_tokens']):,} prompt + "
-            f"{int(totals['completion_tokens']):,} completion tokens, ${totals['cost_usd']:.2f} -> {settings.out}"
+            f"{int(totals['completion_tokens']):,} completion tokens, {usd(totals['cost_usd'])} -> {settings.out}"
         )
     waiting = [b for b in manifest.batches or [] if not b["collected"]]
     if waiting:
@@ -651,7 +655,7 @@ def baseline(
     answers written as a one-round run."""
     manifest = run_baseline(cases_dir, kind, out, cases_file=cases, task=task, seed=seed)
     if not quiet:
-        console.print(f"baseline {kind}: {manifest.identity['n_cases']} cases answered -> {out}")
+        console.print(f"baseline {kind}: {manifest.identity.n_cases} cases answered -> {out}")
 
 
 @prompts_app.callback(invoke_without_command=True)
@@ -700,56 +704,31 @@ def _overrides(
     return {"max_steps": max_steps, "output_dir": folder, "model": model, "limit": limit}
 
 
-def _train(kind: str, config: Path, overrides: dict[str, object], accelerate: Path | None = None) -> None:
-    from medldr.train.config import load_recipe
+def _train_command(kind: Kind) -> Callable[..., None]:
+    """``medldr train KIND``: both trainers take the same options and make the same one call."""
 
-    recipe = load_recipe(config, kind, overrides)  # type: ignore[arg-type]
-    if accelerate is not None:  # checked here, trained by the processes accelerate starts
-        from medldr.train.launch import launch
+    def command(
+        config: RecipeFile,
+        max_steps: StepsOpt = None,
+        output_dir: OutputDir = None,
+        model: ModelOpt = None,
+        limit: LimitOpt = None,
+        accelerate: AccelerateOpt = None,
+    ) -> None:
+        overrides = _overrides(max_steps=max_steps, output_dir=output_dir, model=model, limit=limit)
+        out = train(kind, Path(config), overrides, accelerate)
+        if isinstance(out, int):
+            if out:
+                raise typer.Exit(out)
+            return
+        console.print(f"trained: {out} (evaluate: medldr run CASES --model hf:{out})")
 
-        flags = [f"--{key.replace('_', '-')}={value}" for key, value in overrides.items() if value is not None]
-        code = launch(kind, config, accelerate, flags)
-        if code:
-            raise typer.Exit(code)
-        return
-    if kind == "sft":
-        from medldr.train.sft import train_sft as trainer
-    else:
-        from medldr.train.grpo import train_grpo as trainer
-    try:
-        out = trainer(recipe)  # type: ignore[arg-type]
-    except ImportError as err:  # torch, transformers, trl, peft are the train extra's
-        missing = f"{err.name} is missing"
-        raise MedldrError(f'training needs the train extra ({missing}): pip install "medldr[train]"') from None
-    console.print(f"trained: {out} (evaluate: medldr run CASES --model hf:{out})")
-
-
-@train_app.command("sft")
-def train_sft_command(
-    config: RecipeFile,
-    max_steps: StepsOpt = None,
-    output_dir: OutputDir = None,
-    model: ModelOpt = None,
-    limit: LimitOpt = None,
-    accelerate: AccelerateOpt = None,
-) -> None:
-    """Supervised fine-tuning: the gold answer (optionally after a teacher's right reasoning) as the target."""
-    overrides = _overrides(max_steps=max_steps, output_dir=output_dir, model=model, limit=limit)
-    _train("sft", config, overrides, accelerate)
+    command.__doc__ = KINDS[kind]
+    return command
 
 
-@train_app.command("grpo")
-def train_grpo_command(
-    config: RecipeFile,
-    max_steps: StepsOpt = None,
-    output_dir: OutputDir = None,
-    model: ModelOpt = None,
-    limit: LimitOpt = None,
-    accelerate: AccelerateOpt = None,
-) -> None:
-    """GRPO with the recipe's weighted rewards (Jaccard accuracy, format, ICD-9 hierarchy)."""
-    overrides = _overrides(max_steps=max_steps, output_dir=output_dir, model=model, limit=limit)
-    _train("grpo", config, overrides, accelerate)
+for _kind in KINDS:
+    train_app.command(_kind)(_train_command(_kind))
 
 
 @app.command()

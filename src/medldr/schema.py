@@ -6,6 +6,7 @@ its scripts. Unknown keys are kept (``extra="allow"``) so a round trip loses not
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from pydantic import (
 
 from medldr._files import atomic_write_lines, read_text
 from medldr.errors import MedldrError
-from medldr.icd import LabelCode, LabelSpace, icd9_names, normalize_code, parse_label_spec
+from medldr.icd import LabelSpace, normalize_code, parse_label_spec
 
 SCHEMA_VERSION = 1
 
@@ -44,6 +45,11 @@ OVERDIAGNOSIS_SUMMARY = "overdiagnosis_summary.json"
 JUDGE_RESPONSES = "judge.jsonl"
 JUDGE_MANIFEST = "judge_manifest.json"
 TRAIN_MANIFEST = "train_manifest.json"
+PERTURBATION_MANIFEST = "perturbation.json"
+"""Beside a ``medldr perturb`` cases file: what was perturbed (:class:`PerturbationManifest`)."""
+ROBUSTNESS = "robustness.json"
+INFERENCE_STUDY = "inference_study.json"
+"""An LDR-eICU build's inference subset in the study's own format (``to_study_eicu``), read back by ``read_cases``."""
 
 
 def cases_path(folder: Path, name: str) -> Path:
@@ -210,6 +216,104 @@ class ResponseRecord(BaseModel):
     reasoning: str | None = None
 
 
+class ModelRef(BaseModel):
+    """A model as ``--model PROVIDER:ID`` names it, split once (:meth:`parse`) for every stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: str
+    id: str
+
+    @classmethod
+    def parse(cls, spec: str) -> ModelRef:
+        """``PROVIDER:ID`` -> its parts; a provider that needs no id (``local``: the bundled model) has id ''.
+
+        >>> ModelRef.parse("openai:gpt-4.1"), str(ModelRef.parse("gguf:/m/a:b.gguf")), ModelRef.parse("local").id
+        (ModelRef(provider='openai', id='gpt-4.1'), 'gguf:/m/a:b.gguf', '')
+        """
+        provider, _, model_id = spec.partition(":")
+        return cls(provider=provider, id=model_id)
+
+    @property
+    def price_key(self) -> str:
+        """The name a price table knows it by: the id (``gpt-4.1``), or the provider alone when it has none."""
+        return self.id or self.provider
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.id}" if self.id else self.provider
+
+
+def _model_ref(value: Any) -> Any:
+    return ModelRef.parse(value) if isinstance(value, str) else value
+
+
+class RunIdentity(BaseModel):
+    """What makes a run one experiment: the same identity resumes, another one in the same folder is refused. The
+    label space travels whole (codes, names, revision, origin), so no later stage re-derives it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cases_sha256: str
+    n_cases: int
+    task: str
+    label_space: LabelSpace
+    model: ModelRef
+    rounds: int = Field(ge=1)
+    style: str | None = None  # a baseline has no prompt
+    template_sha256: str | None = None
+    base_url: str | None = None  # redacted; None for a pool (a resume may resize it) or an in-process model
+    params: dict[str, Any] = Field(default_factory=dict)  # generation parameters, thinking/reasoning settings too
+    retry_invalid: int = 0
+    label_order: int | None = None  # the seed of a shuffled label list
+    rounds_together: bool = False
+    trained_on: dict[str, str] | None = None  # a baseline's training files
+    seed: int | None = None  # a baseline's seed
+
+    _model = field_validator("model", mode="before")(classmethod(lambda cls, value: _model_ref(value)))
+
+    def key(self) -> dict[str, Any]:
+        """The identity as compared and hashed: defaults left out, so an identity of an earlier release (which
+        lacked them) compares equal to the same settings now."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+    def changes(self, other: RunIdentity | JudgeIdentity) -> list[str]:
+        """The fields that differ from ``other`` (a label space recorded as bare codes by an earlier release is
+        compared by its codes)."""
+        mine, theirs = self.key(), other.key()
+        legacy = isinstance(other, RunIdentity) and "unrecorded" in (self.label_space.spec, other.label_space.spec)
+        if legacy and self.label_space.same_codes(other.label_space):
+            mine["label_space"] = theirs["label_space"]
+        return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+
+
+class JudgeIdentity(BaseModel):
+    """What makes an overdiagnosis judge run one experiment (medldr.judging)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: ModelRef
+    task: str
+    prompt_sha256: str
+    sample: int | None
+    seed: int
+    base_url: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    _model = field_validator("model", mode="before")(classmethod(lambda cls, value: _model_ref(value)))
+
+    def key(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+    def changes(self, other: RunIdentity | JudgeIdentity) -> list[str]:
+        mine, theirs = self.key(), other.key()
+        return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+
+
+def identity_id(identity: RunIdentity | JudgeIdentity) -> str:
+    """A run's id: the first 16 hex digits of its identity's SHA-256."""
+    return hashlib.sha256(json.dumps(identity.key(), sort_keys=True).encode()).hexdigest()[:16]
+
+
 class RunManifest(BaseModel):
     """Everything a run depends on (``identity``: two runs with the same identity are the same experiment), what it
     decided about data use, and its totals. Never a key."""
@@ -220,13 +324,14 @@ class RunManifest(BaseModel):
     kind: Literal["run", "judge"] = "run"  # a judge run (medldr.judging) keeps the same manifest
     run_id: str
     cases_file: str
-    identity: dict[str, Any]
+    identity: RunIdentity | JudgeIdentity
     data_use: dict[str, Any]
     versions: dict[str, str | None]
     settings: dict[str, Any]
     started_at: str
     finished_at: str | None = None
-    totals: dict[str, float] = Field(default_factory=dict)
+    # answers, errors, tokens, cost_usd (None: a price unknown, never 0)
+    totals: dict[str, float | None] = Field(default_factory=dict)
     # why the first still-unanswered prompt failed (scrubbed of secrets); None when every prompt has an answer
     first_error: str | None = None
     # a pool's endpoints (``--base-url`` given several times) and how many answers each gave; None: one endpoint
@@ -242,7 +347,7 @@ class RunManifest(BaseModel):
         endpoint reported where it differs from the one asked for."""
         info = self.model or {}
         if not info:
-            return str(self.identity.get("model", "?"))
+            return str(self.identity.model)
         name = f"{info.get('provider')}:{info.get('file') or info.get('folder') or info.get('id')}"
         if info.get("sha256"):
             return f"{name} (sha256 {str(info['sha256'])[:12]})"
@@ -258,7 +363,8 @@ class Scores(BaseModel):
     schema_version: int = SCHEMA_VERSION
     kind: Literal["scores"] = "scores"
     extraction: str
-    label_space: list[str]
+    # the label space scored in, whole (codes, names, revision); a bare list of codes in scores of older versions
+    label_space: LabelSpace
     n_cases: int
     n_patients: int
     rounds: list[int]
@@ -283,6 +389,50 @@ class Scores(BaseModel):
     label_averages_ci: dict[str, tuple[float, float]] = Field(default_factory=dict)
     # what was scored: lets the report refuse scores older than their responses
     responses_sha256: str | None = None
+
+
+ORIGINAL = "original"
+"""The perturbation kind of ``medldr perturb``'s copy of the cases as built."""
+
+
+class OriginalCases(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cases_file: str
+    sha256: str
+
+
+class PerturbationManifest(BaseModel):
+    """perturbation.json, beside each cases file ``medldr perturb`` writes: the kind (``original`` for the cases as
+    built), whether it is expected to leave the answer alone, its rule and parameters, the seed, the cases it was made
+    from, and what changed in each changed case (what ``medldr robustness`` compares)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    expect: Literal["invariant", "sensitive"] | None
+    rule: str
+    params: dict[str, Any]
+    seed: int
+    original: OriginalCases
+    n_cases: int
+    n_changed: int
+    changed: dict[str, str]
+    medldr_version: str
+
+
+def read_perturbation(cases_file: Path) -> PerturbationManifest | None:
+    """The perturbation manifest beside a cases file, or None for cases straight from the build; a damaged one is
+    one line naming it."""
+    path = Path(cases_file).parent / PERTURBATION_MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return PerturbationManifest.model_validate_json(read_text(path))
+    except ValidationError:
+        raise MedldrError(
+            f"{path}: not a perturbation manifest of this medldr version (medldr perturb writes them)"
+        ) from None
 
 
 def validation_problem(err: ValidationError) -> tuple[str, str]:
@@ -489,23 +639,26 @@ def read_scores(path: Path) -> Scores:
 
 
 def resolve_label_space(spec: str | None, cases_file: Path) -> LabelSpace:
-    """The label space for a cases file: by default (or for the same 'topN') the one its build recorded in
-    build_manifest.json beside it; 'paper40' or a code file otherwise (names from MIMIC-IV's ICD-9 titles)."""
+    """The label space for a cases file: by default, or for the spec its build chose, the one recorded in
+    build_manifest.json beside it (names as the build gave them); otherwise the fixed list ``spec`` names
+    (:func:`medldr.icd.parse_label_spec`: 'paper40', 'eicu74' or a file of ICD-9 or ICD-10 codes)."""
     manifest_path = build_manifest_of(cases_file)
-    if spec is not None and not spec.startswith("top"):
-        names = icd9_names()
-        codes = parse_label_spec(spec)[1]
-        assert isinstance(codes, tuple)
-        unknown = [code for code in codes if code not in names]
-        if unknown:
-            raise MedldrError(f"label space {spec}: {', '.join(unknown)} not ICD-9 diagnosis codes")
-        return LabelSpace(spec=spec, labels=tuple(LabelCode(code=c, name=names[c]) for c in codes))
-    if not manifest_path.exists():
-        raise MedldrError(f"{manifest_path}: no build manifest beside the cases file; pass --label-space")
-    manifest = read_build_manifest(manifest_path)
-    if spec is not None and spec != manifest.label_space.spec:
+    built = read_build_manifest(manifest_path).label_space if manifest_path.exists() else None
+    if spec is None:
+        if built is None:
+            raise MedldrError(f"{manifest_path}: no build manifest beside the cases file; pass --label-space")
+        return built
+    if built is not None and spec == built.spec:
+        return built
+    parsed = parse_label_spec(spec)
+    if parsed.n is not None:
+        if built is None:
+            raise MedldrError(f"--label-space {spec}: a top-N list can only come from the build that chose it")
         raise MedldrError(
-            f"--label-space {spec}: the cases were built with {manifest.label_space.spec}; a top-N list can only come "
-            "from the build that chose it"
+            f"--label-space {spec}: the cases were built with {built.spec}; a top-N list can only come from the build "
+            "that chose it"
         )
-    return manifest.label_space
+    space = parsed.fixed()
+    if built is not None and built.same_codes(space):
+        return built
+    return space

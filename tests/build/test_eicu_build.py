@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from medldr.build import EicuConfig, build_eicu, eicu_config
-from medldr.build.eicu import split_codes, study_label_space
+from medldr.build.eicu import split_codes
 from medldr.errors import MedldrError
+from medldr.icd import eicu74_labels
 from medldr.run.guard import data_use_decision
 from medldr.run.providers import get_provider
 from medldr.schema import CASE_FILES, read_build_manifest, read_cases
@@ -162,7 +163,7 @@ def test_cli_build_and_the_guard_treats_eicu_as_credentialed(
 
 
 def test_the_shipped_label_space_is_the_studys() -> None:
-    labels = study_label_space()
+    labels = eicu74_labels()
     codes = [label.code for label in labels]
     assert len(codes) == 74 == len(set(codes)) and codes[0] == "A41.9" and codes[-1] == "R73.9"
     assert all(label.name and label.name != label.code for label in labels)

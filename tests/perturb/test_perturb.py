@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from medldr.errors import MedldrError
-from medldr.perturb import perturb_cases, read_perturbation
+from medldr.perturb import perturb_cases
 from medldr.perturb.labs import LabBlock, LabRow
 from medldr.perturb.registry import KINDS
-from medldr.schema import BuildManifest, Case, read_build_manifest, read_cases
+from medldr.schema import BuildManifest, Case, read_build_manifest, read_cases, read_perturbation
 from tests.conftest import run_cli
 
 

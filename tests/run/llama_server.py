@@ -14,7 +14,8 @@ import uvicorn
 from llama_cpp.server.app import create_app
 from llama_cpp.server.settings import ModelSettings, ServerSettings
 
-from medldr.run.providers.llama import _without_extra_buffer_types, bundled_model_path
+from medldr.local_models import bundled_model_path
+from medldr.run.providers.llama import _without_extra_buffer_types
 
 if __name__ == "__main__":
     port = int(sys.argv[1])

@@ -11,6 +11,7 @@ import pytest
 
 from medldr.build import BuildConfig, build_cases
 from medldr.errors import MedldrError
+from medldr.open_data import open_data_proof
 from medldr.run.guard import data_use_decision
 from medldr.run.providers import get_provider
 from medldr.sources import DEMO_NAME, open_demo, open_mimic
@@ -24,7 +25,7 @@ def hosted(monkeypatch: pytest.MonkeyPatch):  # a provider that may retain data;
 
 
 def _decide(cases: Path, provider) -> dict:
-    return data_use_decision(cases, provider, None, allow_sharing=False)
+    return data_use_decision(cases, provider, None, allow_sharing=False, open_data=open_data_proof)
 
 
 def test_a_build_of_the_bundled_demo_is_open_data(tmp_path: Path, hosted) -> None:

@@ -72,7 +72,7 @@ def test_a_local_model_is_named_by_its_weights(demo_build: tuple[Path, BuildMani
     import hashlib
     import shutil
 
-    from medldr.run.providers.llama import bundled_model_path
+    from medldr.local_models import bundled_model_path
 
     weights = tmp_path / "model.gguf"
     shutil.copyfile(bundled_model_path(), weights)

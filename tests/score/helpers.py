@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
+from medldr.icd import CodeSystem, LabelCode, LabelSpace
 from medldr.schema import Case, ResponseRecord
+
+
+def space(codes: list[str] | tuple[str, ...], system: CodeSystem = "icd9") -> LabelSpace:
+    """A label space of ``codes`` in ``system``, named by the codes (as the tests' cases name them)."""
+    labels = tuple(LabelCode(code=c, name=f"name {c}") for c in codes)
+    return LabelSpace(spec="test", labels=labels, system=system, origin="a test's codes")
 
 
 def case(case_id: str, gold: list[str], primary: str | None = None) -> Case:

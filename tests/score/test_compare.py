@@ -12,7 +12,7 @@ from medldr.errors import MedldrError
 from medldr.score import score_responses
 from medldr.score.compare import clustered_mcnemar_p, compare_runs, holm, sign_flip_p
 from medldr.score.null_simulation import null_runs
-from tests.score.helpers import answer, case, responses
+from tests.score.helpers import answer, case, responses, space
 
 LABELS = ["486", "5849", "0389"]
 CASES = [case(f"{i // 2}/{i}/0", [LABELS[i % 3]]) for i in range(60)]  # 30 patients, two admissions each
@@ -24,7 +24,7 @@ def _run(hit_every: int, rounds: int = 2):
         for i, c in enumerate(CASES):
             code = c.top_1_icd.code if i % hit_every == 0 else LABELS[(LABELS.index(c.top_1_icd.code) + 1) % 3]
             rows.append((c.case_id, r, answer([code], [code])))
-    return score_responses(CASES, responses(*rows), LABELS, n_resamples=0)
+    return score_responses(CASES, responses(*rows), space(LABELS), n_resamples=0)
 
 
 def test_clustered_tests_by_hand() -> None:
@@ -97,7 +97,10 @@ def test_group_means() -> None:
 
 def test_refuses_runs_on_different_cases() -> None:
     other = score_responses(
-        CASES[:10], responses(*[(c.case_id, 0, answer(["486"], ["486"])) for c in CASES[:10]]), LABELS, n_resamples=0
+        CASES[:10],
+        responses(*[(c.case_id, 0, answer(["486"], ["486"])) for c in CASES[:10]]),
+        space(LABELS),
+        n_resamples=0,
     )
     with pytest.raises(MedldrError, match="not on the same cases"):
         compare_runs({"a": _run(1), "b": other}, "primary_accuracy")

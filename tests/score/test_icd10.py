@@ -22,7 +22,7 @@ EICU = ["J9600", "J9691", "J441", "E876", "E870", "I10", "A419"]
     ],
 )
 def test_icd10_relevance(gold: str, predicted: str, credit: float) -> None:
-    batch = encode([[gold]], [[predicted]], primary=[gold], labels=EICU)
+    batch = encode([[gold]], [[predicted]], primary=[gold], labels=EICU, system="icd10")
     assert batch.vocab.system == "icd10"
     assert hierarchy_credit(batch).tolist() == [credit]
 

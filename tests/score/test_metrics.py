@@ -9,7 +9,7 @@ import pytest
 
 from medldr.errors import MedldrError
 from medldr.score import METRICS, get_metric, score_responses
-from tests.score.helpers import answer, case, responses
+from tests.score.helpers import answer, case, responses, space
 
 LABELS = ["486", "5849", "0389", "4019", "42833", "42731", "5845"]
 CASES = [
@@ -51,7 +51,7 @@ EXPECTED = {
 
 
 def test_every_metric_by_hand() -> None:
-    scores = score_responses(CASES, responses(*ROUND0), LABELS, n_resamples=200).scores
+    scores = score_responses(CASES, responses(*ROUND0), space(LABELS), n_resamples=200).scores
     assert set(EXPECTED) == set(METRICS)
     for key, value in EXPECTED.items():
         assert scores.per_round[0][key] == pytest.approx(value), key
@@ -61,7 +61,7 @@ def test_every_metric_by_hand() -> None:
 
 
 def test_breakdowns_by_hand() -> None:
-    scores = score_responses(CASES, responses(*ROUND0), LABELS, n_resamples=50).scores
+    scores = score_responses(CASES, responses(*ROUND0), space(LABELS), n_resamples=50).scores
     assert scores.per_disease["486"] == {
         "n": 1,
         "primary_accuracy": 1.0,
@@ -85,7 +85,7 @@ def test_reliability_by_hand() -> None:
         ("3/30/0", 1, answer(["4019", "42731"], ["4019"])),
         ("4/40/0", 1, answer(None, ["5845"])),
     ]
-    scores = score_responses(CASES, responses(*ROUND0, *second), LABELS, n_resamples=50).scores
+    scores = score_responses(CASES, responses(*ROUND0, *second), space(LABELS), n_resamples=50).scores
     rel = scores.reliability
     assert rel is not None and rel["n_cases"] == 4  # case B is invalid in round 0
     # A: {486} {486} -> 1; C: {42830} {5849} -> 0; D: {42731} {4019} -> 0; E: no top10 in either round -> 0
@@ -109,7 +109,7 @@ def test_rounds_that_name_no_label_code_are_not_consistent() -> None:
     """Issue 19: predictions outside the label space in every round left empty sets that counted as fully consistent
     (27.8% set consistency beside 0% top-1 consistency on a demo run)."""
     rows = [(c.case_id, r, answer(["9999", "8888"], ["9999"])) for c in CASES for r in (0, 1)]
-    rel = score_responses(CASES, responses(*rows), LABELS, n_resamples=0).scores.reliability
+    rel = score_responses(CASES, responses(*rows), space(LABELS), n_resamples=0).scores.reliability
     assert rel["consistency_all"] == 0.0 and rel["consistency_top1"] == 0.0
     assert rel["topn_jaccard_2"] == 1.0  # the top-10 is not filtered to the label space: both rounds named 9999, 8888
 
@@ -124,8 +124,8 @@ def test_reliability_reference_follows_the_study() -> None:
         ("2/20/0", 1, answer(["5849", "42833", "486"], ["5849"])),
     ]
     cases = [CASES[0], CASES[2]]
-    study = score_responses(cases, responses(*rows), LABELS, mode="reference", n_resamples=0).scores.reliability
-    ours = score_responses(cases, responses(*rows), LABELS, n_resamples=0).scores.reliability
+    study = score_responses(cases, responses(*rows), space(LABELS), mode="reference", n_resamples=0).scores.reliability
+    ours = score_responses(cases, responses(*rows), space(LABELS), n_resamples=0).scores.reliability
     # top-3: case 1/10: {486, 4019} shared -> 2/3 (Jaccard 2/4); case 2/20: {42833, 5849} -> 2/3 (Jaccard 2/4)
     assert study["topn_jaccard_3"] == pytest.approx(2 / 3) and ours["topn_jaccard_3"] == pytest.approx(1 / 2)
     # top-1: 1/10: 486 vs 486 -> 1; 2/20: 42833 vs 5849 -> 0 (same in both definitions for lists of one)
@@ -134,8 +134,8 @@ def test_reliability_reference_follows_the_study() -> None:
     # (Jaccard 1/2); and the first predictions: 486 = 486, 42833 != 5849
     assert study["consistency_all"] == pytest.approx(1 / 2) and study["consistency_top1"] == pytest.approx(1 / 2)
     rows[1] = ("1/10/0", 1, answer(["486"], ["486", "5849", "4019"]))  # |P_1| = 2, shared {486}: 1/2; Jaccard 1/3
-    study = score_responses(cases, responses(*rows), LABELS, mode="reference", n_resamples=0).scores.reliability
-    ours = score_responses(cases, responses(*rows), LABELS, n_resamples=0).scores.reliability
+    study = score_responses(cases, responses(*rows), space(LABELS), mode="reference", n_resamples=0).scores.reliability
+    ours = score_responses(cases, responses(*rows), space(LABELS), n_resamples=0).scores.reliability
     assert study["consistency_all"] == pytest.approx((1 / 2 + 1 / 2) / 2)
     assert ours["consistency_all"] == pytest.approx((1 / 3 + 1 / 2) / 2)
 
@@ -145,7 +145,7 @@ def test_all_invalid_and_truncated() -> None:
     records = responses(*rows)
     for _, record in records:
         record.finish_reason = "length"
-    scores = score_responses(CASES, records, LABELS, n_resamples=20).scores
+    scores = score_responses(CASES, records, space(LABELS), n_resamples=20).scores
     assert scores.mean["invalid_rate"] == 1.0 and scores.mean["primary_accuracy"] == 0.0
     assert scores.mean["relevance_4"] == 1.0 and scores.mean["precision"] == 0.0
     assert scores.mean["overdiagnosis_rate"] == 0.0 and scores.mean["miss_rate"] == 1.0
@@ -154,22 +154,22 @@ def test_all_invalid_and_truncated() -> None:
 
 def test_duplicate_lines_last_one_counts_and_missing_is_an_error() -> None:
     rows = [*ROUND0, ("1/11/0", 0, answer(["0389"], ["0389"]))]
-    scores = score_responses(CASES, responses(*rows), LABELS, n_resamples=20).scores
+    scores = score_responses(CASES, responses(*rows), space(LABELS), n_resamples=20).scores
     assert scores.mean["invalid_rate"] == 0.0
     with pytest.raises(MedldrError, match=r"no response for case 4/40/0 in round 0; pass --allow-missing"):
-        score_responses(CASES, responses(*ROUND0[:4]), LABELS)
-    missing = score_responses(CASES, responses(*ROUND0[:4]), LABELS, allow_missing=True, n_resamples=20).scores
+        score_responses(CASES, responses(*ROUND0[:4]), space(LABELS))
+    missing = score_responses(CASES, responses(*ROUND0[:4]), space(LABELS), allow_missing=True, n_resamples=20).scores
     assert missing.mean["invalid_rate"] == pytest.approx(2 / 5)
     assert missing.invalid_reasons["missing response"] == 1
     with pytest.raises(MedldrError, match="line 1: case 9/9/0 is not in the cases file"):
-        score_responses(CASES, responses(("9/9/0", 0, "x")), LABELS)
+        score_responses(CASES, responses(("9/9/0", 0, "x")), space(LABELS))
 
 
 def test_reference_extraction_changes_only_parsing() -> None:
     commented = ROUND0[0][2].replace('"predictions"', '// most likely first\n"predictions"')
     rows = [(ROUND0[0][0], 0, commented), *ROUND0[1:]]
-    robust = score_responses(CASES, responses(*rows), LABELS, n_resamples=20).scores
-    reference = score_responses(CASES, responses(*rows), LABELS, mode="reference", n_resamples=20).scores
+    robust = score_responses(CASES, responses(*rows), space(LABELS), n_resamples=20).scores
+    reference = score_responses(CASES, responses(*rows), space(LABELS), mode="reference", n_resamples=20).scores
     assert robust.mean["invalid_rate"] == pytest.approx(1 / 5)
     # json.loads fails on the // comment, and the study's parser needs a non-empty top10 (case E has none)
     assert reference.mean["invalid_rate"] == pytest.approx(3 / 5)
@@ -183,6 +183,6 @@ def test_get_metric_names_the_valid_ones() -> None:
 
 
 def test_point_estimate_is_inside_every_interval() -> None:
-    scores = score_responses(CASES * 1, responses(*ROUND0), LABELS, n_resamples=500, seed=3).scores
+    scores = score_responses(CASES * 1, responses(*ROUND0), space(LABELS), n_resamples=500, seed=3).scores
     for key, (low, high) in scores.ci.items():
         assert low - 1e-12 <= scores.mean[key] <= high + 1e-12 or math.isclose(low, high), key

@@ -95,7 +95,7 @@ def test_judge_rejects_a_fabricated_quote_and_resumes(scored_runs: list[Path], t
         assert record["judge"]["quotes_rejected"] == [FABRICATED] and len(record["judge"]["quotes_verified"]) == 1
     manifest = json.loads((tmp_path / "judge_manifest.json").read_text())  # the runner's manifest, kind judge
     assert manifest["kind"] == "judge" and manifest["totals"]["answers"] == 5 and manifest["totals"]["unanswered"] == 0
-    assert manifest["identity"]["model"] == "openai-compatible:judge" and manifest["finished_at"]
+    assert manifest["identity"]["model"] == {"provider": "openai-compatible", "id": "judge"} and manifest["finished_at"]
     prompt = manifest["settings"]["prompt"]
     assert len(manifest["identity"]["prompt_sha256"]) == 64 and "verbatim" in prompt["system"]
     assert prompt["schema"]["required"] == ["verdict", "quotes", "explanation"]

@@ -13,7 +13,7 @@ from medldr.schema import BuildManifest, read_cases
 from medldr.score import METRICS, score_responses
 from medldr.score.files import RunInputs, score_files
 from tests.conftest import run_cli
-from tests.score.helpers import answer, case, responses
+from tests.score.helpers import answer, case, responses, space
 
 LABELS = ["486", "5849", "0389", "4019"]
 ACCURACY = [name for name, metric in METRICS.items() if metric.table != "usage" and metric.better == 1]
@@ -21,7 +21,9 @@ ACCURACY = [name for name, metric in METRICS.items() if metric.table != "usage" 
 
 def test_a_repeated_gold_code_counts_once() -> None:
     cases = [case("1/10/0", ["486", "486", "5849"])]
-    scores = score_responses(cases, responses(("1/10/0", 0, answer(["486", "5849"], ["486", "5849"]))), LABELS).scores
+    scores = score_responses(
+        cases, responses(("1/10/0", 0, answer(["486", "5849"], ["486", "5849"]))), space(LABELS)
+    ).scores
     assert scores.mean["jaccard"] == scores.mean["precision"] == scores.mean["exact_match"] == 1.0
     assert scores.mean["overdiagnosis_rate"] == 0.0 and scores.mean["missed_codes"] == 0.0
     assert scores.excluded["repeated_gold_codes"] == 1
@@ -30,7 +32,7 @@ def test_a_repeated_gold_code_counts_once() -> None:
 def test_gold_outside_the_label_space_is_dropped_and_said() -> None:
     cases = [case("1/10/0", ["486", "42833"]), case("2/20/0", ["42833", "486"]), case("3/30/0", ["4019"])]
     rows = [(c.case_id, 0, answer(c.output_dict.output_icd_id, c.output_dict.output_icd_id)) for c in cases]
-    scores = score_responses(cases, responses(*rows), LABELS, n_resamples=50).scores
+    scores = score_responses(cases, responses(*rows), space(LABELS), n_resamples=50).scores
     assert scores.n_cases == 2 and scores.n_patients == 2  # 2/20/0's primary 42833 is outside
     assert scores.excluded == {
         "cases_primary_outside_label_space": 1,
@@ -51,10 +53,10 @@ def test_a_perfect_key_scores_one_in_any_label_space(demo_build: tuple[Path, Bui
         codes = c.output_dict.output_icd_id
         lines.append(json.dumps({"case_id": c.case_id, "round": 0, "text": answer(codes, codes)}))
     key.write_text("\n".join(lines) + "\n")
-    for space in (None, "paper40"):
-        scores = score_files(RunInputs(cases_file, key), label_space=space, n_resamples=50).scores
+    for spec in (None, "paper40"):
+        scores = score_files(RunInputs(cases_file, key), label_space=spec, n_resamples=50).scores
         for name in ACCURACY:
-            assert scores.mean[name] == pytest.approx(1.0), (space, name)
+            assert scores.mean[name] == pytest.approx(1.0), (spec, name)
         assert scores.n_cases + scores.excluded["cases_primary_outside_label_space"] == len(cases)
     assert scores.excluded["cases_primary_outside_label_space"] > 0  # the demo's top-50 is not paper40
     out = run_cli(
@@ -81,7 +83,7 @@ def test_a_perfect_key_scores_one_in_any_label_space(demo_build: tuple[Path, Bui
 def test_an_invalid_answer_contributes_nothing() -> None:
     cases = [case("1/10/0", ["486", "5849"])]
     empty = '{"top10": ["486", "5849", "0389"], "predictions": []}'
-    scores = score_responses(cases, responses(("1/10/0", 0, empty)), LABELS, n_resamples=20).scores
+    scores = score_responses(cases, responses(("1/10/0", 0, empty)), space(LABELS), n_resamples=20).scores
     assert scores.mean["invalid_rate"] == 1.0
     for name in ("recall_at_3", "recall_at_5", "recall_at_10", "jaccard", "primary_accuracy", "relevance_1"):
         assert scores.mean[name] == 0.0, name
@@ -90,13 +92,15 @@ def test_an_invalid_answer_contributes_nothing() -> None:
 def test_reference_mode_counts_repeats_as_the_study() -> None:
     cases = [case("1/10/0", ["5849"])]
     text = '{"top10": ["486", "486", "486", "5849"], "predictions": ["486", "486", "5849"]}'
-    study = score_responses(cases, responses(("1/10/0", 0, text)), LABELS, mode="reference", n_resamples=0).scores
+    study = score_responses(
+        cases, responses(("1/10/0", 0, text)), space(LABELS), mode="reference", n_resamples=0
+    ).scores
     assert study.mean["recall_at_3"] == 0.0  # the study's top10[:3] is three times 486
     assert study.mean["overdiagnosis_rate"] == pytest.approx(2 / 3) and study.mean["overdiagnosed_codes"] == 2.0
     assert study.predictions_are_top_prefix == 0.0
     assert study.mean["jaccard"] == 0.5 and study.mean["precision"] == 0.5  # set metrics stay sets
     assert study.label_averages["micro_precision"] == pytest.approx(1 / 3)  # its micro fp counted the repeat too
-    ours = score_responses(cases, responses(("1/10/0", 0, text)), LABELS, n_resamples=0).scores
+    ours = score_responses(cases, responses(("1/10/0", 0, text)), space(LABELS), n_resamples=0).scores
     assert ours.mean["recall_at_3"] == 1.0 and ours.mean["overdiagnosis_rate"] == 0.5
     assert ours.predictions_are_top_prefix == 1.0 and ours.label_averages["micro_precision"] == 0.5
 
@@ -108,7 +112,7 @@ def test_micro_and_macro_averages_by_hand() -> None:
         ("2/20/0", 0, answer(["0389"], ["0389"])),  # tp 0389
         ("3/30/0", 0, answer(["5849"], ["5849"])),  # fp 5849, fn 486
     ]
-    scores = score_responses(cases, responses(*rows), LABELS, n_resamples=200).scores
+    scores = score_responses(cases, responses(*rows), space(LABELS), n_resamples=200).scores
     expected = {
         "micro_precision": 2 / 4,
         "micro_recall": 2 / 4,
@@ -130,5 +134,5 @@ def test_paper40_in_the_study_order(tmp_path: Path) -> None:
     assert PAPER40[:2] == ("4589", "27651") and PAPER40[8:12] == ("41401", "29181", "41071", "5845")
     assert PAPER40[-3:] == ("42823", "2761", "5849")
     cases = [case("1/10/0", ["5849"])]
-    scores = score_responses(cases, responses(("1/10/0", 0, answer(["5849"], ["5849"]))), PAPER40, n_resamples=0)
+    scores = score_responses(cases, responses(("1/10/0", 0, answer(["5849"], ["5849"]))), space(PAPER40), n_resamples=0)
     assert list(scores.scores.per_label)[:40] == list(PAPER40)

@@ -67,7 +67,7 @@ def test_the_tokenizer_tells_whether_its_template_opens_think() -> None:
     with think_opened); checked on the bundled SmolLM2 tokenizer, with its own template and an R1-Distill-style one."""
     from transformers import AutoTokenizer
 
-    from medldr.run.providers.hf import resolve_model
+    from medldr.local_models import resolve_model
     from medldr.train.common import template_opens_think
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("bundled"), local_files_only=True)

@@ -5,7 +5,6 @@ exactly like a model's run. It sits where the run stage sits: built cases in, re
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -20,8 +19,11 @@ from medldr.schema import (
     RESPONSES,
     RUN_MANIFEST,
     SCHEMA_VERSION,
+    ModelRef,
+    RunIdentity,
     RunManifest,
     cases_path,
+    identity_id,
     read_cases,
     read_run_manifest,
     resolve_label_space,
@@ -29,7 +31,6 @@ from medldr.schema import (
 
 DEFAULT_TASK = "lab_num+"
 _ANSWER_FIELDS = {"finish_reason": "stop", "usage": {}, "latency_s": 0.0, "valid": True}
-_ZERO_TOTALS = ("errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd", "unanswered")
 
 
 def _version(package: str) -> str | None:
@@ -54,22 +55,23 @@ def run_baseline(
     for path in (train_file, validation_file, target):
         if not path.is_file():
             raise MedldrError(f"{path}: no such cases file (give a build folder: medldr build)")
-    labels = list(resolve_label_space(None, train_file).codes)
+    space = resolve_label_space(None, train_file)
+    labels = list(space.codes)
     train, validation, answered = read_cases(train_file), read_cases(validation_file), read_cases(target)
     model = BASELINES[kind](labels, task, seed=seed)
     model.fit(train, validation)
-    identity = {
-        "cases_sha256": sha256_file(target),
-        "n_cases": len(answered),
-        "task": task,
-        "label_space": labels,
-        "model": f"baseline:{kind}",
-        "rounds": 1,
-        "trained_on": {"train_sha256": sha256_file(train_file), "validation_sha256": sha256_file(validation_file)},
-        "seed": seed,
-    }
-    model_id = f"baseline:{kind}"
-    run_id = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    identity = RunIdentity(
+        cases_sha256=sha256_file(target),
+        n_cases=len(answered),
+        task=task,
+        label_space=space,
+        model=ModelRef(provider="baseline", id=kind),
+        rounds=1,
+        trained_on={"train_sha256": sha256_file(train_file), "validation_sha256": sha256_file(validation_file)},
+        seed=seed,
+    )
+    model_id = str(identity.model)
+    run_id = identity_id(identity)
     records: list[dict[str, object]] = [{"kind": "header", "schema_version": SCHEMA_VERSION, "run_id": run_id}]
     for case in answered:
         top10, predictions = model.answer(case)
@@ -86,15 +88,15 @@ def run_baseline(
         settings={"trained_cases": len(train), "validation_cases": len(validation), **model.settings},
         started_at=now,
         finished_at=now,
-        totals={"answers": float(len(answered))}
+        # no tokens and no price: its cost is not a figure, not zero
+        totals={"answers": float(len(answered)), "cost_usd": None}
         | dict.fromkeys(
-            ("errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd", "unanswered"),
-            0.0,
+            ("errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "unanswered"), 0.0
         ),
         model={"provider": "baseline", "id": kind, "served": [f"baseline:{kind}"]},
     )
     with folder_lock(out):
-        if (out / RUN_MANIFEST).exists() and read_run_manifest(out / RUN_MANIFEST).identity != identity:
+        if (out / RUN_MANIFEST).exists() and read_run_manifest(out / RUN_MANIFEST).identity.changes(identity):
             raise MedldrError(f"{out}: holds a different run; choose another --out")
         if (out / RESPONSES).exists() and not (out / RUN_MANIFEST).exists():
             raise MedldrError(f"{out / RESPONSES}: not written by medldr (no {RUN_MANIFEST} beside it)")

@@ -10,7 +10,7 @@ The study's recipe (HandsomeWuuu/MedLDR ``data/make_ldr_eicu``), and where medld
   ICD-10, so a field with two ICD-9 codes gave an ICD-9 code as "ICD-10"; medldr's ``codes="medldr"`` (default)
   takes the first ICD-10-shaped code, ``codes="study"`` the study's second token.
 - Gold labels: the stays' ICD-10 codes in the label space (the study's 74 codes, ``eicu74``, shipped in
-  eicu_labels.tsv; or ``topN`` of this cohort), written without dots as every stage compares codes (the study's
+  medldr/eicu74_labels.tsv; or ``topN`` of this cohort), written without dots as every stage compares codes (the study's
   dotted codes stay in the output lists); each label is named, as the study's label list named it, by the diagnosis
   strings behind it (read from the user's tables), else by its ICD-10-CM title. The primary diagnosis is the first
   Primary one. A stay whose primary
@@ -49,14 +49,15 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from medldr import __version__
-from medldr._files import AtomicFile, atomic_write_text, read_text
+from medldr._files import AtomicFile, atomic_write_text
 from medldr.build.pipeline import Progress, check_ratios, check_size, in_build_folder
 from medldr.build.splits import inference_subset, split_subjects
 from medldr.errors import MedldrError
-from medldr.icd import LabelCode, LabelSpace, normalize_code
+from medldr.icd import LabelCode, LabelSpace, eicu74_labels, normalize_code, parse_label_spec
 from medldr.schema import (
     BUILD_MANIFEST,
     CASE_FILES,
+    INFERENCE_STUDY,
     BuildManifest,
     Case,
     DroppedCount,
@@ -67,8 +68,6 @@ from medldr.schema import (
 )
 from medldr.sources.eicu import EicuSource
 
-LABELS_FILE = Path(__file__).with_name("eicu_labels.tsv")
-STUDY_FILE = "inference_study.json"
 """The inference subset again, in the study's own format (its eicu_llm_dataset.json), for its scripts."""
 HISTORY_PREFIX = "notes/Progress Notes/Past History/"
 LAB_HEADER = "labresultoffset,labname,labresult,labmeasurenamesystem"
@@ -81,7 +80,9 @@ class EicuConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    label_space: str = Field("eicu74", description="'eicu74' (the study's 74 ICD-10 codes) or 'topN' of the cohort.")
+    label_space: str = Field(
+        "eicu74", description="'eicu74' (the study's 74 ICD-10 codes), 'topN' of the cohort or a file of ICD-10 codes."
+    )
     top_strings: int = Field(100, ge=1, description="Cohort: stays whose coded diagnoses are all among the top N.")
     codes: Literal["medldr", "study"] = Field("medldr", description="How the multi-code icd9code field is read.")
     seed: int = 2025
@@ -93,8 +94,12 @@ class EicuConfig(BaseModel):
     @field_validator("label_space")
     @classmethod
     def _known_space(cls, value: str) -> str:
-        if value != "eicu74" and not (value.startswith("top") and value[3:].isdigit() and int(value[3:]) > 0):
-            raise ValueError(f"label space {value!r}: expected 'eicu74' or 'topN' (e.g. top50) for an eICU build")
+        try:
+            parsed = parse_label_spec(value)
+        except MedldrError as err:
+            raise ValueError(str(err)) from None
+        if parsed.system == "icd9":
+            raise ValueError(f"label space {value!r}: ICD-9 codes; an eICU build's labels are ICD-10 (e.g. eicu74)")
         return value
 
     _ratios = field_validator("ratios")(classmethod(lambda cls, value: check_ratios(value)))
@@ -121,16 +126,6 @@ def split_codes(field: str | None, mode: str = "medldr") -> tuple[str, str]:
     icd10 = next((t for t in tokens if _ICD10.match(t)), "")
     icd9 = tokens[0] if tokens and not _ICD10.match(tokens[0]) else ""
     return icd9, icd10
-
-
-def study_label_space() -> tuple[LabelCode, ...]:
-    """The study's 74 ICD-10 codes with their names, in its order."""
-    labels = []
-    for line in read_text(LABELS_FILE).splitlines():
-        if line.strip() and not line.startswith("#"):
-            code, name = line.split("\t")
-            labels.append(LabelCode(code=code, name=name))
-    return tuple(labels)
 
 
 def _csv_field(column: str) -> str:
@@ -329,18 +324,28 @@ def _string_names(con: duckdb.DuckDBPyConnection, mode: str) -> dict[str, str]:
 def _space(diagnoses: list[dict[str, list[dict[str, str]]]], config: EicuConfig, names: dict[str, str]) -> LabelSpace:
     """The label space, codes without dots (as every stage compares codes), named by their diagnosis strings where
     the cohort has them, else by their ICD-10-CM title."""
-    titles = {normalize_code(label.code): label.name for label in study_label_space()}
-    if config.label_space == "eicu74":
-        return LabelSpace(
-            spec="eicu74", labels=tuple(LabelCode(code=c, name=names.get(c, t)) for c, t in titles.items())
-        )
+    parsed = parse_label_spec(config.label_space)
     count: Counter[str] = Counter()
     for stay in diagnoses:
         count.update({normalize_code(d["icd10code"]) for d in stay["all_diseases"] if d["icd10code"]})
-    top = sorted(count.items(), key=lambda item: (-item[1], item[0]))[: int(config.label_space[3:])]
+    if parsed.n is None:
+        fixed = parsed.fixed()
+        return fixed.model_copy(
+            update={
+                "labels": tuple(
+                    LabelCode(code=label.code, name=names.get(label.code, label.name), count=count.get(label.code, 0))
+                    for label in fixed.labels
+                ),
+                "origin": f"{fixed.origin.split(';')[0]}; named by this cohort's diagnosis strings, else CDC titles",
+            }
+        )
+    titles = {normalize_code(label.code): label.name for label in eicu74_labels()}
+    top = sorted(count.items(), key=lambda item: (-item[1], item[0]))[: parsed.n]
     return LabelSpace(
         spec=config.label_space,
         labels=tuple(LabelCode(code=c, name=names.get(c) or titles.get(c, c), count=n) for c, n in top),
+        system="icd10",
+        origin=f"the {parsed.n} most frequent ICD-10 codes of this cohort, named by its diagnosis strings",
     )
 
 
@@ -418,7 +423,7 @@ def _write(
         for handle in files.values():  # every split on disk before any earlier one is replaced
             handle.sync()
         (out / BUILD_MANIFEST).unlink(missing_ok=True)
-        atomic_write_text(out / STUDY_FILE, json.dumps(study, ensure_ascii=False, indent=2))
+        atomic_write_text(out / INFERENCE_STUDY, json.dumps(study, ensure_ascii=False, indent=2))
         notify("writing cases", len(labels), len(labels))
     manifest = BuildManifest(
         medldr_version=__version__,

@@ -157,21 +157,23 @@ def _eligibility(con: duckdb.DuckDBPyConnection) -> Counter[str]:
 
 def _label_space(con: duckdb.DuckDBPyConnection, spec: str) -> LabelSpace:
     """Resolve the label space against the eligible cases: top-N by number of cases carrying the code, or fixed."""
-    kind, value = parse_label_spec(spec)
+    parsed = parse_label_spec(spec)
+    if parsed.system == "icd10":
+        raise MedldrError(f"label space {spec}: ICD-10 codes; a MIMIC-IV build's labels are ICD-9 (ICD-10 mapped)")
     counts = dict(
         con.sql(
             "SELECT code, count(DISTINCT hadm_id) FROM case_dx "
             "WHERE hadm_id IN (SELECT hadm_id FROM screened WHERE reason IS NULL) GROUP BY code"
         ).fetchall()
     )
-    if kind == "top":
-        assert isinstance(value, int)
-        codes = [code for code, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))][:value]
+    if parsed.n is not None:
+        codes = [code for code, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))][: parsed.n]
         if not codes:
             raise MedldrError("the cohort has no eligible cases, so no label space can be chosen")
+        origin = f"the {parsed.n} most frequent ICD-9 labels of this cohort; names from d_icd_diagnoses"
     else:
-        assert isinstance(value, tuple)
-        codes = list(value)
+        codes = list(parsed.codes)
+        origin = f"{spec}; names from d_icd_diagnoses"
     names = dict(
         con.sql(
             "SELECT code, name FROM icd9_names WHERE code IN (SELECT unnest(?::VARCHAR[]))", params=[codes]
@@ -181,7 +183,7 @@ def _label_space(con: duckdb.DuckDBPyConnection, spec: str) -> LabelSpace:
     if unknown:
         raise MedldrError(f"label space {spec}: ICD-9 code(s) {', '.join(unknown)} not in d_icd_diagnoses")
     labels = tuple(LabelCode(code=code, name=names[code], count=counts.get(code, 0)) for code in codes)
-    return LabelSpace(spec=spec, labels=labels)
+    return LabelSpace(spec=spec, labels=labels, system="icd9", origin=origin)
 
 
 def _keep(con: duckdb.DuckDBPyConnection, space: LabelSpace) -> int:

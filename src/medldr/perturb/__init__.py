@@ -12,17 +12,24 @@ import hashlib
 import json
 import random
 from pathlib import Path
-from typing import Any
 
 from medldr import __version__
 from medldr._files import atomic_write_text, folder_lock, sha256_file
 from medldr.errors import MedldrError
 from medldr.perturb.registry import KINDS, Kind
-from medldr.schema import Case, build_manifest_of, case_line, read_build_manifest, read_cases, write_cases
-
-PERTURBATION_MANIFEST = "perturbation.json"
-ORIGINAL = "original"
-EXPECT = (None, "invariant", "sensitive")  # what a manifest's "expect" may be (None: the original)
+from medldr.schema import (
+    ORIGINAL,
+    PERTURBATION_MANIFEST,
+    Case,
+    OriginalCases,
+    PerturbationManifest,
+    build_manifest_of,
+    case_line,
+    read_build_manifest,
+    read_cases,
+    read_perturbation,
+    write_cases,
+)
 
 
 def _perturbed(case: Case, kind: Kind, seed: int, where: str = "") -> tuple[Case, str | None]:
@@ -43,19 +50,19 @@ def _perturbed(case: Case, kind: Kind, seed: int, where: str = "") -> tuple[Case
     return case.model_copy(update={"input_dict": type(case.input_dict).model_validate(data)}), what
 
 
-def _manifest(kind: Kind | None, cases_file: Path, seed: int, changed: dict[str, str], n: int) -> dict[str, Any]:
-    return {
-        "kind": kind.name if kind else ORIGINAL,
-        "expect": kind.expect if kind else None,
-        "rule": kind.rule if kind else "the cases as built",
-        "params": kind.params if kind else {},
-        "seed": seed,
-        "original": {"cases_file": str(Path(cases_file).resolve()), "sha256": sha256_file(cases_file)},
-        "n_cases": n,
-        "n_changed": len(changed),
-        "changed": changed,
-        "medldr_version": __version__,
-    }
+def _manifest(kind: Kind | None, cases_file: Path, seed: int, changed: dict[str, str], n: int) -> PerturbationManifest:
+    return PerturbationManifest(
+        kind=kind.name if kind else ORIGINAL,
+        expect=kind.expect if kind else None,
+        rule=kind.rule if kind else "the cases as built",
+        params=kind.params if kind else {},
+        seed=seed,
+        original=OriginalCases(cases_file=str(Path(cases_file).resolve()), sha256=sha256_file(cases_file)),
+        n_cases=n,
+        n_changed=len(changed),
+        changed=changed,
+        medldr_version=__version__,
+    )
 
 
 def kinds_named(names: list[str] | None) -> list[Kind]:
@@ -102,11 +109,11 @@ def perturb_cases(cases_file: Path, out: Path, kinds: list[str] | None = None, s
     return written
 
 
-def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+def _json(manifest: PerturbationManifest) -> str:
+    return json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
-def _refuse_other(path: Path, manifest: dict[str, Any]) -> None:
+def _refuse_other(path: Path, manifest: PerturbationManifest) -> None:
     """A folder perturbed from other cases or with another seed or parameters is never overwritten."""
     if not path.exists():
         if path.parent.is_dir() and any(p.name != ".medldr.lock" for p in path.parent.iterdir()):
@@ -117,45 +124,29 @@ def _refuse_other(path: Path, manifest: dict[str, Any]) -> None:
     except (OSError, ValueError):
         raise MedldrError(f"{path}: not a perturbation manifest; choose another --out") from None
     keys = ("kind", "params", "seed", "original")
-    if [old.get(k) for k in keys] != [manifest[k] for k in keys]:
+    new = manifest.model_dump(mode="json")
+    if [old.get(k) for k in keys] != [new[k] for k in keys]:
         raise MedldrError(f"{path}: holds another perturbation (other cases, seed or parameters); choose another --out")
-
-
-def read_perturbation(cases_file: Path) -> dict[str, Any] | None:
-    """The perturbation manifest beside a cases file, or None for cases straight from the build."""
-    path = Path(cases_file).parent / PERTURBATION_MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        manifest = json.loads(path.read_text())
-    except ValueError:
-        manifest = None
-    shapes = {"kind": str, "original": dict, "changed": dict, "params": dict, "seed": int}
-    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), t) for k, t in shapes.items()):
-        raise MedldrError(f"{path}: not a perturbation manifest of this medldr version (medldr perturb writes them)")
-    if not isinstance(manifest["original"].get("sha256"), str) or manifest.get("expect") not in EXPECT:
-        raise MedldrError(f"{path}: not a perturbation manifest of this medldr version (medldr perturb writes them)")
-    return manifest
 
 
 def perturbed_from(cases_file: Path) -> tuple[Path, str] | None:
     """(the original cases file, the kind) when ``cases_file`` is exactly what ``medldr perturb`` makes of that file
     with its recorded kind, parameters and seed (re-derived here, byte for byte, never taken on the manifest's word);
     None otherwise. The data-use guard uses it to treat a perturbed copy of open data as open data."""
-    manifest = read_perturbation(cases_file)
-    kind = KINDS.get(str((manifest or {}).get("kind")))
-    if manifest is None or kind is None or manifest.get("params") != kind.params:
+    try:
+        manifest = read_perturbation(cases_file)
+    except MedldrError:
         return None
-    recorded = manifest.get("original") or {}
-    candidates = [
-        Path(str(recorded.get("cases_file", ""))),
-        Path(cases_file).parent.parent / ORIGINAL / Path(cases_file).name,
-    ]
-    original = next((c for c in candidates if c.is_file() and sha256_file(c) == recorded.get("sha256")), None)
+    kind = KINDS.get(manifest.kind) if manifest is not None else None
+    if manifest is None or kind is None or manifest.params != kind.params:
+        return None
+    recorded = manifest.original
+    candidates = [Path(recorded.cases_file), Path(cases_file).parent.parent / ORIGINAL / Path(cases_file).name]
+    original = next((c for c in candidates if c.is_file() and sha256_file(c) == recorded.sha256), None)
     if original is None:
         return None
     try:
-        rederived = [_perturbed(case, kind, int(manifest["seed"]))[0] for case in read_cases(original)]
+        rederived = [_perturbed(case, kind, manifest.seed)[0] for case in read_cases(original)]
     except (MedldrError, KeyError, TypeError, ValueError):
         return None
     text = "".join(case_line(case) + "\n" for case in rederived).encode()

@@ -17,7 +17,6 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from medldr.icd import icd9_names
 from medldr.report.inputs import ScoredFolder
 from medldr.score.reliability import TOP_N
 
@@ -229,11 +228,13 @@ def pareto_front(costs: Sequence[float], accuracies: Sequence[float]) -> list[bo
 
 @_styled
 def cost_accuracy_figure(runs: Sequence[ScoredFolder], costs: Sequence[float | None]) -> Figure | None:
-    """Primary accuracy (95% CI) against USD per 100 cases, the Pareto front joined and filled; None when no run has
-    a cost (local models, unpriced ones)."""
-    if not any(cost for cost in costs):
+    """Primary accuracy (95% CI) against USD per 100 cases, the Pareto front joined and filled, over the runs whose
+    cost is known (a run without a price is left out, never drawn as free); None when no run's cost is known."""
+    priced = [i for i, cost in enumerate(costs) if cost is not None]
+    if not priced:
         return None
-    x = np.array([cost or 0.0 for cost in costs])
+    runs, costs = [runs[i] for i in priced], [costs[i] for i in priced]
+    x = np.array(costs, dtype=float)
     y = np.array([run.scores.mean["primary_accuracy"] * 100 for run in runs])
     on_front = pareto_front(list(x), list(y))
     fig = _figure()
@@ -310,8 +311,12 @@ def heatmap_inches(n_diseases: int) -> tuple[float, float]:
 
 @_styled
 def per_disease_figure(runs: Sequence[ScoredFolder], codes: Sequence[str]) -> Figure:
-    """Primary accuracy per primary diagnosis (rows) and run (columns); blank where a run has no such case."""
-    names = icd9_names()
+    """Primary accuracy per primary diagnosis (rows) and run (columns); blank where a run has no such case. Codes
+    are named, and the axis headed, as the runs' scored label spaces name them."""
+    names: dict[str, str] = {}
+    for run in runs:
+        names |= run.scores.label_space.names
+    revision = ", ".join(dict.fromkeys(run.scores.label_space.revision for run in runs))
     matrix = np.full((len(codes), len(runs)), np.nan)
     for j, run in enumerate(runs):
         for i, code in enumerate(codes):
@@ -326,7 +331,7 @@ def per_disease_figure(runs: Sequence[ScoredFolder], codes: Sequence[str]) -> Fi
     labels = [textwrap.shorten(f"{code} {names.get(code, '')}", 48, placeholder=" …") for code in codes]
     ax.set_yticks(np.arange(len(codes)), labels, fontsize=7)
     ax.set_xlabel("Run")
-    ax.set_ylabel("Primary diagnosis (ICD-9)")
+    ax.set_ylabel(f"Primary diagnosis ({revision})")
     if len(codes) * len(runs) <= 400:
         for (i, j), value in np.ndenumerate(matrix):
             if not np.isnan(value):

@@ -14,6 +14,7 @@ from medldr.errors import MedldrError
 from medldr.schema import (
     OVERDIAGNOSIS_SUMMARY,
     RESPONSES,
+    ROBUSTNESS,
     RUN_MANIFEST,
     BuildManifest,
     RunManifest,
@@ -23,7 +24,6 @@ from medldr.schema import (
     read_run_manifest,
 )
 from medldr.score.files import read_scored
-from medldr.score.robustness_files import ROBUSTNESS
 from medldr.score.scoring import CaseValues
 
 

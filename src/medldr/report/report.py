@@ -33,6 +33,7 @@ from medldr.report.sections import (
     overdiagnosis_table,
     per_disease_table,
     reliability_table,
+    revisions,
     robustness_table,
     runs_table,
     usage_table,
@@ -99,7 +100,7 @@ def draw_figures(runs: Sequence[ScoredFolder], disease_codes: Sequence[str]) -> 
         _render(
             "relevance",
             "Clinical relevance of each case's best prediction to the primary diagnosis: exact (L1), "
-            "same ICD-9 category (L2), same chapter (L3), unrelated or no prediction (L4).",
+            f"same {revisions(runs)} category (L2), same chapter (L3), unrelated or no prediction (L4).",
             figs.relevance_figure(runs),
         ),
     ]
@@ -176,7 +177,7 @@ def _distinct(values: Sequence[Any]) -> str:
 
 
 def _summary(runs: Sequence[ScoredFolder], groups: Mapping[str, Sequence[str]] | None) -> list[tuple[str, str]]:
-    identities = [run.manifest.identity if run.manifest else {} for run in runs]
+    identities = [run.manifest.identity.key() if run.manifest else {} for run in runs]
     data = []
     for run, identity in zip(runs, identities, strict=True):
         if run.manifest is None:
@@ -191,7 +192,7 @@ def _summary(runs: Sequence[ScoredFolder], groups: Mapping[str, Sequence[str]] |
         ("Runs", str(len(runs))),
         ("Data", _distinct(data)),
         ("Cases", _distinct(f"{r.scores.n_cases} cases of {r.scores.n_patients} patients" for r in runs)),
-        ("Label space", _distinct(f"{len(r.scores.label_space)} ICD-9 codes" for r in runs)),
+        ("Label space", _distinct(f"{len(r.scores.label_space)} {r.scores.label_space.revision} codes" for r in runs)),
         ("Task", _distinct([i.get("task") for i in identities])),
         ("Prompt style", _distinct([i.get("style") for i in identities])),
         ("Models", _distinct([r.model for r in runs])),
@@ -208,8 +209,9 @@ def _provenance(run: ScoredFolder) -> list[tuple[str, str]]:
     if manifest is None:
         rows.append(("manifest", "none (scored from explicit files)"))
     else:
-        identity = dict(manifest.identity)
-        labels = identity.pop("label_space", [])
+        identity = manifest.identity.key()
+        identity.pop("label_space", None)
+        labels = run.scores.label_space.codes
         rows += [("run id", manifest.run_id), ("cases file", manifest.cases_file)]
         rows += [
             (key.replace("_", " "), json.dumps(value) if isinstance(value, dict | list) else str(value))
@@ -219,7 +221,10 @@ def _provenance(run: ScoredFolder) -> list[tuple[str, str]]:
         rows += [
             (f"model {key}", str(value)) for key, value in (manifest.model or {}).items() if value not in (None, [])
         ]
-        rows.append(("label space", f"{len(labels)} codes: {', '.join(labels)}"))
+        space = run.scores.label_space
+        rows.append(("label space", f"{len(labels)} {space.revision} codes ({space.spec}): {', '.join(labels)}"))
+        if space.origin:
+            rows.append(("label names", space.origin))
         if run.build is not None:
             rows.append(
                 (
@@ -239,7 +244,7 @@ def _provenance(run: ScoredFolder) -> list[tuple[str, str]]:
         rows.append(("versions", ", ".join(f"{k} {v}" for k, v in manifest.versions.items() if v)))
         rows.append(("settings", json.dumps(manifest.settings)))
         rows.append(("started / finished", f"{manifest.started_at} / {manifest.finished_at or 'unfinished'}"))
-        rows.append(("totals", ", ".join(f"{k} {v:g}" for k, v in manifest.totals.items())))
+        rows.append(("totals", ", ".join(f"{k} {'unknown' if v is None else f'{v:g}'}" for k, v in manifest.totals.items())))
     scores = run.scores
     rows.append(("scores", f"extraction {scores.extraction}; bootstrap {json.dumps(scores.bootstrap)}"))
     rows.append(("responses sha256", scores.responses_sha256 or "not recorded"))

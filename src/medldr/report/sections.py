@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from medldr.icd import code_system, icd9_names
 from medldr.report.inputs import ScoredFolder
 from medldr.report.tables import Column, Estimate, Table, Value
 from medldr.score.compare import compare_runs
@@ -232,12 +231,17 @@ def comparison_table(
     return Table("comparison", title, columns, rows, note=note)
 
 
+def revisions(runs: Sequence[ScoredFolder]) -> str:
+    """The ICD revision(s) the runs were scored in, as captions name them: 'ICD-9', 'ICD-10' or both."""
+    return ", ".join(dict.fromkeys(run.scores.label_space.revision for run in runs))
+
+
 def per_disease_table(runs: Sequence[ScoredFolder]) -> Table:
-    """Primary accuracy per primary diagnosis (rows, most cases first) and run (columns); codes named as the builds'
-    label spaces name them (an LDR-eICU build: its ICD-10 labels), else by their ICD-9 title."""
-    names = dict(icd9_names())
+    """Primary accuracy per primary diagnosis (rows, most cases first) and run (columns); codes named, and the code
+    column headed, as the runs' scored label spaces name them (an LDR-eICU run: its ICD-10 labels)."""
+    names: dict[str, str] = {}
     for run in runs:
-        names |= {label.code: label.name for label in (run.build.label_space.labels if run.build else ())}
+        names |= run.scores.label_space.names
     first: dict[str, float] = {}
     for run in runs:
         for code, row in run.scores.per_disease.items():
@@ -251,8 +255,7 @@ def per_disease_table(runs: Sequence[ScoredFolder]) -> Table:
             cell = run.scores.per_disease.get(code)
             row[key] = cell["primary_accuracy"] if cell else None
         rows.append(row)
-    revision = "ICD-10" if code_system(codes) == "icd10" else "ICD-9"
-    columns = [Column("code", revision, "text"), Column("name", "Primary diagnosis", "text")]
+    columns = [Column("code", revisions(runs), "text"), Column("name", "Primary diagnosis", "text")]
     columns.append(Column("n", "Cases", "count"))
     columns += [Column(key, run.name) for key, run in zip(keys, runs, strict=True)]
     note = "Primary accuracy (%) per primary diagnosis, mean over rounds; Cases: cases with that primary diagnosis."
@@ -265,22 +268,23 @@ def cost_per_case(run: ScoredFolder) -> tuple[float | None, float | None]:
     totals = run.manifest.totals if run.manifest else {}
     if not totals or not run.scores.n_cases:
         return None, None
-    tokens = totals.get("prompt_tokens", 0.0) + totals.get("completion_tokens", 0.0)
-    return 100 * totals.get("cost_usd", 0.0) / run.scores.n_cases, tokens / run.scores.n_cases
+    tokens = (totals.get("prompt_tokens") or 0.0) + (totals.get("completion_tokens") or 0.0)
+    cost = totals.get("cost_usd")  # None: no price for this model, so unknown (never free)
+    return (None if cost is None else 100 * cost / run.scores.n_cases), tokens / run.scores.n_cases
 
 
 def runs_table(runs: Sequence[ScoredFolder]) -> Table:
     """What was run: model, task, style, rounds, cases (the report's summary), and its cost and tokens per case."""
     rows: list[dict[str, Value]] = []
     for run in runs:
-        identity = run.manifest.identity if run.manifest else {}
+        identity = run.manifest.identity if run.manifest else None
         cost, tokens = cost_per_case(run)
         rows.append(
             {
                 "run": run.name,
                 "model": run.model,
-                "task": identity.get("task"),
-                "style": identity.get("style"),
+                "task": identity.task if identity else None,
+                "style": getattr(identity, "style", None),
                 "rounds": len(run.scores.rounds),
                 "n_cases": run.scores.n_cases,
                 "n_patients": run.scores.n_patients,

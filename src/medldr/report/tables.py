@@ -104,7 +104,7 @@ def format_value(value: Value, unit: Unit) -> str:
     ('—', '—')
     """
     if value is None:
-        return "—"
+        return "unknown" if unit == "usd" else "—"  # a cost without a price is not zero
     if isinstance(value, str):
         return value
     if isinstance(value, Estimate):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
-from medldr.run.prices import BUILT_IN, cost_usd
+from medldr.run.prices import cost_usd, price_of
 from medldr.run.providers.base import Message, Provider
 
 CHARS_PER_TOKEN = 4
@@ -52,8 +52,7 @@ def completion_tokens(provider: Provider | None, params: GenerationParams, total
 
 
 def priced(model: str, prices: dict | None) -> bool:
-    name = model.partition(":")[2] or model
-    return name in (prices or BUILT_IN)
+    return price_of(model, prices) is not None
 
 
 @dataclass
@@ -81,7 +80,7 @@ class Ceiling:
         """Reserve one request's (prompt, completion) tokens; None (and ``stopped`` set) when it would pass a
         ceiling."""
         total = tokens[0] + tokens[1]
-        cost = cost_usd(self.model, tokens[0], tokens[1], self.prices)
+        cost = cost_usd(self.model, tokens[0], tokens[1], self.prices) or 0.0  # unpriced: only a token ceiling
         spent_tokens = totals["prompt_tokens"] + totals["completion_tokens"]
         if self.max_tokens is not None and spent_tokens + self.reserved_tokens + total > self.max_tokens:
             self.stopped = self.stopped or (
@@ -89,7 +88,7 @@ class Ceiling:
                 f"request (about {total:,} tokens) would pass --max-total-tokens {self.max_tokens:,}"
             )
             return None
-        if self.max_cost is not None and totals["cost_usd"] + self.reserved_cost + cost > self.max_cost:
+        if self.max_cost is not None and (totals["cost_usd"] or 0.0) + self.reserved_cost + cost > self.max_cost:
             self.stopped = self.stopped or (
                 f"cost ceiling: ${totals['cost_usd']:.4f} spent and ${self.reserved_cost:.4f} in flight; the next "
                 f"request (about ${cost:.4f}) would pass --max-cost ${self.max_cost:g}"

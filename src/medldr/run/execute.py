@@ -12,20 +12,15 @@ prompt, which a re-run asks again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from medldr import __version__
 from medldr._files import atomic_write_text, folder_lock
 from medldr.errors import MedldrError
 from medldr.run.batch import execute_batch
@@ -46,47 +41,21 @@ from medldr.run.params import GenerationParams
 from medldr.run.providers import Provider, get_provider
 from medldr.run.providers.base import Completion, closing, concurrency_for, error_text
 from medldr.run.store import GroupCommit, ResponseStore
-from medldr.schema import RunManifest, read_run_manifest
-
-
-def _git_sha() -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
-
-
-def package_versions(packages: tuple[str, ...]) -> dict[str, str | None]:
-    """medldr's version, the git sha when run from a checkout, and each package's installed version (or None)."""
-    out: dict[str, str | None] = {"medldr": __version__, "git_sha": _git_sha()}
-    for package in packages:
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = None
-    return out
-
-
-def identity_changes(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """The keys whose values differ between two identities (either side may lack a key)."""
-    return sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
-
+from medldr.schema import JudgeIdentity, RunIdentity, RunManifest, identity_id, read_run_manifest
+from medldr.versions import package_versions
 
 _NOUN = {"run": "run", "judge": "judge run"}
 
 
-def _check_same_job(path: Path, identity: dict[str, Any]) -> RunManifest | None:
+def _check_same_job(path: Path, identity: RunIdentity | JudgeIdentity) -> RunManifest | None:
     if not path.exists():
         return None
     try:
         previous = read_run_manifest(path)
     except MedldrError as err:
         raise MedldrError(f"{err}; restore it or choose another --out") from None
-    if previous.identity != identity:
-        changed = identity_changes(previous.identity, identity)
+    changed = previous.identity.changes(identity)
+    if changed:
         raise MedldrError(
             f"{path.parent}: holds a different {_NOUN[previous.kind]} (differs in {', '.join(changed)}); choose "
             "another --out to start a new one"
@@ -272,8 +241,10 @@ def run_prompts(
             f"--rounds-together: {provider.name} does not sample several answers in one request; it is for "
             "OpenAI-compatible servers (vllm, sglang, llama-server, openai-compatible)"
         )
-    data_use = data_use_decision(job.cases_file, provider, job.base_url, allow_sharing=job.allow_data_sharing)
-    run_id = hashlib.sha256(json.dumps(job.identity, sort_keys=True).encode()).hexdigest()[:16]
+    data_use = data_use_decision(
+        job.cases_file, provider, job.base_url, allow_sharing=job.allow_data_sharing, open_data=job.open_data
+    )
+    run_id = identity_id(job.identity)
     out = Path(out)
     with folder_lock(out):
         if (out / job.responses_name).exists() and not (out / job.manifest_name).exists():

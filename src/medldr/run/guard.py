@@ -1,23 +1,27 @@
 """The data-use guard: credentialed data goes only to local models or zero-retention routes, unless the user
 explicitly says otherwise (PhysioNet's data use agreement forbids sending it to services that may retain it). Open
-data is decided on the content (medldr.build.provenance), never on what a manifest says."""
+data is decided on the content, never on what a manifest says: by the proof the command layer hands in
+(``medldr.open_data.open_data_proof`` re-derives the bundled demo), so the run stage imports neither the build nor the
+perturb stage. Without a proof, every case is credentialed."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from medldr.build.provenance import open_data_reason
 from medldr.errors import MedldrError
-from medldr.perturb import perturbed_from
 from medldr.run.providers import Provider
 from medldr.run.providers.base import redact_url
 from medldr.run.providers.pool import split_urls
 from medldr.schema import build_manifest_of, read_build_manifest
 
 ALLOW_LIST_ENV = "MEDLDR_ZERO_RETENTION_ENDPOINTS"
+
+OpenDataProof = Callable[[Path], str | None]
+"""cases file -> why it is open data (it is what the open source gives, byte for byte), or None: credentialed."""
 
 
 def _allow_listed(base_url: str | None) -> bool:
@@ -31,9 +35,15 @@ def _allow_listed(base_url: str | None) -> bool:
 
 
 def data_use_decision(
-    cases_file: Path, provider: Provider, base_url: str | None, *, allow_sharing: bool
+    cases_file: Path,
+    provider: Provider,
+    base_url: str | None,
+    *,
+    allow_sharing: bool,
+    open_data: OpenDataProof | None = None,
 ) -> dict[str, Any]:
-    """Allow or refuse sending these cases to this provider; returns the decision for the manifest, or raises."""
+    """Allow or refuse sending these cases to this provider; returns the decision for the manifest, or raises.
+    ``open_data`` proves cases open (none given: credentialed)."""
     manifest_path = build_manifest_of(cases_file)
     source = read_build_manifest(manifest_path).source if manifest_path.exists() else "unknown (no build manifest)"
     shown = ",".join(str(redact_url(url)) for url in split_urls(base_url)) or None
@@ -42,13 +52,9 @@ def data_use_decision(
         return {**decision, "decision": "allowed", "reason": "local model, loopback server or zero-retention route"}
     if _allow_listed(base_url):
         return {**decision, "decision": "allowed", "reason": f"endpoint listed in {ALLOW_LIST_ENV}"}
-    open_data = open_data_reason(cases_file)  # rebuilds the claimed open source: only when it decides something
-    if open_data is None and (source_copy := perturbed_from(cases_file)) is not None:
-        original, kind = source_copy
-        reason = open_data_reason(original)
-        open_data = f"a medldr perturb copy ({kind}, re-derived) of {original}, {reason}" if reason else None
-    if open_data is not None:
-        return {**decision, "decision": "allowed", "reason": open_data}
+    proof = open_data(cases_file) if open_data is not None else None  # only when it decides something
+    if proof is not None:
+        return {**decision, "decision": "allowed", "reason": proof}
     if allow_sharing:
         return {**decision, "decision": "allowed", "reason": "overridden by the user (--allow-data-sharing)"}
     raise MedldrError(

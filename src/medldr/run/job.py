@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from medldr.run.guard import OpenDataProof
 from medldr.run.params import GenerationParams
-from medldr.run.prices import BATCH_DISCOUNT, cost_usd
+from medldr.run.prices import BATCH_DISCOUNT, cost_usd, price_of
+from medldr.schema import JudgeIdentity, RunIdentity
 
 Progress = Callable[[int, int, dict[str, float]], None]
 """Called as ``progress(done_prompts, total_prompts, totals)`` after every stored answer."""
@@ -35,7 +37,7 @@ class PromptJob:
     kind: Literal["run", "judge"]
     prompts: list[Prompt]
     model: str
-    identity: dict[str, Any]
+    identity: RunIdentity | JudgeIdentity
     cases_file: Path  # whose records the prompts carry: the data-use guard decides on it
     manifest_name: str
     responses_name: str
@@ -49,6 +51,7 @@ class PromptJob:
     attempts: int = 6
     retry_invalid: int = 0
     allow_data_sharing: bool = False
+    open_data: OpenDataProof | None = None  # the command layer's proof that the cases are open (none: credentialed)
     prices: dict[str, dict[str, float]] | None = None
     max_cost: float | None = None  # USD ceiling of the whole run (at the price table's prices)
     max_total_tokens: int | None = None  # token ceiling of the whole run (prompt + completion)
@@ -88,8 +91,9 @@ def prompt_states(records: list[dict[str, Any]], fields: Sequence[str]) -> dict[
 TOTAL_KEYS = ("answers", "errors", "invalid", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd")
 
 
-def count_record(totals: dict[str, float], record: dict[str, Any], prices: dict | None, model: str) -> None:
-    """Add one stored record to the running totals (answers, errors, invalid, tokens, cost)."""
+def count_record(totals: dict[str, Any], record: dict[str, Any], prices: dict | None, model: str) -> None:
+    """Add one stored record to the running totals (answers, errors, invalid, tokens, cost; the cost stays None,
+    unknown, for a model without a price)."""
     if record.get("kind") == "header":
         return
     if record.get("error"):
@@ -101,11 +105,15 @@ def count_record(totals: dict[str, float], record: dict[str, Any], prices: dict 
     for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
         totals[key] += usage.get(key, 0)
     cost = cost_usd(model, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), prices)
-    totals["cost_usd"] += cost * (BATCH_DISCOUNT if record.get("batch_id") else 1.0)  # a Batch API's answer
+    if cost is not None and totals["cost_usd"] is not None:
+        totals["cost_usd"] += cost * (BATCH_DISCOUNT if record.get("batch_id") else 1.0)  # a Batch API's answer
 
 
-def run_totals(records: list[dict[str, Any]], prices: dict | None, model: str) -> dict[str, float]:
-    totals = dict.fromkeys(TOTAL_KEYS, 0.0)
+def run_totals(records: list[dict[str, Any]], prices: dict | None, model: str) -> dict[str, Any]:
+    """A run's totals; ``cost_usd`` is None when the model has no price (unknown, not free)."""
+    totals: dict[str, Any] = dict.fromkeys(TOTAL_KEYS, 0.0)
+    if price_of(model, prices) is None:
+        totals["cost_usd"] = None
     for record in records:
         count_record(totals, record, prices, model)
     return totals

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from medldr.errors import MedldrError
+from medldr.schema import ModelRef
 
 BUILT_IN: dict[str, dict[str, float]] = {
     "gpt-4.1": {"input": 2.00, "output": 8.00},
@@ -43,14 +44,20 @@ def load_prices(path: Path | None) -> dict[str, dict[str, float]]:
     return table
 
 
-def cost_usd(model_spec: str, prompt_tokens: float, completion_tokens: float, prices: dict | None) -> float:
-    """Cost of the tokens at the model's price (0 for local models and unknown prices).
+def price_of(model_spec: str, prices: dict | None) -> dict[str, float] | None:
+    """The model's price (USD per 1M input and output tokens), or None when the table has none: a local model or a
+    hosted one missing from it (``--prices FILE`` gives one; a local model priced at 0 is then free, by the user's
+    word)."""
+    return (prices or BUILT_IN).get(ModelRef.parse(model_spec).price_key)
 
-    >>> cost_usd("openai:gpt-4.1", 1_000_000, 500_000, BUILT_IN)
-    6.0
+
+def cost_usd(model_spec: str, prompt_tokens: float, completion_tokens: float, prices: dict | None) -> float | None:
+    """Cost of the tokens at the model's price; None (unknown, never 0) without a price.
+
+    >>> cost_usd("openai:gpt-4.1", 1_000_000, 500_000, BUILT_IN), cost_usd("local:smollm2", 1000, 10, BUILT_IN)
+    (6.0, None)
     """
-    model = model_spec.partition(":")[2] or model_spec
-    price = (prices or BUILT_IN).get(model)
+    price = price_of(model_spec, prices)
     if price is None:
-        return 0.0
+        return None
     return (prompt_tokens * price["input"] + completion_tokens * price["output"]) / 1e6

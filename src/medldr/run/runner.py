@@ -14,7 +14,7 @@ from medldr.errors import MedldrError
 from medldr.prompts import answer_schema, build_messages, load_template, require_task_fields, richest_task
 from medldr.run.budget import Ceiling, completion_tokens, priced, prompt_token_counts
 from medldr.run.execute import run_prompts
-from medldr.run.guard import data_use_decision
+from medldr.run.guard import OpenDataProof, data_use_decision
 from medldr.run.job import Progress, Prompt, PromptJob, pending_prompts, request_units, run_totals
 from medldr.run.params import GenerationParams
 from medldr.run.prices import cost_usd
@@ -22,7 +22,16 @@ from medldr.run.providers import Provider, get_provider
 from medldr.run.providers.base import InProcess, redact_url
 from medldr.run.providers.pool import split_urls
 from medldr.run.store import ResponseStore
-from medldr.schema import RESPONSES, RUN_MANIFEST, Case, RunManifest, read_cases, resolve_label_space
+from medldr.schema import (
+    RESPONSES,
+    RUN_MANIFEST,
+    Case,
+    ModelRef,
+    RunIdentity,
+    RunManifest,
+    read_cases,
+    resolve_label_space,
+)
 
 __all__ = ["Progress", "RunSettings", "run_cases"]
 
@@ -47,6 +56,7 @@ class RunSettings:
     retry_invalid: int = 0
     transport_attempts: int = 6
     allow_data_sharing: bool = False
+    open_data: OpenDataProof | None = None  # proves the cases open data (the command layer's; none: credentialed)
     prices: dict[str, dict[str, float]] | None = None
     label_order: int | None = None  # list the labels in a seeded random order (a prompt-sensitivity probe)
     max_cost: float | None = None  # stop sending before the run's spend would pass this many USD
@@ -89,26 +99,25 @@ def _job(settings: RunSettings) -> PromptJob:
     cases, task = _select(settings)
     template = load_template(settings.style)
     space = resolve_label_space(settings.label_space, settings.cases_file)
-    identity = {
-        "cases_sha256": sha256_file(settings.cases_file),
-        "n_cases": len(cases),
-        "task": task,
-        "style": template.name,
-        "template_sha256": template.sha256,
-        "label_space": list(space.codes),
-        "model": settings.model,
+    identity = RunIdentity(
+        cases_sha256=sha256_file(settings.cases_file),
+        n_cases=len(cases),
+        task=task,
+        style=template.name,
+        template_sha256=template.sha256,
+        label_space=space,
+        model=ModelRef.parse(settings.model),
         # a pool's addresses are where the model runs, not what it is: a resume may add or drop replicas
-        "base_url": None if len(split_urls(settings.base_url)) > 1 else redact_url(settings.base_url),
-        "params": settings.params.model_dump(exclude_none=True),
-        "rounds": settings.rounds,
-        "retry_invalid": settings.retry_invalid,
-    }
+        base_url=None if len(split_urls(settings.base_url)) > 1 else redact_url(settings.base_url),
+        params=settings.params.model_dump(exclude_none=True),
+        rounds=settings.rounds,
+        retry_invalid=settings.retry_invalid,
+        label_order=settings.label_order,  # the same order for every case; recorded, so a resume keeps it
+        rounds_together=settings.rounds_together,  # one seed per case instead of one per round: another sample
+    )
     labels = list(space.prompt_labels)
-    if settings.label_order is not None:  # the same order for every case; recorded, so a resume keeps it
+    if settings.label_order is not None:
         random.Random(f"label-order:{settings.label_order}").shuffle(labels)
-        identity["label_order"] = settings.label_order
-    if settings.rounds_together:  # one seed per case instead of one per round: another sample
-        identity["rounds_together"] = True
     prompts = []
     for case in cases:
         messages = build_messages(case, task=task, template=template, labels=labels)
@@ -131,6 +140,7 @@ def _job(settings: RunSettings) -> PromptJob:
         attempts=settings.transport_attempts,
         retry_invalid=settings.retry_invalid,
         allow_data_sharing=settings.allow_data_sharing,
+        open_data=settings.open_data,
         prices=settings.prices,
         max_cost=settings.max_cost,
         max_total_tokens=settings.max_total_tokens,
@@ -157,7 +167,9 @@ def plan_run(settings: RunSettings, provider: Provider | None = None) -> dict[st
         except MedldrError as err:  # e.g. no API key yet: the plan says so and estimates
             return _plan(job, todo, totals, None, f"not decided ({err})")
     try:
-        decision = data_use_decision(job.cases_file, provider, job.base_url, allow_sharing=job.allow_data_sharing)
+        decision = data_use_decision(
+            job.cases_file, provider, job.base_url, allow_sharing=job.allow_data_sharing, open_data=job.open_data
+        )
         data_use = f"allowed ({decision['reason']})"
     except MedldrError as err:
         data_use = f"refused: {err}"

@@ -9,7 +9,7 @@ from functools import cached_property
 import numpy as np
 
 from medldr.errors import MedldrError
-from medldr.icd import CodeSystem, category, chapter, code_system, icd10_category, icd10_chapter
+from medldr.icd import CodeSystem, category, chapter, icd10_category, icd10_chapter
 
 PAD = -1
 
@@ -114,18 +114,20 @@ def encode(
     valid: Sequence[bool] | None = None,
     vocab: Vocabulary | None = None,
     repeats: bool = False,
+    system: CodeSystem = "icd9",
 ) -> Batch:
     """Encode one round. ``y_pred`` is filtered to ``labels`` here (valid_prediction), order kept; an answer that is
     not ``valid`` is encoded as empty (its top10 too). ``repeats``: the answers' lists keep repeated codes (reference
     extraction) and the over-diagnosis counts see them.
 
-    Pass one ``vocab`` to every round of a run: reliability compares ids across rounds.
+    Pass one ``vocab`` to every round of a run: reliability compares ids across rounds; without one, relevance is
+    measured in ``system``, the label space's ICD revision (its ``LabelSpace.system``).
 
     >>> b = encode([["5849", "486"]], [["486", "9999", "486"]], primary=["5849"], labels=["5849", "486"])
     >>> b.pred.tolist(), b.gold.tolist()
     ([[1]], [[0, 1]])
     """
-    vocab = vocab or Vocabulary(code_system(labels))
+    vocab = vocab or Vocabulary(system)
     label_set = set(labels)
     for code in labels:
         vocab.id(code)

@@ -17,6 +17,7 @@ import numpy as np
 from medldr._files import atomic_write_text, folder_lock, sha256_file
 from medldr.answer import Mode
 from medldr.errors import MedldrError
+from medldr.icd import LabelSpace
 from medldr.schema import (
     PER_CASE,
     PER_DISEASE,
@@ -24,6 +25,7 @@ from medldr.schema import (
     RESPONSES,
     RUN_MANIFEST,
     SCORES,
+    RunIdentity,
     Scores,
     read_cases,
     read_responses,
@@ -45,7 +47,7 @@ class RunInputs(NamedTuple):
     cases: Path
     responses: Path
     n_cases: int | None = None
-    labels: tuple[str, ...] | None = None
+    labels: LabelSpace | None = None
     rounds: int | None = None  # how many rounds the run asked for
     task: str | None = None  # which case fields the model was shown
 
@@ -60,13 +62,11 @@ def run_inputs(run_dir: Path | None, cases: Path | None, responses: Path | None)
         responses = responses or run_dir / RESPONSES
         manifest = run_dir / RUN_MANIFEST
         if manifest.exists():
-            record = read_run_manifest(manifest)
-            n_cases = record.identity.get("n_cases")
-            rounds = record.identity.get("rounds")
-            task = record.identity.get("task")
-            recorded = record.identity.get("label_space")
-            labels = tuple(recorded) if isinstance(recorded, list) and recorded else None
-            cases = cases or Path(record.cases_file)
+            identity = read_run_manifest(manifest).identity
+            if not isinstance(identity, RunIdentity):
+                raise MedldrError(f"{manifest}: a judge run's manifest, not a run's")
+            n_cases, rounds, task, labels = identity.n_cases, identity.rounds, identity.task, identity.label_space
+            cases = cases or Path(read_run_manifest(manifest).cases_file)
         elif cases is None:
             raise MedldrError(f"{manifest}: no run manifest; pass --cases")
     if cases is None or responses is None:
@@ -188,12 +188,19 @@ def read_case_values(path: Path) -> CaseValues:
     )
 
 
-def scoring_labels(inputs: RunInputs, label_space: str | None) -> list[str]:
-    """The label space a run is scored in: ``label_space`` when given, else the one the run recorded, else the
-    build's (beside the cases file)."""
+def scoring_labels(inputs: RunInputs, label_space: str | None) -> LabelSpace:
+    """The label space a run is scored in: ``label_space`` when given, else the one the run recorded (an earlier
+    release's bare codes: named and typed by the build beside the cases file when it holds the same codes), else the
+    build's."""
     if label_space is None and inputs.labels is not None:
-        return list(inputs.labels)
-    return list(resolve_label_space(label_space, inputs.cases).codes)
+        if inputs.labels.spec == "unrecorded":
+            try:
+                built = resolve_label_space(None, inputs.cases)
+            except MedldrError:
+                return inputs.labels
+            return built if built.same_codes(inputs.labels) else inputs.labels
+        return inputs.labels
+    return resolve_label_space(label_space, inputs.cases)
 
 
 def score_files(

@@ -79,7 +79,7 @@ def type_run(
     """Type a run's overdiagnoses (every overdiagnosed code of every case and round) and summarize them. ``task``:
     the fields the model was shown (default: the run's; else the richest the cases support, the run's default)."""
     cases_file, responses_file = inputs.cases, inputs.responses
-    labels = scoring_labels(inputs, label_space)
+    labels = list(scoring_labels(inputs, label_space).codes)
     cases = read_cases(cases_file)[: inputs.n_cases]
     shown = task or inputs.task or richest_task(cases)
     records, n_answers, rates = type_responses(

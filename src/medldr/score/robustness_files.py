@@ -10,13 +10,18 @@ from typing import Any
 
 from medldr._files import atomic_write_text, folder_lock, sha256_file
 from medldr.errors import MedldrError
-from medldr.perturb import ORIGINAL, read_perturbation
-from medldr.schema import RUN_MANIFEST, read_cases, read_responses, read_run_manifest
+from medldr.schema import (
+    ORIGINAL,
+    ROBUSTNESS,
+    RUN_MANIFEST,
+    read_cases,
+    read_perturbation,
+    read_responses,
+    read_run_manifest,
+)
 from medldr.score.files import RunInputs, run_inputs, scoring_labels
 from medldr.score.robustness import Prediction, per_case, summarize
 from medldr.score.scoring import against_labels, answers_by_round, latest_records
-
-ROBUSTNESS = "robustness.json"
 
 
 def _answers(inputs: RunInputs, labels: Sequence[str], where: str) -> tuple[dict[str, list[Prediction]], Any]:
@@ -42,7 +47,8 @@ def _probe(
 ) -> dict[str, Any]:
     """What a perturbed run probes: the perturbation manifest beside its cases, or, for a run on the original cases
     with ``--label-order``, the label list's order (invariant: the prompt changed, not the case)."""
-    manifest = read_perturbation(inputs.cases)
+    found = read_perturbation(inputs.cases)
+    manifest = found.model_dump(mode="json") if found is not None else None
     if manifest is None or manifest.get("kind") == ORIGINAL:
         order = identity.get("label_order")
         if order is not None and order != original.get("label_order") and _original_sha(inputs) == source:
@@ -58,7 +64,7 @@ def _probe(
 
 def _identity(run: Path) -> dict[str, Any]:
     path = Path(run) / RUN_MANIFEST
-    return read_run_manifest(path).identity if path.is_file() else {}
+    return read_run_manifest(path).identity.key() if path.is_file() else {}
 
 
 PROBED = {"cases_sha256", "n_cases", "label_order", "rounds", "base_url"}
@@ -80,8 +86,8 @@ def _original_sha(inputs: RunInputs) -> str:
     """The sha256 of the built cases a run answered: its own file's, or, for a run on ``perturb``'s copy of the
     original, the file that copy was made from."""
     manifest = read_perturbation(inputs.cases)
-    if manifest is not None and manifest.get("kind") == ORIGINAL:
-        return str(manifest["original"]["sha256"])
+    if manifest is not None and manifest.kind == ORIGINAL:
+        return manifest.original.sha256
     return sha256_file(inputs.cases)
 
 
@@ -96,7 +102,7 @@ def robustness_of(
     """Per perturbed run: its kind's flip rate and set change against the original run, the original's own noise,
     the excess with a patient-clustered interval, the change in primary accuracy, and the verdict."""
     base = run_inputs(original_run, None, None)
-    labels = scoring_labels(base, label_space)
+    labels = list(scoring_labels(base, label_space).codes)
     original, cases = _answers(base, labels, str(base.responses))
     if max((len(a) for a in original.values()), default=0) < 2:
         raise MedldrError(

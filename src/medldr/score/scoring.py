@@ -16,7 +16,7 @@ import numpy as np
 
 from medldr.answer import Answer, Mode, extract
 from medldr.errors import MedldrError
-from medldr.icd import code_system
+from medldr.icd import LabelSpace
 from medldr.schema import Case, ResponseRecord, Scores, study_codes
 from medldr.score.bootstrap import (
     Unit,
@@ -296,7 +296,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 def score_responses(
     cases: Sequence[Case],
     responses: Iterable[tuple[int, ResponseRecord]],
-    labels: Sequence[str],
+    space: LabelSpace,
     *,
     mode: Mode = "robust",
     allow_missing: bool = False,
@@ -307,7 +307,8 @@ def score_responses(
     where: str = "responses",
     expected_rounds: int | None = None,
 ) -> ScoredRun:
-    """Score responses ((line, record) pairs) against ``cases`` within the label space ``labels``.
+    """Score responses ((line, record) pairs) against ``cases`` within the label space ``space`` (its codes, in its
+    ICD revision: relevance climbs that revision's tree).
 
     Every case of ``cases`` whose primary is in the label space is scored in every round seen, on its gold codes in
     the label space (see ``EXCLUSIONS``); a missing answer is an error unless ``allow_missing`` (then it scores as
@@ -315,7 +316,7 @@ def score_responses(
     """
     with _no_cyclic_gc():
         return _score(
-            cases, responses, labels, mode, allow_missing, n_resamples, seed, unit, level, where, expected_rounds
+            cases, responses, space, mode, allow_missing, n_resamples, seed, unit, level, where, expected_rounds
         )
 
 
@@ -350,7 +351,7 @@ def _eicu_metrics(
 def _score(
     cases: Sequence[Case],
     responses: Iterable[tuple[int, ResponseRecord]],
-    labels: Sequence[str],
+    space: LabelSpace,
     mode: Mode,
     allow_missing: bool,
     n_resamples: int,
@@ -362,6 +363,7 @@ def _score(
 ) -> ScoredRun:
     if not cases:
         raise MedldrError("no cases to score")
+    labels = space.codes
     all_ids = frozenset(case.case_id for case in cases)
     cases, gold, excluded = against_labels(cases, labels)
     if not cases:
@@ -377,7 +379,7 @@ def _score(
     missing = sum(answer.reason == MISSING for row in answers for answer in row)
     if missing:  # counted and said, as the label-space exclusions are
         excluded["missing_answers"] = missing
-    vocab = Vocabulary(code_system(labels))
+    vocab = Vocabulary(space.system)
     primary = [case.top_1_icd.code for case in cases]
     batches = [
         encode(
@@ -443,14 +445,14 @@ def _score(
         level=level,
     )
     extra = None
-    if code_system(labels) == "icd10":  # LDR-eICU: the study's eICU recalls beside the common metrics
+    if space.system == "icd10":  # LDR-eICU: the study's eICU recalls beside the common metrics
         extra = {"study_eicu": _eicu_metrics(cases, answers, labels, patients, n_resamples, seed, level)}
     reasons = Counter(a.reason for row in answers for a in row if not a.valid)
     valid_answers = [a for row in answers for a in row if a.valid]
     prefix = sum(a.predictions_are_top_prefix for a in valid_answers) / len(valid_answers) if valid_answers else 0.0
     scores = Scores(
         extraction=mode,
-        label_space=list(labels),
+        label_space=space,
         n_cases=len(cases),
         n_patients=len(set(patients)),
         rounds=rounds,

@@ -14,11 +14,11 @@ from typing import Any
 from medldr._files import atomic_write_text, folder_lock
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode
+from medldr.local_models import resolve_model
 from medldr.prompts import require_task_fields, richest_task
-from medldr.run.execute import package_versions
-from medldr.run.providers.hf import resolve_model
 from medldr.schema import TRAIN_MANIFEST, Case, read_cases, resolve_label_space
-from medldr.train.config import MedldrFields
+from medldr.train.fields import MedldrFields
+from medldr.versions import package_versions
 
 
 def training_cases(recipe: MedldrFields) -> tuple[list[Case], list[LabelCode]]:

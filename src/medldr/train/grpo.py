@@ -11,8 +11,8 @@ from trl import GRPOConfig, GRPOTrainer
 
 from medldr.prompts import load_template
 from medldr.train.common import fit, template_opens_think, training_cases
-from medldr.train.config import MedldrFields
 from medldr.train.data import grpo_examples
+from medldr.train.fields import MedldrFields
 from medldr.train.rewards import REWARDS, logging_cases
 
 RewardName = Literal["jaccard", "format", "hierarchy", "think"]

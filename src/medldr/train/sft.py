@@ -12,8 +12,8 @@ from trl import SFTConfig, SFTTrainer
 from medldr.errors import MedldrError
 from medldr.schema import RESPONSES
 from medldr.train.common import fit, training_cases
-from medldr.train.config import MedldrFields
 from medldr.train.data import TargetForm, sft_examples, teacher_reasoning
+from medldr.train.fields import MedldrFields
 
 
 @dataclass

@@ -53,7 +53,8 @@ def _server(kind: type[OpenAIServer]) -> Loader:
 
 
 def _local(model: str, base_url: str | None, timeout: float, threads: int | None) -> Provider:
-    from medldr.run.providers.llama import LlamaCpp, bundled_model_path
+    from medldr.local_models import bundled_model_path
+    from medldr.run.providers.llama import LlamaCpp
 
     return LlamaCpp(bundled_model_path(), name="local", threads=threads)
 

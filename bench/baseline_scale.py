@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from build_scale import replicate  # the same replicas as the build benchmark
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases
 from medldr.sources import open_mimic
 
 

@@ -120,7 +120,7 @@ def _peak_rss_mb() -> float:
 
 def one_build(root: Path, out: Path, threads: int, memory: str) -> None:
     """Child process: build, then print seconds and this process's peak RSS as JSON."""
-    from medldr.build import BuildConfig, build_cases
+    from medldr.assemble import BuildConfig, build_cases
     from medldr.sources import open_mimic
 
     start = time.perf_counter()

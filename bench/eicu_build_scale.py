@@ -87,7 +87,7 @@ def make_tables(n: int, root: Path) -> dict[str, int]:
 
 def build_once(root: Path, out: Path) -> None:
     """Run in a child process: build, then print seconds, peak RSS and the case count as JSON."""
-    from medldr.build import EicuConfig, build_eicu
+    from medldr.assemble import EicuConfig, build_eicu
     from medldr.sources import open_eicu
 
     start = time.perf_counter()

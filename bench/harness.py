@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.schema import read_cases, write_cases
 from medldr.sources import open_demo

@@ -20,14 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases, open_source
 from medldr.perturb import perturb_cases
 from medldr.perturb.labs import LabBlock
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.providers.base import Completion, Provider
 from medldr.schema import read_cases, resolve_label_space, write_cases
 from medldr.score.robustness_files import robustness_of
-from medldr.sources import open_source
 
 
 class StandIn(Provider):

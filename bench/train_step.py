@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases
 from medldr.sources import open_demo
 from medldr.train.config import validate_recipe
 from medldr.train.grpo import train_grpo

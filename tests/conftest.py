@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.schema import BuildManifest
 from medldr.score.files import run_inputs, score_files, write_scores
@@ -39,7 +39,7 @@ def demo_root() -> Path:
 @pytest.fixture(scope="session")
 def demo_build(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildManifest]:
     """The demo built once, with medldr's ED window (65 cases, 18 inference cases, where the study's window gives 56
-    and 8): (output folder, manifest). The default (study) build is tested in tests/build."""
+    and 8): (output folder, manifest). The default (study) build is tested in tests/assemble."""
     out = tmp_path_factory.mktemp("demo-cases")
     manifest = build_cases(open_mimic(demo_root), out, BuildConfig(window="ed"))
     return out, manifest

@@ -4,7 +4,7 @@ code 2, no traceback; nothing is written for it, and the cases and scored runs t
 afterwards (nothing overwritten).
 
 Probes that need a mount (full disk), a second process (one writer) or a cut network live beside the code they
-exercise: tests/build/test_demo_build.py, tests/run/test_full_disk.py, tests/test_one_writer.py,
+exercise: tests/assemble/test_demo_build.py, tests/run/test_full_disk.py, tests/test_one_writer.py,
 tests/run/test_guard_no_connection.py.
 """
 
@@ -113,7 +113,7 @@ PROBES: dict[str, Callable[[Place], tuple[list[str], str]]] = {
     ),
     "build label space bad code": lambda p: (
         ["build", "demo", "--label-space", p.file("codes.txt", b"NOTACODE\n"), "--out", p.out()],
-        "NOTACODE not in d_icd_diagnoses",
+        "codes.txt: line 1: NOTACODE is neither an ICD-9 nor an ICD-10-CM diagnosis code",
     ),
     "build --out is a file": lambda p: (["build", "demo", "--out", p.taken()], "taken: cannot write here"),
     "build --out holds a user's train.jsonl": lambda p: (

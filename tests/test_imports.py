@@ -75,7 +75,7 @@ def test_no_stage_imports_one_it_may_not() -> None:
 @pytest.mark.parametrize(
     ("importer", "imported"),
     [
-        ("medldr.run.guard", "medldr.build.provenance"),
+        ("medldr.run.guard", "medldr.assemble.provenance"),
         ("medldr.run.guard", "medldr.perturb"),
         ("medldr.score.robustness_files", "medldr.perturb"),
         ("medldr.train.common", "medldr.run.execute"),

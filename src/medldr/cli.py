@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -29,9 +29,9 @@ from medldr._console import (
     usd,
 )
 from medldr._files import atomic_write_text
+from medldr.assemble import SOURCES, build_source
 from medldr.baselines import DEFAULT_TASK as BASELINE_TASK
 from medldr.baselines import run_baseline
-from medldr.build import BuildConfig, EicuConfig, build_source, eicu_config
 from medldr.demo import run_demo
 from medldr.errors import INCOMPLETE_EXIT, MedldrError
 from medldr.judging import JudgeSettings, judge_typed
@@ -47,7 +47,6 @@ from medldr.score.files import read_scored, run_inputs, score_files, write_score
 from medldr.score.overdiagnosis_files import type_run, write_typed
 from medldr.score.robustness_files import robustness_of, write_robustness
 from medldr.score.scoring import CaseValues
-from medldr.sources import SOURCES, Source, open_source
 from medldr.train.entry import KINDS, Kind, train
 
 PIPELINE_ORDER = (
@@ -135,22 +134,6 @@ def _shares(ratios: str | None) -> tuple[float, ...] | None:
     return shares
 
 
-def _config(profile: str, memory: str, threads: int | None, ratios: str | None, **options: Any) -> BuildConfig:
-    shares = _shares(ratios)
-    try:
-        return BuildConfig.from_profile(profile, ratios=shares, memory_limit=memory, threads=threads, **options)
-    except ValidationError as err:
-        raise _option_error(err) from None
-
-
-def _build(source: Source, out: Path, config: BuildConfig | EicuConfig, force: bool, quiet: bool) -> BuildManifest:
-    with StageProgress(enabled=not quiet) as progress:
-        manifest = build_source(source, out, config, force=force, progress=progress)
-    if not quiet:
-        console.print(build_summary(manifest, str(out)))
-    return manifest
-
-
 def _print_version(value: bool) -> None:
     if value:
         version()
@@ -203,30 +186,33 @@ def build(
 ) -> None:
     """Build LDR cases: from the bundled open demo (no path, no network), from MIMIC-IV tables (.csv.gz, .csv or
     .parquet; the ED and note modules are optional), or LDR-eICU from eICU-CRD 2.0 tables."""
-    if source == "eicu":
-        mimic_only = {"window": window, "hours": hours, "drop_drug_levels": drop_drug_levels, "labs": labs}
-        if profile != "study":
-            mimic_only["profile"] = profile
-        options = {"seed": seed, "ratios": _shares(ratios), "per_code": per_code, "threads": threads, "codes": codes}
-        eicu = eicu_config(label_space, mimic_only, memory_limit=memory_limit, **options)
-        _build(open_source(source, root, {"ed": ed, "note": note}, release), out, eicu, force, quiet)
-        return
-    if codes is not None:
-        raise MedldrError(f"build {source}: --codes is an option of eICU builds")
-    config = _config(
-        profile,
-        memory_limit,
-        threads,
-        ratios,
-        window=window,
-        hours=hours,
-        drop_drug_levels=drop_drug_levels,
-        label_space=label_space,
-        seed=seed,
-        labs=labs,
-        per_code=per_code,
-    )
-    _build(open_source(source, root, {"ed": ed, "note": note}, release), out, config, force, quiet)
+    options = {
+        "profile": profile,
+        "window": window,
+        "hours": hours,
+        "drop_drug_levels": drop_drug_levels,
+        "label_space": label_space,
+        "seed": seed,
+        "ratios": _shares(ratios),
+        "labs": labs,
+        "per_code": per_code,
+        "codes": codes,
+        "memory_limit": memory_limit,
+        "threads": threads,
+    }
+    with StageProgress(enabled=not quiet) as progress:
+        manifest = build_source(
+            source,
+            out,
+            options,
+            root=root,
+            modules={"ed": ed, "note": note},
+            release=release,
+            force=force,
+            progress=progress,
+        )
+    if not quiet:
+        console.print(build_summary(manifest, str(out)))
 
 
 @app.command()

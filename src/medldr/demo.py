@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medldr.build import BuildConfig, Progress, build_cases
+from medldr.assemble import BuildConfig, Progress, build_cases
 from medldr.run import GenerationParams, RunSettings, run_cases
 from medldr.run.job import Progress as RunProgress
 from medldr.schema import SCORES, BuildManifest, RunManifest, Scores, cases_path

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medldr.build.provenance import open_data_reason
+from medldr.assemble.provenance import open_data_reason
 from medldr.perturb import perturbed_from
 
 

@@ -58,7 +58,10 @@ def test_a_baseline_is_a_run_that_scores(baselines: dict[str, Path], demo_build:
         assert scores["n_cases"] == demo_build[1].counts["inference"] and scores["rounds"] == [0]
         assert scores["mean"]["invalid_rate"] == 0.0
         manifest = json.loads((folder / "manifest.json").read_text())
-        assert manifest["identity"]["model"] == f"baseline:{kind}" and manifest["identity"]["task"] == "lab_num+"
+        assert (
+            manifest["identity"]["model"] == {"provider": "baseline", "id": kind}
+            and manifest["identity"]["task"] == "lab_num+"
+        )
         assert len(manifest["identity"]["trained_on"]["train_sha256"]) == 64
         assert manifest["settings"]["trained_cases"] == demo_build[1].counts["train"]
     prior = [json.loads(line) for line in (baselines["prior"] / "responses.jsonl").read_text().splitlines()[1:]]

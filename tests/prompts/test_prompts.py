@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases
 from medldr.errors import MedldrError
 from medldr.icd import PAPER40
 from medldr.prompts import STYLES, TASKS, build_messages, load_template, system_message, usable_tasks, user_message

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases
 from medldr.errors import MedldrError
 from medldr.open_data import open_data_proof
 from medldr.run.guard import data_use_decision

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases
 from medldr.errors import MedldrError
 from medldr.run import GenerationParams, RunSettings, get_provider, run_cases
 from medldr.run.guard import ALLOW_LIST_ENV, data_use_decision

@@ -1,4 +1,4 @@
-"""A raw-data source is one entry in ``medldr.sources.SOURCES``: registering one makes ``medldr build KIND`` read
+"""A raw-data source is one entry in ``medldr.assemble.SOURCES``: registering one makes ``medldr build KIND`` read
 it (no CLI or build change), and the build manifest records the source's own name and release, which is all later
 stages know of it."""
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from medldr import sources
+from medldr.assemble import SOURCES, SourceKind, open_source
 from medldr.errors import MedldrError
 from medldr.schema import read_build_manifest
-from medldr.sources import SOURCES, SourceKind, open_mimic, open_source
+from medldr.sources import open_mimic
 from tests.conftest import cli_in_process
 from tests.mimic_tables import mini_mimic
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from medldr.build.render import LAB_HEADER, LAB_PREFIX
+from medldr.assemble.render import LAB_HEADER, LAB_PREFIX
 from medldr.schema import Case
 
 

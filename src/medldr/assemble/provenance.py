@@ -13,10 +13,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from medldr._files import sha256_file
-from medldr.build.pipeline import BuildConfig, build_cases
+from medldr.assemble.registry import SOURCES, open_source
 from medldr.errors import MedldrError
 from medldr.schema import build_manifest_of, read_build_manifest
-from medldr.sources import SOURCES, open_source
 
 
 def open_data_reason(cases_file: Path) -> str | None:
@@ -38,10 +37,11 @@ def open_data_reason(cases_file: Path) -> str | None:
 def _rebuilt_sha256(kind: str, settings: str, name: str) -> str | None:
     """The SHA-256 of file ``name`` of a fresh build of the bundled source ``kind`` with these (JSON) settings."""
     try:
-        config = BuildConfig(**json.loads(settings))
+        recipe = SOURCES[kind].recipe
+        config = recipe.config(**json.loads(settings))
     except ValidationError:  # settings this medldr cannot reproduce: not shown to be open
         return None
     with tempfile.TemporaryDirectory(prefix="medldr-open-data-") as folder:
-        build_cases(open_source(kind), Path(folder), config, force=True)
+        recipe.build(open_source(kind), Path(folder), config, force=True)
         rebuilt = Path(folder) / name
         return sha256_file(rebuilt) if rebuilt.is_file() else None

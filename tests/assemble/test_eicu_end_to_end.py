@@ -47,7 +47,10 @@ def test_build_run_score_report(tmp_path: Path) -> None:
     gold = {c.case_id: c.top_1_icd.code for c in read_cases(cases / "validation.jsonl")}
     expected = sum(code == "J9600" for code in gold.values()) / len(gold)
     assert scores["mean"]["primary_accuracy"] == expected and scores["mean"]["invalid_rate"] == 0.0
-    assert "J9600" in scores["label_space"] and len(scores["label_space"]) == 74
+    space = scores["label_space"]  # whole: codes, names, revision, where they came from
+    assert space["system"] == "icd10" and space["spec"] == "eicu74" and len(space["labels"]) == 74
+    named_by = {label["code"]: label["name"] for label in space["labels"]}
+    assert named_by["J9600"] == "pulmonary|respiratory failure|acute respiratory failure"  # the build's names
     # the study's eICU recalls, by hand: ranked J96.00, A41.9, E87.6; predicted J96.00, E87.0
     ranked, named = {"J9600", "A419", "E876"}, {"J9600", "E870"}
     rows = read_cases(cases / "validation.jsonl")
@@ -65,6 +68,14 @@ def test_build_run_score_report(tmp_path: Path) -> None:
     assert "eicu-crd 2.0" in html and "LDR-eICU: the study" in html and ">ICD-10<" in html
     per_disease = (tmp_path / "report" / "tables" / "per_disease.csv").read_text()
     assert "J9600,pulmonary|respiratory failure|acute respiratory failure" in per_disease  # named by its label
+    texts = [html, *(path.read_text() for path in (tmp_path / "report").rglob("*.csv"))]
+    assert not [text for text in texts if "ICD-9" in text]  # an ICD-10 run is never captioned ICD-9
+    again = cli_in_process(
+        "score", str(tmp_path / "run"), "--label-space", "eicu74", "--out", str(tmp_path / "run" / "eicu74.json")
+    )
+    assert again.returncode == 0, again.stderr  # the study's label space by name, at every stage
+    rescored = json.loads((tmp_path / "run" / "eicu74.json").read_text())
+    assert rescored["mean"] == scores["mean"] and rescored["label_space"] == space  # the build's own eicu74
 
 
 def test_the_lab_block_is_cut_at_8168_tokens(tmp_path: Path) -> None:

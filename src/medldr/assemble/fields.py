@@ -14,11 +14,11 @@ from typing import Literal
 
 import duckdb
 
-from medldr.build.cohort import Window
-from medldr.build.render import MICRO_MAX_ROWS, SENSITIVITY
+from medldr.assemble.cohort import Window
+from medldr.assemble.render import MICRO_MAX_ROWS, SENSITIVITY
 
 LabMode = Literal["earliest", "all"]
-DRUG_LEVELS = resources.files("medldr.build") / "drug_levels.txt"
+DRUG_LEVELS = resources.files("medldr.assemble") / "drug_levels.txt"
 
 
 def in_window(e: str, t: str, window: Window, end: str = "window_end") -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from medldr.build import BuildConfig, build_cases
+from medldr.assemble import BuildConfig, build_cases
 from medldr.schema import BuildManifest, Case, read_cases
 from medldr.sources import open_mimic
 from tests.mimic_tables import mini_mimic

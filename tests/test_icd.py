@@ -54,7 +54,8 @@ def test_icd10_to_icd9_drops_nodx() -> None:
 def test_label_space_file(tmp_path: Path) -> None:
     path = tmp_path / "codes.txt"
     path.write_text("# my codes\n584.9:Acute kidney failure\n486\n\n486\n")
-    assert parse_label_spec(str(path)) == ("fixed", ("5849", "486"))
+    parsed = parse_label_spec(str(path))
+    assert parsed.codes == ("5849", "486") and parsed.system == "icd9" and parsed.n is None
     path.write_text("58-49\n")
     with pytest.raises(MedldrError, match="line 1"):
         parse_label_spec(str(path))

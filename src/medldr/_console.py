@@ -21,7 +21,7 @@ from rich.table import Table
 
 from medldr.prompts import DEFAULT_STYLE, STYLES, TASKS
 from medldr.schema import BuildManifest, Scores
-from medldr.score.metrics import METRICS
+from medldr.score.metrics import METRICS, REGISTRY, estimate
 from medldr.score.scoring import exclusion_lines
 
 err_console = Console(stderr=True)
@@ -109,19 +109,20 @@ def _scaled(value: float, unit: str) -> str:
 
 
 def scores_summary(scores: Scores, title: str) -> Table:
-    """Every registered metric and the label-space averages: mean over rounds with the bootstrap interval (shares
-    in percent)."""
+    """Every registered metric the scores have a value for, of every scope (per-case metrics, label-space averages, a
+    source's own metrics): mean over rounds with its interval (shares in percent)."""
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("mean [95% CI]", justify="right")
-    rows = [(key, metric.unit, scores.mean, scores.ci) for key, metric in METRICS.items()]
-    rows += [(key, "percent", scores.label_averages, scores.label_averages_ci) for key in scores.label_averages]
-    for key, unit, means, intervals in rows:
-        cell = _scaled(means[key], unit)
-        if key in intervals:
-            low, high = intervals[key]
-            cell += f" [{_scaled(low, unit)}, {_scaled(high, unit)}]"
-        table.add_row(key + (" (%)" if unit == "percent" else ""), cell)
+    for key, metric in REGISTRY.items():
+        found = estimate(scores, key)
+        if found is None:
+            continue
+        value, low, high = found
+        cell = _scaled(value, metric.unit)
+        if low is not None and high is not None:
+            cell += f" [{_scaled(low, metric.unit)}, {_scaled(high, metric.unit)}]"
+        table.add_row(key + (" (%)" if metric.unit == "percent" else ""), cell)
     if scores.reliability is not None:
         for key in ("topn_jaccard_1", "topn_jaccard_10", "consistency_top1", "consistency_all"):
             table.add_row(f"reliability {key}", f"{100 * scores.reliability[key]:.1f}")

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -341,6 +342,11 @@ class RunManifest(BaseModel):
     # the model exactly: provider, id as asked, ids the endpoint reported ("served"), and for local weights their
     # file or folder name, size and SHA-256 (absent in manifests of older versions)
     model: dict[str, Any] | None = None
+
+    @field_serializer("identity")
+    def _identity_as_compared(self, identity: RunIdentity | JudgeIdentity) -> dict[str, Any]:
+        """Written as it is compared and hashed: settings left at their defaults are not written."""
+        return identity.key()
 
     def model_label(self) -> str:
         """The model as tables name it: provider and id (or weights file) with its SHA-256 prefix, or the id the

@@ -46,7 +46,9 @@ def test_markdown_cells() -> None:
     assert lines[0] == "| Run | Accuracy | Miss rate | Same category | Cost |"
     assert lines[1] == "|---|---:|---:|---:|---:|"
     assert lines[2] == "| gpt_4.1 &amp; co | **61.8 [58.1, 65.2]** | 30.0 [20.0, 40.0] | 10.0 | $1.50 |"
-    assert lines[3] == "| o3 | 55.0 [50.0, 60.0] | **25.0 [20.0, 30.0]** | 30.0 | — |"
+    assert (
+        lines[3] == "| o3 | 55.0 [50.0, 60.0] | **25.0 [20.0, 30.0]** | 30.0 | unknown |"
+    )  # a cost without a price is unknown, never a dash or $0
     assert lines[-1] == "note_1"
 
 
@@ -55,7 +57,7 @@ def test_latex_is_booktabs_and_escaped() -> None:
     assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
     assert r"\caption{A 50\% table}" in tex and r"\begin{tabular}{lrrrr}" in tex
     assert r"gpt\_4.1 \& co & \textbf{61.8 [58.1, 65.2]} & 30.0 [20.0, 40.0] & 10.0 & \$1.50 \\" in tex
-    assert r"o3 & 55.0 [50.0, 60.0] & \textbf{25.0 [20.0, 30.0]} & 30.0 & --- \\" in tex
+    assert r"o3 & 55.0 [50.0, 60.0] & \textbf{25.0 [20.0, 30.0]} & 30.0 & unknown \\" in tex
 
 
 def test_csv_keeps_raw_numbers() -> None:

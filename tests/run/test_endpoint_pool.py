@@ -35,7 +35,7 @@ def test_pool_survives_a_dead_and_a_slow_server(demo_cases: Path, tmp_path: Path
         )
         manifest = run_cases(settings)
         assert dying.dead
-    n_cases = manifest.identity["n_cases"]
+    n_cases = manifest.identity.n_cases
     answers = _answers(tmp_path / "run")
     assert len(answers) == n_cases * 3 and set(answers.values()) == {1}  # every pair, exactly once
     counts = {e["url"]: e["answers"] for e in manifest.endpoints or []}
@@ -43,7 +43,7 @@ def test_pool_survives_a_dead_and_a_slow_server(demo_cases: Path, tmp_path: Path
     assert sum(counts.values()) == n_cases * 3
     assert 1 <= counts[dying.url] <= 5  # answered until it died, never after
     assert counts[slow.url] < counts[fast.url]  # fewest in flight: the slow one holds its requests longer
-    assert manifest.identity["base_url"] is None  # where it ran is not what it is: a resume may resize the pool
+    assert manifest.identity.base_url is None  # where it ran is not what it is: a resume may resize the pool
     assert fast.health_checks >= 1 and slow.health_checks >= 1
 
 

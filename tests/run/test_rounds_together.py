@@ -20,7 +20,7 @@ def test_rounds_of_a_case_in_one_request(demo_cases: Path, tmp_path: Path) -> No
         run_cases(RunSettings(out=tmp_path / "apart", base_url=apart_server.url, **common))
     assert together_server.requests == 2 and apart_server.requests == 6  # one request per case, not per round
     assert [b["n"] for b in together_server.bodies] == [3, 3]
-    assert together.identity["rounds_together"] is True  # seeds and samples differ from per-round runs
+    assert together.identity.rounds_together is True  # seeds and samples differ from per-round runs
     records, apart = stored_records(tmp_path / "together"), stored_records(tmp_path / "apart")
     assert sorted((r["case_id"], r["round"]) for r in records) == sorted((r["case_id"], r["round"]) for r in apart)
     assert {tuple(sorted(r)) for r in records} == {tuple(sorted(r)) for r in apart}  # the same fields

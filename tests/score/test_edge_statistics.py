@@ -20,7 +20,7 @@ def _answer_all(run: Path, tmp_path: Path, text: str | None) -> Path:
     shutil.copytree(run, folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     gold = {c.case_id: set(c.output_dict.output_icd_id) for c in read_cases(Path(manifest["cases_file"]))}
-    labels = manifest["identity"]["label_space"]
+    labels = [label["code"] for label in manifest["identity"]["label_space"]["labels"]]
     lines = [json.loads(line) for line in (folder / "responses.jsonl").read_text().splitlines()]
     for record in lines:
         if record.get("kind") != "header":

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from medldr.schema import BuildManifest, RunManifest, read_cases
+from medldr._files import sha256_file
+from medldr.schema import BuildManifest, ModelRef, RunIdentity, RunManifest, read_cases, resolve_label_space
 from medldr.score.compare import holm
 from tests.conftest import run_cli
 
@@ -36,9 +37,9 @@ KEYS = [
 ]
 
 
-def _run_dir(folder: Path, cases_file: Path, right_every: int, labels: list[str] | None = None) -> Path:
+def _run_dir(folder: Path, cases_file: Path, right_every: int, labels: str | None = None) -> Path:
     """A run folder whose answers are right for every ``right_every``-th case (wrong otherwise), 3 rounds; ``labels``:
-    the label space its manifest records."""
+    the label-space spec its manifest records (default: the build's)."""
     folder.mkdir(parents=True)
     cases = read_cases(cases_file)
     with open(folder / "responses.jsonl", "w") as fh:
@@ -50,7 +51,14 @@ def _run_dir(folder: Path, cases_file: Path, right_every: int, labels: list[str]
     manifest = RunManifest(
         run_id="by-hand",
         cases_file=str(cases_file),
-        identity={"n_cases": len(cases), **({"label_space": labels} if labels else {})},
+        identity=RunIdentity(
+            cases_sha256=sha256_file(cases_file),
+            n_cases=len(cases),
+            task="lab_num+",
+            label_space=resolve_label_space(labels, cases_file),
+            model=ModelRef.parse("openai-compatible:m"),
+            rounds=3,
+        ),
         data_use={},
         versions={},
         settings={},
@@ -77,7 +85,7 @@ def test_score_a_run_folder(runs: tuple[Path, Path], demo_build: tuple[Path, Bui
     assert [list(r)[2:] for r in scores["per_round"]] == [KEYS] * 3
     assert scores["rounds"] == [0, 1, 2] and set(scores["ci"]) == set(KEYS)
     assert scores["mean"]["primary_accuracy"] == 1.0 and scores["mean"]["invalid_rate"] == 0.0
-    assert scores["label_space"] == list(demo_build[1].label_space.codes)
+    assert scores["label_space"] == demo_build[1].label_space.model_dump(mode="json")  # the build's, whole
     assert scores["reliability"]["consistency_top1"] == 1.0
     with open(good / "per_disease.csv") as fh:
         rows = list(csv.DictReader(fh))
@@ -95,7 +103,7 @@ def test_score_explicit_files_with_paper40(runs: tuple[Path, Path], demo_build: 
     result = run_cli("score", *args, "--label-space", "paper40", "--extraction", "reference")
     assert result.returncode == 0, result.stderr
     scores = json.loads(out.read_text())
-    assert len(scores["label_space"]) == 40 and scores["extraction"] == "reference"
+    assert len(scores["label_space"]["labels"]) == 40 and scores["extraction"] == "reference"
     assert 0.2 < scores["mean"]["primary_accuracy"] < 0.6
 
 
@@ -147,12 +155,13 @@ def test_a_run_on_cases_without_a_build_manifest_scores_and_compares(
     loose = tmp_path / "loose" / "cases.jsonl"
     loose.parent.mkdir()
     loose.write_bytes((demo_build[0] / "inference.jsonl").read_bytes())  # no build_manifest.json beside it
-    first = _run_dir(tmp_path / "a", loose, 1, labels=list(PAPER40))
-    second = _run_dir(tmp_path / "b", loose, 2, labels=list(PAPER40))
+    first = _run_dir(tmp_path / "a", loose, 1, labels="paper40")
+    second = _run_dir(tmp_path / "b", loose, 2, labels="paper40")
     for run in (first, second):
         scored = run_cli("score", str(run), "--resamples", "20", "-q")
         assert scored.returncode == 0, scored.stderr
-        assert json.loads((run / "scores.json").read_text())["label_space"] == list(PAPER40)
+        space = json.loads((run / "scores.json").read_text())["label_space"]
+        assert [label["code"] for label in space["labels"]] == list(PAPER40) and space["system"] == "icd9"
     compared = run_cli("compare", str(first), str(second), "--resamples", "50")
     assert compared.returncode == 0, compared.stderr
     other = run_cli("score", str(second), "--label-space", "top50", "--resamples", "20", "-q")

@@ -135,7 +135,10 @@ rewards: {{jaccard: 1.0, format: 0.2, hierarchy: 0.5}}
     answers = [line for line in lines if line.get("kind") != "header"]
     assert len(answers) == 1 and not answers[0].get("error") and answers[0]["usage"]["completion_tokens"] > 0
     run_manifest = json.loads((workspace / "run" / "manifest.json").read_text())
-    assert run_manifest["data_use"]["decision"] == "allowed" and run_manifest["identity"]["model"] == f"hf:{grpo}"
+    assert run_manifest["data_use"]["decision"] == "allowed" and run_manifest["identity"]["model"] == {
+        "provider": "hf",
+        "id": str(grpo),
+    }
     scored = run_cli("score", str(workspace / "run"), "--label-space", str(labels), "--quiet")  # scored like any run
     assert scored.returncode == 0, scored.stderr
     assert json.loads((workspace / "run" / "scores.json").read_text())["n_cases"] == 1

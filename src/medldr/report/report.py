@@ -23,12 +23,9 @@ from medldr._files import atomic_write_bytes, atomic_write_text, folder_lock
 from medldr.report import figures as figs
 from medldr.report.inputs import ScoredFolder, load_folders, resolve_groups
 from medldr.report.sections import (
-    accuracy_table,
-    assistance_table,
     comparison_table,
     cost_per_case,
-    eicu_table,
-    label_averages_table,
+    metric_tables,
     overdiagnosis_relations_table,
     overdiagnosis_table,
     per_disease_table,
@@ -282,10 +279,9 @@ def build_report(
     notes = []
     if comparison is None and len(runs) > 1:
         notes.append("No comparison table: give two runs on the same cases, or two groups with --group.")
-    tables = [accuracy_table(runs), label_averages_table(runs), assistance_table(runs), reliability_table(runs)]
+    tables = [*metric_tables(runs), reliability_table(runs)]
     tables += [comparison] if comparison else []
     tables += [table for table in (overdiagnosis_table(runs), overdiagnosis_relations_table(runs)) if table]
-    tables += [table for table in (eicu_table(runs),) if table]
     tables += [table for table in (robustness_table(runs),) if table]
     tables += [usage_table(runs), per_disease]
     figures, figure_notes = draw_figures(runs, [str(row["code"]) for row in per_disease.rows])

@@ -3,26 +3,24 @@ per-disease accuracy, and usage (invalid answers, tokens, cost). Pure: runs in, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from medldr.report.inputs import ScoredFolder
 from medldr.report.tables import Column, Estimate, Table, Value
 from medldr.score.compare import compare_runs
-from medldr.score.metrics import LABEL_AVERAGES, METRICS, Dimension
+from medldr.score.metrics import METRICS, REGISTRY, estimate
 from medldr.score.reliability import TOP_N
 from medldr.score.scoring import exclusion_lines
 
 RUN = Column("run", "Run", "text")
 
 
-def metric_columns(table: Dimension) -> list[Column]:
+def metric_columns(table: str) -> list[Column]:
     """The registry's metrics of one report table, in registry order, as the registry describes them."""
-    return [Column(name, m.label, m.unit, better=m.better) for name, m in METRICS.items() if m.table == table]
+    return [Column(name, m.label, m.unit, better=m.better) for name, m in REGISTRY.items() if m.table == table]
 
 
-ACCURACY = metric_columns("accuracy")
-ASSISTANCE = metric_columns("assistance")
 USAGE = metric_columns("usage")
 RELIABILITY = [
     *(Column(f"topn_jaccard_{n}", f"Top-{n} Jaccard", better=1) for n in TOP_N),
@@ -37,13 +35,6 @@ def _estimate(mean: Mapping[str, float], ci: Mapping[str, tuple[float, float]] |
     return Estimate(mean[key], low, high)
 
 
-def _metric_table(runs: Sequence[ScoredFolder], name: str, title: str, columns: list[Column]) -> Table:
-    rows: list[dict[str, Value]] = [
-        {"run": run.name, **{c.key: _estimate(run.scores.mean, run.scores.ci, c.key) for c in columns}} for run in runs
-    ]
-    return Table(name, title, [RUN, *columns], rows, note=_ci_note(runs))
-
-
 def _ci_note(runs: Sequence[ScoredFolder]) -> str:
     boot = runs[0].scores.bootstrap
     if not boot.get("resamples"):
@@ -55,74 +46,56 @@ def _ci_note(runs: Sequence[ScoredFolder]) -> str:
     )
 
 
-def accuracy_table(runs: Sequence[ScoredFolder]) -> Table:
-    table = _metric_table(runs, "accuracy", "Accuracy", ACCURACY)
+def _excluded(runs: Sequence[ScoredFolder]) -> str:
     excluded = [f"{run.name}: {'; '.join(lines)}." for run in runs if (lines := exclusion_lines(run.scores.excluded))]
-    if excluded:
-        table.note += " Set aside against the scoring label space: " + " ".join(excluded)
-    return table
+    return (" Set aside against the scoring label space: " + " ".join(excluded)) if excluded else ""
 
 
-LABEL_AVERAGE_COLUMNS = [
-    Column(name, f"{name.split('_')[0].capitalize()} {name.split('_')[1] if name[-2:] != 'f1' else 'F1'}", better=1)
-    for name in LABEL_AVERAGES
-]
-
-
-def label_averages_table(runs: Sequence[ScoredFolder]) -> Table:
-    """Micro and macro precision, recall and F1 over the label space (the study reported them beside the per-case
-    means); a run scored by an older medldr has none ('—')."""
-    rows: list[dict[str, Value]] = []
-    for run in runs:
-        row: dict[str, Value] = {"run": run.name}
-        if run.scores.label_averages:
-            averages, ci = run.scores.label_averages, run.scores.label_averages_ci
-            row |= {c.key: _estimate(averages, ci, c.key) for c in LABEL_AVERAGE_COLUMNS}
-        rows.append(row)
-    note = (
-        _ci_note(runs)
-        + " Micro: over all (case, code) decisions pooled; macro: the mean over label codes (recall over "
-        "the codes some case has, precision over the codes some answer names, F1 over the codes either touches)."
-    )
-    return Table(
-        "label_averages",
+REPORT_TABLES: dict[str, tuple[str, Callable[[Sequence[ScoredFolder]], str]]] = {
+    "accuracy": ("Accuracy", _excluded),
+    "label_averages": (
         "Micro and macro averages over the label space",
-        [RUN, *LABEL_AVERAGE_COLUMNS],
-        rows,
-        note=note,
-    )
+        lambda runs: (
+            " Micro: over all (case, code) decisions pooled; macro: the mean over label codes (recall over "
+            "the codes some case has, precision over the codes some answer names, F1 over the codes either touches)."
+        ),
+    ),
+    "assistance": ("Assistance: differential quality and clinical relevance", lambda runs: ""),
+    "study_eicu": (
+        "LDR-eICU: the study's recalls",
+        lambda runs: (
+            " As the study's eICU evaluation counted them: Recall@k is a case with any gold code among the "
+            "first k ranked codes; primary (major) recall, among cases with a primary (major) diagnosis, one named by "
+            "the valid predictions."
+        ),
+    ),
+}
+"""The report's metric tables, in order: each shows the registry's metrics whose ``table`` is its key (a source's
+table only when some run has its metrics). A metric of a new table is its registry entry and a line here."""
 
 
-EICU_COLUMNS = [
-    *(Column(f"recall_any_at_{k}", f"Recall@{k} (any)", better=1) for k in (20, 10, 5, 3)),
-    Column("primary_diseases_recall", "Primary recall", better=1),
-    Column("major_diseases_recall", "Major recall", better=1),
-]
-
-
-def eicu_table(runs: Sequence[ScoredFolder]) -> Table | None:
-    """The study's own LDR-eICU recalls, for runs scored in an ICD-10 label space (None when no run has them)."""
-    if not any((run.scores.source_metrics or {}).get("study_eicu") for run in runs):
-        return None
+def metric_table(runs: Sequence[ScoredFolder], key: str) -> Table | None:
+    """One of ``REPORT_TABLES``: per run every registry metric of that table with its interval ('—' where a run has
+    no value); None when no run has any (a source's metrics on runs of another source)."""
+    columns = metric_columns(key)
     rows: list[dict[str, Value]] = []
+    found = False
     for run in runs:
-        found = (run.scores.source_metrics or {}).get("study_eicu") or {}
         row: dict[str, Value] = {"run": run.name}
-        for column in EICU_COLUMNS:
-            if column.key in found:
-                low, high = found[column.key].get("ci", (None, None))
-                row[column.key] = Estimate(found[column.key]["value"], low, high)
+        for column in columns:
+            value = estimate(run.scores, column.key)
+            if value is not None:
+                row[column.key], found = Estimate(*value), True
         rows.append(row)
-    note = (
-        _ci_note(runs) + " As the study's eICU evaluation counted them: Recall@k is a case with any gold code among "
-        "the first k ranked codes; primary (major) recall, among cases with a primary (major) diagnosis, one named by "
-        "the valid predictions."
-    )
-    return Table("eicu", "LDR-eICU: the study's recalls", [RUN, *EICU_COLUMNS], rows, note=note)
+    if not found:
+        return None
+    title, note = REPORT_TABLES[key]
+    return Table(key, title, [RUN, *columns], rows, note=_ci_note(runs) + note(runs))
 
 
-def assistance_table(runs: Sequence[ScoredFolder]) -> Table:
-    return _metric_table(runs, "assistance", "Assistance: differential quality and clinical relevance", ASSISTANCE)
+def metric_tables(runs: Sequence[ScoredFolder]) -> list[Table]:
+    """Every metric table the runs have values for, in ``REPORT_TABLES`` order."""
+    return [table for key in REPORT_TABLES if (table := metric_table(runs, key)) is not None]
 
 
 def reliability_table(runs: Sequence[ScoredFolder]) -> Table:

@@ -139,7 +139,11 @@ def compare_runs(
     """
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     for metric in metrics:
-        get_metric(metric)
+        if get_metric(metric).scope != "case":
+            raise MedldrError(
+                f"--metric {metric}: a {get_metric(metric).scope} metric (a ratio over all cases, no per-case value to "
+                f"pair); compare takes the per-case metrics: {', '.join(METRICS)}"
+            )
     ids, patients, order = aligned(runs)
     names = list(runs)
     if groups:

@@ -10,15 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from medldr.score.bootstrap import resampled_totals
+from medldr.score.metrics import SOURCE_METRICS
 
-EICU_METRICS = (
-    "recall_any_at_20",
-    "recall_any_at_10",
-    "recall_any_at_5",
-    "recall_any_at_3",
-    "primary_diseases_recall",
-    "major_diseases_recall",
-)
+EICU_METRICS = SOURCE_METRICS["study_eicu"]
+"""Their names, in the registry's order: Recall@20, @10, @5, @3 (any hit), primary- and major-diagnosis recall."""
 
 
 def eicu_hits(

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from medldr.errors import MedldrError
+from medldr.schema import Scores
 from medldr.score.encode import Batch, member
 
 Aggregate = Literal["mean", "sum"]
@@ -179,11 +180,6 @@ def hierarchy_credit(batch: Batch) -> np.ndarray:
     return _div(2 * precision * recall, precision + recall, 0.0)
 
 
-LABEL_AVERAGES = ("micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1")
-"""Averages over the label space (the study's micro and macro precision and recall, and F1): ratios of totals, not
-per-case means, so they sit beside ``METRICS`` rather than in it."""
-
-
 def label_outcomes(batch: Batch, label_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N, L) true-positive, false-positive and false-negative indicators per case and label code (a code counts
     once per case)."""
@@ -235,7 +231,10 @@ def label_averages(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, over: np.ndar
 
 
 Unit = Literal["percent", "count", "number"]
-Dimension = Literal["accuracy", "assistance", "usage"]
+Scope = Literal["case", "label", "source"]
+"""Where a metric's value comes from: ``case``, a per-case value aggregated over cases (scores.json ``mean``/``ci``,
+a ``per_case.csv`` column, paired tests in ``compare``); ``label``, a ratio of totals over the label space
+(``label_averages``); ``source``, a source's own study metric (``source_metrics[table]``, e.g. LDR-eICU's recalls)."""
 
 
 @dataclass(frozen=True)
@@ -244,20 +243,30 @@ class Metric:
 
     ``better``: +1 higher is better, -1 lower is better, 0 neither. ``binary``: per-case values are 0/1, so paired
     exact tests apply. ``unit``: how it is shown (a ``percent`` is a proportion shown x100). ``table``: the report
-    table (the study's dimension) it belongs to. ``compared``: a row of the report's comparison table.
+    table it belongs to (``REPORT_TABLES``; for a source metric, also its key under ``source_metrics``).
+    ``compared``: a row of the report's comparison table. ``function``: the per-case function (case scope only).
     """
 
-    function: Callable[[Batch], np.ndarray]
+    function: Callable[[Batch], np.ndarray] | None
     label: str
-    table: Dimension
+    table: str
     aggregate: Aggregate = "mean"
     better: Literal[-1, 0, 1] = 1
     binary: bool = False
     unit: Unit = "percent"
     compared: bool = False
+    scope: Scope = "case"
 
 
-METRICS: dict[str, Metric] = {
+def _label_average(kind: str, what: str) -> Metric:
+    return Metric(None, f"{kind.capitalize()} {'F1' if what == 'f1' else what}", "label_averages", scope="label")
+
+
+def _eicu(label: str) -> Metric:
+    return Metric(None, label, "study_eicu", scope="source")
+
+
+REGISTRY: dict[str, Metric] = {
     "primary_accuracy": Metric(primary_accuracy, "Primary acc.", "accuracy", binary=True, compared=True),
     "exact_match": Metric(exact_match, "Exact match", "accuracy", binary=True, compared=True),
     "jaccard": Metric(jaccard, "Jaccard", "accuracy", compared=True),
@@ -278,24 +287,65 @@ METRICS: dict[str, Metric] = {
     "missed_codes": Metric(missed_codes, "Missed codes", "accuracy", "sum", better=-1, unit="count"),
     "overdiagnosed_codes": Metric(overdiagnosed_codes, "Overdiagnosed codes", "accuracy", "sum", -1, unit="count"),
     "mean_predictions": Metric(predictions_per_case, "Codes / answer", "usage", better=0, unit="number"),
+    # the study's micro and macro precision, recall and F1 over the label space: ratios of totals
+    **{
+        f"{kind}_{what}": _label_average(kind, what)
+        for kind in ("micro", "macro")
+        for what in ("precision", "recall", "f1")
+    },
+    # LDR-eICU's own recalls, as the study's eICU evaluation defined them (score.eicu_metrics; in this order)
+    "recall_any_at_20": _eicu("Recall@20 (any)"),
+    "recall_any_at_10": _eicu("Recall@10 (any)"),
+    "recall_any_at_5": _eicu("Recall@5 (any)"),
+    "recall_any_at_3": _eicu("Recall@3 (any)"),
+    "primary_diseases_recall": _eicu("Primary recall"),
+    "major_diseases_recall": _eicu("Major recall"),
 }
-"""Name -> its entry. The keys (in this order) are those of ``scores.json`` and the columns of ``per_case.csv``;
-adding a metric is one entry here (and its test)."""
+"""The one registry: name -> its entry, every scope. Adding a metric is one entry here (and its test): a per-case
+one with its function; a label or source one beside the code that computes its totals."""
+
+METRICS: dict[str, Metric] = {name: metric for name, metric in REGISTRY.items() if metric.scope == "case"}
+"""The per-case metrics: in this order the keys of scores.json ``mean`` and the columns of ``per_case.csv``."""
+LABEL_AVERAGES = tuple(name for name, metric in REGISTRY.items() if metric.scope == "label")
+SOURCE_METRICS: dict[str, tuple[str, ...]] = {}
+for _name, _metric in REGISTRY.items():
+    if _metric.scope == "source":
+        SOURCE_METRICS.setdefault(_metric.table, ())
+        SOURCE_METRICS[_metric.table] += (_name,)
+"""A source's study metrics by their key under scores.json ``source_metrics``."""
 
 BINARY = tuple(name for name, metric in METRICS.items() if metric.binary)
 
 
 def get_metric(name: str) -> Metric:
-    """The metric called ``name``; an unknown name fails listing the valid ones."""
+    """The metric called ``name``, of any scope; an unknown name fails listing the valid ones."""
     try:
-        return METRICS[name]
+        return REGISTRY[name]
     except KeyError:
-        raise MedldrError(f"unknown metric {name!r}; valid: {', '.join(METRICS)}") from None
+        raise MedldrError(f"unknown metric {name!r}; valid: {', '.join(REGISTRY)}") from None
+
+
+def estimate(scores: Scores, name: str) -> tuple[float, float | None, float | None] | None:
+    """A registered metric's (value, CI low, CI high) in a run's scores, wherever its scope keeps it; None when the
+    run has no value for it (a source metric of another source, scores of an older version)."""
+    metric = get_metric(name)
+    if metric.scope == "case":
+        values, intervals = scores.mean, scores.ci
+    elif metric.scope == "label":
+        values, intervals = scores.label_averages, scores.label_averages_ci
+    else:
+        found = (scores.source_metrics or {}).get(metric.table) or {}
+        values = {key: entry["value"] for key, entry in found.items()}
+        intervals = {key: tuple(entry["ci"]) for key, entry in found.items() if "ci" in entry}
+    if name not in values:
+        return None
+    low, high = intervals.get(name, (None, None))
+    return float(values[name]), low, high
 
 
 def per_case(batch: Batch) -> np.ndarray:
     """(N, len(METRICS)) matrix of every metric's per-case values, columns in METRICS order."""
-    return np.column_stack([metric.function(batch) for metric in METRICS.values()])
+    return np.column_stack([metric.function(batch) for metric in METRICS.values() if metric.function is not None])
 
 
 def aggregate(values: np.ndarray) -> dict[str, float]:

@@ -34,19 +34,17 @@ from medldr.baselines import DEFAULT_TASK as BASELINE_TASK
 from medldr.baselines import run_baseline
 from medldr.demo import run_demo
 from medldr.errors import INCOMPLETE_EXIT, MedldrError
-from medldr.judging import JudgeSettings, judge_typed
+from medldr.judging import JudgeSettings, overdiagnose
 from medldr.open_data import open_data_proof
 from medldr.perturb import perturb_cases
 from medldr.prompts import DEFAULT_STYLE
 from medldr.prompts.preview import preview_messages
 from medldr.run import GenerationParams, RunSettings, plan_run, run_cases
 from medldr.run.prices import load_prices
-from medldr.schema import SCORES, BuildManifest, Scores, read_perturbation, validation_problem
+from medldr.schema import SCORES, BuildManifest, read_perturbation, validation_problem
 from medldr.score.compare import compare_runs
-from medldr.score.files import read_scored, run_inputs, score_files, write_scores
-from medldr.score.overdiagnosis_files import type_run, write_typed
+from medldr.score.files import check_scoring, read_alike, run_inputs, score_files, write_scores
 from medldr.score.robustness_files import robustness_of, write_robustness
-from medldr.score.scoring import CaseValues
 from medldr.train.entry import KINDS, Kind, train
 
 PIPELINE_ORDER = (
@@ -275,13 +273,6 @@ def demo(
     console.print(f"report: {result.report}")
 
 
-def _check_scoring_options(extraction: str, unit: str) -> None:
-    if extraction not in ("robust", "reference"):
-        raise MedldrError(f"--extraction {extraction!r}: expected robust or reference")
-    if unit not in ("patient", "case"):
-        raise MedldrError(f"--unit {unit!r}: expected patient or case")
-
-
 @app.command()
 def score(
     run_dir: RunDir = None,
@@ -297,7 +288,6 @@ def score(
     quiet: Quiet = False,
 ) -> None:
     """Score a run: extract answers, compute every metric of the study with bootstrap CIs; writes scores.json."""
-    _check_scoring_options(extraction, unit)
     inputs = run_inputs(run_dir, cases, responses)
     target = out or (run_dir / SCORES if run_dir else None)
     if target is None:
@@ -305,11 +295,11 @@ def score(
     scored = score_files(
         inputs,
         label_space=label_space,
-        mode=extraction,  # type: ignore[arg-type]  # checked above
+        mode=extraction,  # type: ignore[arg-type]  # checked there
         allow_missing=allow_missing,
         n_resamples=resamples,
         seed=seed,
-        unit=unit,  # type: ignore[arg-type]  # checked above
+        unit=unit,  # type: ignore[arg-type]
     )
     paths = write_scores(scored, target)
     if not quiet:
@@ -351,11 +341,10 @@ def compare(
 ) -> None:
     """Compare scored runs on the same cases: every pair's paired difference with patient-clustered p-values (Holm-
     adjusted across pairs and metrics), or group means (mean over models) and their difference."""
-    _check_scoring_options("robust", unit)
+    check_scoring("robust", unit)
     if resample_models and not group:
         raise MedldrError("--resample-models: give the groups to resample (--group NAME=RUN,RUN)")
-    scored = {str(run): read_scored(run) for run in runs}
-    _same_scoring(scored)
+    scored = read_alike(runs)
     groups = {name: [str(m) for m in members] for name, members in _parse_groups(group).items()}
     result = compare_runs(
         {name: values for name, (_, values) in scored.items()},
@@ -390,22 +379,6 @@ def robustness(
     console.print(f"written: {path}")
 
 
-def _same_scoring(scored: dict[str, tuple[Scores, CaseValues]]) -> None:
-    """Runs compared must have been scored alike (label space and extraction), or their numbers differ in kind."""
-    first_name, (first, _) = next(iter(scored.items()))
-    for name, (scores, _) in scored.items():
-        if scores.label_space != first.label_space:
-            raise MedldrError(
-                f"{name}: scored on another label space than {first_name} ({len(scores.label_space)} vs "
-                f"{len(first.label_space)} codes); score both with the same --label-space"
-            )
-        if scores.extraction != first.extraction:
-            raise MedldrError(
-                f"{name}: scored with --extraction {scores.extraction}, {first_name} with {first.extraction}; score "
-                "both alike"
-            )
-
-
 @app.command()
 def overdiagnosis(
     run_dir: RunDir = None,
@@ -433,11 +406,6 @@ def overdiagnosis(
 ) -> None:
     """Type every overdiagnosed code (predicted, not in gold) of every case and round: C hierarchy confusion,
     B temporal confusion, A evidence over-interpretation; optionally an LLM judge checks Type-A evidence."""
-    _check_scoring_options(extraction, "patient")
-    inputs = run_inputs(run_dir, cases, responses)
-    target = out or run_dir
-    if target is None:
-        raise MedldrError("--out is required when no run folder is given")
     settings = None
     if judge is not None:
         settings = JudgeSettings(
@@ -451,19 +419,19 @@ def overdiagnosis(
         )
     elif sample is not None:
         raise MedldrError("--sample is the judge's sample size; give --judge PROVIDER:MODEL too")
-    typed = type_run(inputs, label_space=label_space, mode=extraction, allow_missing=allow_missing, task=task)
-    if settings is not None:
-        with StageProgress(enabled=not quiet) as progress:
-            judge_typed(
-                typed,
-                inputs,
-                target,
-                settings,
-                run_dir=run_dir,
-                task=task,
-                progress=lambda done, total: progress("judging", done, total),
-            )
-    written = write_typed(typed, target)
+    inputs = run_inputs(run_dir, cases, responses)
+    with StageProgress(enabled=not quiet and settings is not None) as progress:
+        typed, written = overdiagnose(
+            inputs,
+            out or run_dir,
+            run_dir=run_dir,
+            label_space=label_space,
+            mode=extraction,
+            allow_missing=allow_missing,
+            task=task,
+            judge=settings,
+            progress=lambda done, total: progress("judging", done, total),
+        )
     if not quiet:
         console.print(overdiagnosis_table(typed.summary, f"overdiagnoses in {inputs.responses}"))
         console.print("written: " + ", ".join(map(str, written)))
@@ -483,7 +451,7 @@ def report(
     quiet: Quiet = False,
 ) -> None:
     """Paper-ready tables (CSV, Markdown, LaTeX), figures (PNG, SVG) and one offline HTML file from scored runs."""
-    _check_scoring_options("robust", unit)
+    check_scoring("robust", unit)
     from medldr.report import write_report  # matplotlib: imported when a report is drawn, not at every CLI start
 
     written = write_report(

@@ -17,9 +17,9 @@ from medldr.prompts.judge import JUDGE_SCHEMA, judge_messages, judge_prompt, pro
 from medldr.run import GenerationParams, Prompt, PromptJob, run_prompts
 from medldr.run.providers.base import redact_url
 from medldr.schema import JUDGE_MANIFEST, JUDGE_RESPONSES, RUN_MANIFEST, JudgeIdentity, ModelRef, read_run_manifest
-from medldr.score.files import RunInputs
+from medldr.score.files import RunInputs, check_scoring
 from medldr.score.judge import attach_judgements, judge_sample, read_judgement
-from medldr.score.overdiagnosis_files import Typed
+from medldr.score.overdiagnosis_files import Typed, type_run, write_typed
 
 
 @dataclass
@@ -105,3 +105,26 @@ def judge_typed(
     summary = {"model": settings.model, "data_use": manifest.data_use, **checked}
     typed.summary["judge"] = summary
     return summary
+
+
+def overdiagnose(
+    inputs: RunInputs,
+    out: Path | None,
+    *,
+    run_dir: Path | None = None,
+    label_space: str | None = None,
+    mode: str = "robust",
+    allow_missing: bool = False,
+    task: str | None = None,
+    judge: JudgeSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Typed, list[Path]]:
+    """``medldr overdiagnosis``: type every overdiagnosed code of the run, have ``judge`` (when given) check a sample
+    of the Type-A ones, and write the records and the summary into ``out``; returns them and the paths written."""
+    check_scoring(mode)
+    if out is None:
+        raise MedldrError("--out is required when no run folder is given")
+    typed = type_run(inputs, label_space=label_space, mode=mode, allow_missing=allow_missing, task=task)  # type: ignore[arg-type]
+    if judge is not None:
+        judge_typed(typed, inputs, out, judge, run_dir=run_dir, task=task, progress=progress)
+    return typed, write_typed(typed, Path(out))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -188,6 +189,33 @@ def read_case_values(path: Path) -> CaseValues:
     )
 
 
+def check_scoring(mode: str, unit: str = "patient") -> None:
+    """The extraction mode and the resampling unit, refused in one line naming the option when unknown."""
+    if mode not in ("robust", "reference"):
+        raise MedldrError(f"--extraction {mode!r}: expected robust or reference")
+    if unit not in ("patient", "case"):
+        raise MedldrError(f"--unit {unit!r}: expected patient or case")
+
+
+def read_alike(folders: Sequence[Path]) -> dict[str, tuple[Scores, CaseValues]]:
+    """Scored run folders to compare (by their path as given): refused in one line unless scored alike (the same
+    label-space codes in the same revision, the same extraction), or their numbers differ in kind."""
+    scored = {str(folder): read_scored(Path(folder)) for folder in folders}
+    first_name, (first, _) = next(iter(scored.items()))
+    for name, (scores, _) in scored.items():
+        if not scores.label_space.same_codes(first.label_space):
+            raise MedldrError(
+                f"{name}: scored on another label space than {first_name} ({len(scores.label_space)} vs "
+                f"{len(first.label_space)} codes); score both with the same --label-space"
+            )
+        if scores.extraction != first.extraction:
+            raise MedldrError(
+                f"{name}: scored with --extraction {scores.extraction}, {first_name} with {first.extraction}; score "
+                "both alike"
+            )
+    return scored
+
+
 def scoring_labels(inputs: RunInputs, label_space: str | None) -> LabelSpace:
     """The label space a run is scored in: ``label_space`` when given, else the one the run recorded (an earlier
     release's bare codes: named and typed by the build beside the cases file when it holds the same codes), else the
@@ -214,6 +242,7 @@ def score_files(
     unit: Unit = "patient",
 ) -> ScoredRun:
     """Read a run's cases and responses files and score them (no writing), in :func:`scoring_labels`."""
+    check_scoring(mode, unit)
     labels = scoring_labels(inputs, label_space)
     scored = score_responses(
         read_cases(inputs.cases)[: inputs.n_cases],

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -439,6 +439,59 @@ def read_perturbation(cases_file: Path) -> PerturbationManifest | None:
         raise MedldrError(
             f"{path}: not a perturbation manifest of this medldr version (medldr perturb writes them)"
         ) from None
+
+
+SummaryT = TypeVar("SummaryT", bound=BaseModel)
+
+
+class RobustnessKind(BaseModel):
+    """One perturbed run's line of robustness.json: what it probed, its verdict and its statistics (the flip rate,
+    the set change and the change in primary accuracy, each with ``NAME_ci``; score.robustness.COLUMNS)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run: str
+    kind: str
+    expect: Literal["invariant", "sensitive"]
+    params: dict[str, Any] = Field(default_factory=dict)
+    n_cases: int
+    n_patients: int
+    flip_rate: float
+    verdict: str
+
+
+class RobustnessSummary(BaseModel):
+    """robustness.json (``medldr robustness``), beside the original run: the report reads it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    original_run: str
+    responses_sha256: str  # the original run's answers it was computed from: a later report refuses a stale one
+    label_space_size: int
+    n_resamples: int
+    seed: int
+    kinds: list[RobustnessKind]
+
+
+class OverdiagnosisSummary(BaseModel):
+    """overdiagnosis_summary.json (``medldr overdiagnosis``): the type shares and rates with their intervals, and the
+    judge's summary when one checked Type-A codes (the per-code records are overdiagnosis.jsonl)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    responses_sha256: str  # the answers it typed: a later report refuses a stale one
+    extraction: str
+    n_cases: int
+    task: str | None = None
+
+
+def read_summary(path: Path, model: type[SummaryT], what: str, again: str) -> SummaryT:
+    """A summary file (robustness, overdiagnosis) as its model; a damaged one is one line naming it, ``what`` it
+    should be and ``again``, the command that writes it anew."""
+    try:
+        return model.model_validate_json(read_text(path))
+    except (ValidationError, ValueError):
+        raise MedldrError(f"{path}: not {what}; run `{again}` again") from None
 
 
 def validation_problem(err: ValidationError) -> tuple[str, str]:

@@ -3,13 +3,12 @@ the build manifest of the cases it ran on when it is beside them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medldr._files import read_text, sha256_file
+from medldr._files import sha256_file
 from medldr.errors import MedldrError
 from medldr.schema import (
     OVERDIAGNOSIS_SUMMARY,
@@ -17,11 +16,14 @@ from medldr.schema import (
     ROBUSTNESS,
     RUN_MANIFEST,
     BuildManifest,
+    OverdiagnosisSummary,
+    RobustnessSummary,
     RunManifest,
     Scores,
     build_manifest_of,
     read_build_manifest,
     read_run_manifest,
+    read_summary,
 )
 from medldr.score.files import read_scored
 from medldr.score.scoring import CaseValues
@@ -65,17 +67,14 @@ def load_folder(folder: Path, name: str) -> ScoredFolder:
     overdiagnosis = None
     typed_path = folder / OVERDIAGNOSIS_SUMMARY
     if typed_path.exists():
-        try:
-            overdiagnosis = json.loads(read_text(typed_path))
-            typed_sha = overdiagnosis["responses_sha256"]
-        except (ValueError, KeyError, TypeError):
-            raise MedldrError(
-                f"{typed_path}: not an overdiagnosis summary; run `medldr overdiagnosis {folder}` again"
-            ) from None
-        if current and typed_sha != current:
+        typed = read_summary(
+            typed_path, OverdiagnosisSummary, "an overdiagnosis summary", f"medldr overdiagnosis {folder}"
+        )
+        if current and typed.responses_sha256 != current:
             raise MedldrError(
                 f"{typed_path}: typed before {responses} last changed; run `medldr overdiagnosis {folder}` again"
             )
+        overdiagnosis = typed.model_dump(mode="json")
     robustness = _robustness(folder, current)
     manifest = _read_manifest(folder / RUN_MANIFEST)
     build = None
@@ -92,16 +91,10 @@ def _robustness(folder: Path, responses_sha: str | None) -> dict[str, Any] | Non
     path = folder / ROBUSTNESS
     if not path.exists():
         return None
-    try:
-        result = json.loads(read_text(path))
-        readable = isinstance(result["kinds"], list) and all("flip_rate" in kind for kind in result["kinds"])
-    except (ValueError, KeyError, TypeError):
-        readable = False
-    if not readable:
-        raise MedldrError(f"{path}: not a robustness summary; run `medldr robustness {folder} ...` again") from None
-    if responses_sha and result.get("responses_sha256") != responses_sha:
+    result = read_summary(path, RobustnessSummary, "a robustness summary", f"medldr robustness {folder} ...")
+    if responses_sha and result.responses_sha256 != responses_sha:
         raise MedldrError(f"{path}: written before {folder / RESPONSES} last changed; run `medldr robustness` again")
-    return result
+    return result.model_dump(mode="json")
 
 
 def load_folders(folders: Sequence[Path]) -> list[ScoredFolder]:

@@ -14,7 +14,7 @@ from medldr._files import atomic_write_lines, atomic_write_text, folder_lock, sh
 from medldr.answer import Mode
 from medldr.icd import normalize_code
 from medldr.prompts import richest_task, task_fields
-from medldr.schema import OVERDIAGNOSIS, OVERDIAGNOSIS_SUMMARY, Case, read_cases, read_responses
+from medldr.schema import OVERDIAGNOSIS, OVERDIAGNOSIS_SUMMARY, Case, OverdiagnosisSummary, read_cases, read_responses
 from medldr.score.files import RunInputs, scoring_labels
 from medldr.score.overdiagnosis import share_intervals, summarize, type_overdiagnoses
 from medldr.score.scoring import against_labels, answers_by_round, latest_records
@@ -103,5 +103,6 @@ def write_typed(typed: Typed, out: Path) -> list[Path]:
     written = [out / OVERDIAGNOSIS, out / OVERDIAGNOSIS_SUMMARY]
     with folder_lock(out):
         atomic_write_lines(written[0], (orjson.dumps(r).decode() for r in typed.records))
+        OverdiagnosisSummary.model_validate(typed.summary)  # what is written is what the file contract reads
         atomic_write_text(written[1], json.dumps(typed.summary, indent=2))
     return written

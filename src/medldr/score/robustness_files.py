@@ -14,6 +14,7 @@ from medldr.schema import (
     ORIGINAL,
     ROBUSTNESS,
     RUN_MANIFEST,
+    RobustnessSummary,
     read_cases,
     read_perturbation,
     read_responses,
@@ -150,5 +151,6 @@ def write_robustness(result: dict[str, Any], out: Path) -> Path:
     """OUT/robustness.json, atomically, holding OUT's writer lock."""
     path = Path(out) / ROBUSTNESS
     with folder_lock(out):
+        RobustnessSummary.model_validate(result)  # what is written is what the file contract reads
         atomic_write_text(path, json.dumps(result, indent=2) + "\n")
     return path

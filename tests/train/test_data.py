@@ -34,6 +34,7 @@ def test_sft_examples_use_the_run_prompts(demo_build: tuple[Path, BuildManifest]
     assert json.loads(study[0]["completion"][0]["content"]) == {"diagnoses": gold}
     grpo = grpo_examples(cases, task="lab_num+", style="strict_cot_based", labels=labels)
     assert grpo[0]["prompt"] == examples[0]["prompt"] and grpo[0]["solution"][0] == cases[0].top_1_icd.code
+    assert grpo[0]["code_system"] == "icd9"  # the hierarchy reward's revision travels with each prompt
 
 
 def test_teacher_reasoning_is_kept_only_where_right(demo_build: tuple[Path, BuildManifest], tmp_path: Path) -> None:

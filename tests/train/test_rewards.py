@@ -63,6 +63,16 @@ def test_hierarchy_reward() -> None:
     assert rewards == pytest.approx([1.0, 0.5, 0.25, 0.0, 2 / 3])
 
 
+def test_the_hierarchy_reward_climbs_the_label_space_s_revision() -> None:
+    """LDR-eICU trains in ICD-10: E87.6 vs E87.0 share category E87 (0.5), J96.00 vs J44.1 chapter J00-J99 (0.25).
+    Read as ICD-9 the same characters give 0.25 (E-code category E876 vs E870, chapter E) and 0 (no chapter)."""
+    completions = [_message('{"predictions": ["E87.0"]}'), _message('{"predictions": ["J44.1"]}')]
+    eicu = ["E876", "E870", "J9600", "J441"]
+    rewards = hierarchy_reward(completions, [["E876"], ["J9600"]], [eicu, eicu], code_system=["icd10", "icd10"])
+    assert rewards == pytest.approx([0.5, 0.25])
+    assert hierarchy_reward(completions, [["E876"], ["J9600"]], [eicu, eicu]) == pytest.approx([0.25, 0.0])
+
+
 def test_registry_names_the_recipe_keys() -> None:
     assert set(REWARDS) == {"jaccard", "format", "hierarchy", "think"}
 

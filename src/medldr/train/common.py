@@ -13,7 +13,7 @@ from typing import Any
 
 from medldr._files import atomic_write_text, folder_lock
 from medldr.errors import MedldrError
-from medldr.icd import LabelCode
+from medldr.icd import LabelSpace
 from medldr.local_models import resolve_model
 from medldr.prompts import require_task_fields, richest_task
 from medldr.schema import TRAIN_MANIFEST, Case, read_cases, resolve_label_space
@@ -21,14 +21,16 @@ from medldr.train.fields import MedldrFields
 from medldr.versions import package_versions
 
 
-def training_cases(recipe: MedldrFields) -> tuple[list[Case], list[LabelCode]]:
+def training_cases(recipe: MedldrFields) -> tuple[list[Case], LabelSpace]:
+    """The recipe's cases (its task settled) and their label space, whole: the prompts list its labels, the rewards
+    climb its ICD revision's tree."""
     cases = read_cases(recipe.cases)[: recipe.limit]
     if recipe.task is None and cases:
         recipe.task = richest_task(cases)
     require_task_fields(cases, recipe.task, option="the recipe's task:", where=f"{recipe.cases}: ")
     if not cases:
         raise MedldrError(f"{recipe.cases}: no cases to train on")
-    return cases, list(resolve_label_space(recipe.label_space, recipe.cases).prompt_labels)
+    return cases, resolve_label_space(recipe.label_space, recipe.cases)
 
 
 def base_model(recipe: MedldrFields) -> tuple[Any, Any, Path]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medldr.answer import extract
-from medldr.icd import LabelCode
+from medldr.icd import CodeSystem, LabelCode
 from medldr.prompts import build_messages, load_template
 from medldr.schema import Case, read_responses
 
@@ -119,12 +119,14 @@ def grpo_examples(
     labels: Sequence[LabelCode],
     think_opened: bool = False,
     stop_ids: Sequence[int] = (),
+    system: CodeSystem = "icd9",
 ) -> list[dict[str, Any]]:
     """TRL conversational prompts with the gold codes in ``solution`` (the rewards' second argument), the label
     codes in ``label_space`` (the rewards score predictions in it, as scoring does), ``think_opened`` (the chat
     template opens ``<think>``: a completion without ``</think>`` was cut off in its reasoning) and ``stop_ids`` (the
     tokenizer's end-of-sequence ids: a completion not ending in one was cut off at the length limit) and
-    ``case_id`` (so a logged completion can be scored against its case)."""
+    ``case_id`` (so a logged completion can be scored against its case) and ``code_system`` (the label space's ICD
+    revision, whose tree the hierarchy reward climbs)."""
     template = load_template(style)
     codes = [label.code for label in labels]
     return [
@@ -133,6 +135,7 @@ def grpo_examples(
             "case_id": case.case_id,
             "solution": gold_codes(case),
             "label_space": codes,
+            "code_system": system,
             "think_opened": think_opened,
             "stop_ids": list(stop_ids),
         }

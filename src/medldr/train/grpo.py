@@ -45,7 +45,8 @@ class GRPORecipe(GRPOConfig, MedldrFields):
 
 def train_grpo(recipe: GRPORecipe) -> Path:
     """Train and save; returns the output folder."""
-    cases, labels = training_cases(recipe)
+    cases, space = training_cases(recipe)
+    labels = list(space.prompt_labels)
 
     def examples(tokenizer: Any) -> list[dict[str, Any]]:
         """The prompts, with what the base model's tokenizer says about its completions: whether its template opens
@@ -53,7 +54,13 @@ def train_grpo(recipe: GRPORecipe) -> Path:
         opened = template_opens_think(tokenizer) if recipe.think_opened is None else recipe.think_opened
         stops = sorted({i for i in (tokenizer.eos_token_id, tokenizer.pad_token_id) if i is not None})
         return grpo_examples(
-            cases, task=recipe.task, style=recipe.style, labels=labels, think_opened=opened, stop_ids=stops
+            cases,
+            task=recipe.task,
+            style=recipe.style,
+            labels=labels,
+            think_opened=opened,
+            stop_ids=stops,
+            system=space.system,
         )
 
     rewards = [REWARDS[name] for name in recipe.rewards]

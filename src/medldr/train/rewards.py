@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from medldr.answer import Answer, extract, split_reasoning
-from medldr.icd import normalize_code
+from medldr.icd import CodeSystem, normalize_code
 from medldr.score import metrics
 from medldr.score.encode import Batch, encode
 
@@ -50,7 +50,11 @@ def _answer(completion: Any, opened: bool = False, finish_reason: str | None = N
 
 
 def _metric(
-    function: Callable[[Batch], np.ndarray], answer: Answer, gold: Sequence[str], labels: Sequence[str] | None
+    function: Callable[[Batch], np.ndarray],
+    answer: Answer,
+    gold: Sequence[str],
+    labels: Sequence[str] | None,
+    system: CodeSystem = "icd9",
 ) -> float:
     """One completion's value of a score-stage metric, its predictions filtered to the label space as scoring
     filters them (no label space given: every code counts). An invalid answer, or one that repeats a code (the
@@ -59,7 +63,7 @@ def _metric(
         return 0.0
     gold = [normalize_code(code) for code in gold]
     space = list(labels) if labels is not None else list(dict.fromkeys([*gold, *answer.predictions]))
-    batch = encode([gold], [list(answer.predictions)], primary=gold[:1], labels=space)
+    batch = encode([gold], [list(answer.predictions)], primary=gold[:1], labels=space, system=system)
     return float(function(batch)[0])
 
 
@@ -77,16 +81,19 @@ def jaccard(predicted: Answer, gold: Sequence[str], labels: Sequence[str] | None
     return _metric(metrics.jaccard, predicted, gold, labels)
 
 
-def hierarchy(predicted: Answer, gold: Sequence[str], labels: Sequence[str] | None = None) -> float:
-    """ICD-9 tree partial credit (the score stage's ``hierarchy_credit``: exact 1, same category 0.5, same chapter
-    0.25, precision and recall combined harmonically); 0 for an invalid or repeating answer.
+def hierarchy(
+    predicted: Answer, gold: Sequence[str], labels: Sequence[str] | None = None, system: CodeSystem = "icd9"
+) -> float:
+    """ICD tree partial credit in the label space's revision ``system`` (the score stage's ``hierarchy_credit``: exact
+    1, same category 0.5, same chapter 0.25, precision and recall combined harmonically); 0 for an invalid or
+    repeating answer.
 
     >>> hierarchy(extract('{"predictions": ["42823"]}'), ["42833"])  # same category: 0.5 both ways
     0.5
     >>> round(hierarchy(extract('{"predictions": ["5849", "486"]}'), ["5849"]), 4)  # precision 0.5, recall 1
     0.6667
     """
-    return _metric(metrics.hierarchy_credit, predicted, gold, labels)
+    return _metric(metrics.hierarchy_credit, predicted, gold, labels, system)
 
 
 def _spaces(label_space: list[Sequence[str]] | None, n: int) -> list[Sequence[str] | None]:
@@ -153,10 +160,12 @@ def think_reward(completions: list[Any], **kwargs: Any) -> list[float]:
 def hierarchy_reward(
     completions: list[Any], solution: list[Sequence[str]], label_space: list[Sequence[str]] | None = None, **kw: Any
 ) -> list[float]:
-    """ICD-9 hierarchy partial credit of the predictions in the label space (see :func:`hierarchy`)."""
+    """ICD hierarchy partial credit of the predictions in the label space (see :func:`hierarchy`), in the revision
+    the dataset's ``code_system`` column names (ICD-9 without one)."""
     spaces = _spaces(label_space, len(completions))
     answers = _read_all(completions, kw)
-    return [hierarchy(a, s, ls) for a, s, ls in zip(answers, solution, spaces, strict=True)]
+    systems = kw.get("code_system") or ["icd9"] * len(completions)
+    return [hierarchy(a, s, ls, c) for a, s, ls, c in zip(answers, solution, spaces, systems, strict=True)]
 
 
 def logging_cases(reward: Callable[..., list[float]]) -> Callable[..., list[float]]:

@@ -31,7 +31,8 @@ class SFTRecipe(SFTConfig, MedldrFields):
 
 def train_sft(recipe: SFTRecipe) -> Path:
     """Train and save; returns the output folder (``medldr run --model hf:OUTPUT_DIR`` evaluates it)."""
-    cases, labels = training_cases(recipe)
+    cases, space = training_cases(recipe)
+    labels = list(space.prompt_labels)
     reasoning = None
     if recipe.teacher_run is not None:
         responses = Path(recipe.teacher_run) / RESPONSES

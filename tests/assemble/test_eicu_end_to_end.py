@@ -76,6 +76,9 @@ def test_build_run_score_report(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr  # the study's label space by name, at every stage
     rescored = json.loads((tmp_path / "run" / "eicu74.json").read_text())
     assert rescored["mean"] == scores["mean"] and rescored["label_space"] == space  # the build's own eicu74
+    typed = cli_in_process("overdiagnosis", str(tmp_path / "run"), "--quiet")  # ICD-9's tree: no ICD-10 verdicts
+    assert typed.returncode == 2 and "ICD-10 label space (eicu74)" in typed.stderr
+    assert not (tmp_path / "run" / "overdiagnosis_summary.json").exists()
 
 
 def test_the_lab_block_is_cut_at_8168_tokens(tmp_path: Path) -> None:

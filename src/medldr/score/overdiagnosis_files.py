@@ -12,6 +12,7 @@ import orjson
 
 from medldr._files import atomic_write_lines, atomic_write_text, folder_lock, sha256_file
 from medldr.answer import Mode
+from medldr.errors import MedldrError
 from medldr.icd import normalize_code
 from medldr.prompts import richest_task, task_fields
 from medldr.schema import OVERDIAGNOSIS, OVERDIAGNOSIS_SUMMARY, Case, OverdiagnosisSummary, read_cases, read_responses
@@ -79,7 +80,13 @@ def type_run(
     """Type a run's overdiagnoses (every overdiagnosed code of every case and round) and summarize them. ``task``:
     the fields the model was shown (default: the run's; else the richest the cases support, the run's default)."""
     cases_file, responses_file = inputs.cases, inputs.responses
-    labels = list(scoring_labels(inputs, label_space).codes)
+    space = scoring_labels(inputs, label_space)
+    if space.system != "icd9":  # a verdict only where it is measured: Type C climbs ICD-9's tree (CCS, blocks)
+        raise MedldrError(
+            f"{inputs.responses}: scored in an {space.revision} label space ({space.spec}); overdiagnosis typing "
+            "reads the ICD-9 tree (categories, CCS groups, blocks), so it does not type these codes"
+        )
+    labels = list(space.codes)
     cases = read_cases(cases_file)[: inputs.n_cases]
     shown = task or inputs.task or richest_task(cases)
     records, n_answers, rates = type_responses(

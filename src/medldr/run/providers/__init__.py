@@ -18,6 +18,7 @@ from medldr.run.providers.base import (
 from medldr.run.providers.openai_http import LlamaServer, OpenAIServer, SGLangServer, VLLMServer
 from medldr.run.providers.openai_wire import check_base_url
 from medldr.run.providers.pool import EndpointPool, split_urls
+from medldr.schema import ModelRef
 
 Loader = Callable[[str, "str | None", float, "int | None"], Provider]  # (model, base URL, timeout, threads)
 
@@ -110,7 +111,8 @@ def get_provider(
     """``NAME:MODEL`` -> a provider; an unknown name fails listing the known ones. ``base_url`` may be a comma
     list: several replicas of a self-hosted server, one ``EndpointPool``. ``threads``: CPU threads of an
     in-process model (default: every core this process may use)."""
-    name, _, model = spec.partition(":")
+    ref = ModelRef.parse(spec)
+    name, model = ref.provider, ref.id
     if name == "local":
         model = model or "SmolLM2-135M-Instruct"
     loader = PROVIDERS.get(name)

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from medldr.prompts import DEFAULT_STYLE, STYLES, TASKS
 from medldr.schema import BuildManifest, Scores
-from medldr.score.metrics import METRICS, REGISTRY, estimate
+from medldr.score.metrics import REGISTRY, estimate
 from medldr.score.scoring import exclusion_lines
 
 err_console = Console(stderr=True)
@@ -152,7 +152,7 @@ def comparison_table(result: dict[str, Any]) -> Table:
         return f"{_scaled(entry['value'], unit)} [{_scaled(low, unit)}, {_scaled(high, unit)}]"
 
     for metric in result["metrics"]:
-        unit = METRICS[metric].unit if metric in METRICS else "number"
+        unit = REGISTRY[metric].unit if metric in REGISTRY else "number"
         label = metric + (" (%)" if unit == "percent" else "")
         for name, entry in result["runs"][metric].items():
             table.add_row(label, name, cell(entry, unit), "")

@@ -76,6 +76,26 @@ def test_build_run_score_report(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr  # the study's label space by name, at every stage
     rescored = json.loads((tmp_path / "run" / "eicu74.json").read_text())
     assert rescored["mean"] == scores["mean"] and rescored["label_space"] == space  # the build's own eicu74
+    # a source's own metric is compared like any other: the study's recalls, paired per case over the cases they count
+    other = '{"top20": ["A41.9", "I10"], "predictions": ["A41.9"]}'
+    with FakeOpenAI(answer=other) as server:
+        second = cli_in_process(
+            "run", str(cases / "validation.jsonl"), "--model", "vllm:m2", "--base-url", server.url,
+            "--style", "eicu_expert_designed", "--rounds", "2", "--out", str(tmp_path / "run2"), "--quiet",
+        )  # fmt: skip
+    assert second.returncode == 0 and cli_in_process("score", str(tmp_path / "run2"), "--quiet").returncode == 0
+    out = tmp_path / "compare.json"
+    compared = cli_in_process(
+        "compare", str(tmp_path / "run"), str(tmp_path / "run2"), "--metric", "recall_any_at_3",
+        "--metric", "primary_diseases_recall", "--resamples", "50", "--out", str(out),
+    )  # fmt: skip
+    assert compared.returncode == 0, compared.stderr
+    result = json.loads(out.read_text())
+    for metric in ("recall_any_at_3", "primary_diseases_recall"):
+        assert result["runs"][metric][str(tmp_path / "run")]["value"] == study[metric]["value"]
+    assert len(result["differences"]) == 2 and all("permutation" in d["p"] for d in result["differences"])
+    refused = cli_in_process("compare", str(tmp_path / "run"), str(tmp_path / "run2"), "--metric", "micro_f1")
+    assert refused.returncode == 2 and "label-space average" in refused.stderr
     typed = cli_in_process("overdiagnosis", str(tmp_path / "run"), "--quiet")  # ICD-9's tree: no ICD-10 verdicts
     assert typed.returncode == 2 and "ICD-10 label space (eicu74)" in typed.stderr
     assert not (tmp_path / "run" / "overdiagnosis_summary.json").exists()

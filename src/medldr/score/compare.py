@@ -115,9 +115,15 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def _columns(runs: Mapping[str, CaseValues], metric: str, order: Mapping[str, np.ndarray]) -> np.ndarray:
-    """(N, M) per-case values of ``metric`` averaged over each run's rounds, in the aligned case order."""
-    column = list(METRICS).index(metric)
-    return np.column_stack([runs[name].values[:, order[name], column].mean(axis=0) for name in runs])
+    """(N, M) per-case values of ``metric`` averaged over each run's rounds, in the aligned case order; a source's
+    metric from the runs' own per-case columns (NaN where a case is not counted), refused where a run lacks it."""
+    if get_metric(metric).scope == "case":
+        column = list(METRICS).index(metric)
+        return np.column_stack([runs[name].values[:, order[name], column].mean(axis=0) for name in runs])
+    lacking = [name for name in runs if metric not in runs[name].extra]
+    if lacking:
+        raise MedldrError(f"--metric {metric}: {lacking[0]} has no per-case {metric} (another source's run)")
+    return np.column_stack([runs[name].extra[metric][:, order[name]].mean(axis=0) for name in runs])
 
 
 def compare_runs(
@@ -139,10 +145,10 @@ def compare_runs(
     """
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     for metric in metrics:
-        if get_metric(metric).scope != "case":
+        if get_metric(metric).scope == "label":
             raise MedldrError(
-                f"--metric {metric}: a {get_metric(metric).scope} metric (a ratio over all cases, no per-case value to "
-                f"pair); compare takes the per-case metrics: {', '.join(METRICS)}"
+                f"--metric {metric}: a label-space average (a ratio of totals over codes, no per-case value to pair); "
+                f"compare takes per-case metrics and a source's own: {', '.join(METRICS)}, ..."
             )
     ids, patients, order = aligned(runs)
     names = list(runs)
@@ -151,11 +157,11 @@ def compare_runs(
             missing = [m for m in members if m not in runs]
             if missing:
                 raise MedldrError(f"group {group}: {', '.join(missing)} is not among the compared runs")
-    units = patients if unit == "patient" else ids
+    all_units = patients if unit == "patient" else ids
     result: dict[str, object] = {
         "metrics": metrics,
         "n_cases": len(ids),
-        "n_units": len(set(units)),
+        "n_units": len(set(all_units)),
         "bootstrap": {"resamples": n_resamples, "seed": seed, "unit": unit, "level": level},
         "tests": {},
         "runs": {},
@@ -165,6 +171,11 @@ def compare_runs(
     for metric in metrics:
         how = get_metric(metric).aggregate
         matrix = _columns(runs, metric, order)
+        counted = ~np.isnan(matrix).any(axis=1)  # a source's recall counts some cases only (the same in every run)
+        if not counted.all():
+            result.setdefault("n_counted", {})[metric] = int(counted.sum())  # type: ignore[union-attr]
+        matrix = matrix[counted]
+        units = [u for u, keep in zip(all_units, counted, strict=True) if keep]
         replicates = bootstrap_replicates(matrix, units, how=[how] * len(names), n_resamples=n_resamples, seed=seed)
         point = matrix.sum(axis=0) if how == "sum" else matrix.mean(axis=0)
         interval = percentile_interval(replicates, level)

@@ -35,7 +35,7 @@ from medldr.schema import (
     resolve_label_space,
 )
 from medldr.score.bootstrap import Unit
-from medldr.score.metrics import METRICS
+from medldr.score.metrics import METRICS, REGISTRY
 from medldr.score.scoring import CaseValues, ScoredRun, score_responses
 
 _CASE_COLUMNS = ("round", "case_id", "subject_id", "primary_code")
@@ -113,13 +113,20 @@ def _csv(rows: dict[str, dict[str, float]], key: str) -> str:
 
 
 def _per_case_csv(run: CaseValues) -> str:
-    """per_case.csv: one row per (round, case), every metric's per-case value at full precision."""
+    """per_case.csv: one row per (round, case), every metric's per-case value at full precision, then a source's own
+    per-case metrics where the run has them (``nan`` where a case is not counted)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*_CASE_COLUMNS, *METRICS])
-    for r, matrix in zip(run.rounds, run.values, strict=True):
-        for case_id, patient, primary, row in zip(run.case_ids, run.patients, run.primaries, matrix, strict=True):
-            writer.writerow([r, case_id, patient, primary, *map(repr, row.tolist())])
+    extra = list(run.extra)
+    writer.writerow([*_CASE_COLUMNS, *METRICS, *extra])
+    for k, (r, matrix) in enumerate(zip(run.rounds, run.values, strict=True)):
+        columns = [run.extra[name][k] for name in extra]
+        for i, (case_id, patient, primary, row) in enumerate(
+            zip(run.case_ids, run.patients, run.primaries, matrix, strict=True)
+        ):
+            writer.writerow(
+                [r, case_id, patient, primary, *map(repr, row.tolist()), *(repr(float(c[i])) for c in columns)]
+            )
     return buffer.getvalue()
 
 
@@ -152,7 +159,10 @@ def read_case_values(path: Path) -> CaseValues:
             reader = csv.reader(fh)
             header = next(reader, None)
             expected = [*_CASE_COLUMNS, *METRICS]
-            if header != expected:
+            extra = (header or [])[len(expected) :]  # a source's own per-case metrics, registered as such
+            if (header or [])[: len(expected)] != expected or not all(
+                name in REGISTRY and REGISTRY[name].scope == "source" for name in extra
+            ):
                 missing = [c for c in expected if c not in (header or [])]
                 raise MedldrError(
                     f"{path}: not a per_case.csv of this medldr version (missing columns: {', '.join(missing) or '-'}"
@@ -166,8 +176,10 @@ def read_case_values(path: Path) -> CaseValues:
                     values = [float(v) for v in row[4:]]
                 except (ValueError, IndexError):
                     raise MedldrError(f"{path}: line {line}: not a row of numbers") from None
-                if len(values) != len(METRICS):
-                    raise MedldrError(f"{path}: line {line}: {len(values)} metric values, expected {len(METRICS)}")
+                if len(values) != len(METRICS) + len(extra):
+                    raise MedldrError(
+                        f"{path}: line {line}: {len(values)} metric values, expected {len(METRICS) + len(extra)}"
+                    )
                 rows.setdefault(r, {})[row[1]] = values
                 meta.setdefault(row[1], (row[2], row[3]))
     except FileNotFoundError:
@@ -179,13 +191,15 @@ def read_case_values(path: Path) -> CaseValues:
         if len(by_case) != len(case_ids):
             raise MedldrError(f"{path}: round {r} has {len(by_case)} cases, other rounds {len(case_ids)}")
     rounds = sorted(rows)
-    values = np.array([[rows[r][c] for c in case_ids] for r in rounds], dtype=float)
+    every = np.array([[rows[r][c] for c in case_ids] for r in rounds], dtype=float)
+    k = len(METRICS)
     return CaseValues(
         case_ids=case_ids,
         patients=[meta[c][0] for c in case_ids],
-        values=values,
+        values=every[:, :, :k],
         rounds=rounds,
         primaries=[meta[c][1] for c in case_ids],
+        extra={name: every[:, :, k + j] for j, name in enumerate(extra)},
     )
 
 

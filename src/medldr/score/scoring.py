@@ -9,7 +9,7 @@ import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from medldr.score.bootstrap import (
     resampled_totals,
     statistics,
 )
-from medldr.score.eicu_metrics import eicu_hits, eicu_summary
+from medldr.score.eicu_metrics import EICU_METRICS, eicu_hits, eicu_summary
 from medldr.score.encode import Batch, Vocabulary, encode
 from medldr.score.metrics import (
     BINARY,
@@ -51,6 +51,9 @@ class CaseValues:
     values: np.ndarray  # (R, N, K) per-case metric values, K in METRICS order
     rounds: list[int]
     primaries: list[str]
+    # a source's own per-case metrics (source scope), name -> (R, N) values, NaN where a case is not counted (a
+    # recall over the cases that have a primary diagnosis leaves the others out); per_case.csv columns after METRICS
+    extra: dict[str, np.ndarray] = field(default_factory=dict, kw_only=True)
 
 
 @dataclass
@@ -328,8 +331,9 @@ def _eicu_metrics(
     n_resamples: int,
     seed: int,
     level: float,
-) -> dict[str, Any]:
-    """The study's eICU recalls, each case's hits averaged over rounds, intervals over patients."""
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The study's eICU recalls, each case's hits averaged over rounds, intervals over patients; and each recall's
+    per-round per-case hits (NaN where the case is not counted), what compare pairs."""
     label_set = set(labels)
     gold = [case.output_dict.output_icd_id for case in cases]
     primaries = [study_codes(getattr(case.output_dict, "primary_diseases", None) or []) for case in cases]
@@ -345,7 +349,10 @@ def _eicu_metrics(
         for row in answers
     ]
     hits = np.mean([h for h, _ in rounds], axis=0)
-    return eicu_summary(hits, rounds[0][1], patients, n_resamples=n_resamples, seed=seed, level=level)
+    counted = rounds[0][1] > 0
+    per_round = np.stack([np.where(counted, h, np.nan) for h, _ in rounds])  # (R, N, 6)
+    summary = eicu_summary(hits, rounds[0][1], patients, n_resamples=n_resamples, seed=seed, level=level)
+    return summary, {name: per_round[:, :, k] for k, name in enumerate(EICU_METRICS) if counted[:, k].any()}
 
 
 def _score(
@@ -444,9 +451,10 @@ def _score(
         seed=seed,
         level=level,
     )
-    extra = None
+    extra, source_values = None, {}
     if space.system == "icd10":  # LDR-eICU: the study's eICU recalls beside the common metrics
-        extra = {"study_eicu": _eicu_metrics(cases, answers, labels, patients, n_resamples, seed, level)}
+        summary, source_values = _eicu_metrics(cases, answers, labels, patients, n_resamples, seed, level)
+        extra = {"study_eicu": summary}
     reasons = Counter(a.reason for row in answers for a in row if not a.valid)
     valid_answers = [a for row in answers for a in row if a.valid]
     prefix = sum(a.predictions_are_top_prefix for a in valid_answers) / len(valid_answers) if valid_answers else 0.0
@@ -487,4 +495,5 @@ def _score(
         primaries=primary,
         scores=scores,
         batches=batches,
+        extra=source_values,
     )

@@ -118,3 +118,13 @@ def test_an_unpriced_run_is_reported_unknown_not_free(tmp_path: Path, demo_build
     usage = (tables / "usage.csv").read_text().splitlines()
     assert usage[1].split(",")[usage[0].split(",").index("cost_usd")] == ""  # no number, not 0
     assert not (tmp_path / "report" / "figures" / "cost_accuracy.png").exists()  # not drawn as free
+
+
+def test_the_study_eicu_format_is_a_model_of_the_contract(tmp_path: Path) -> None:
+    from medldr.schema import read_cases
+
+    record = {"case_id": 7, "input": {"patient_info": "gender: Female"}, "output": {"primary_diseases": []}}
+    path = tmp_path / "inference_study.json"
+    path.write_text(json.dumps([record]))
+    with pytest.raises(MedldrError, match=r"record 0 \(case 7\): output: no all_diseases list"):
+        read_cases(path)

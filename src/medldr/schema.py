@@ -589,6 +589,25 @@ STUDY_EICU_INPUTS = ("patient_info", "past_history", "physical_exam", "lab_resul
 STUDY_EICU_OUTPUTS = ("all_diseases", "primary_diseases", "major_diseases", "other_diseases")
 
 
+class StudyEicuCase(BaseModel):
+    """One record of the study's LDR-eICU format (its eicu_llm_dataset.json; medldr writes the inference subset as
+    ``inference_study.json``): four input texts and four diagnosis lists, each diagnosis with its ``icd10code``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: str | int
+    input: dict[str, Any]
+    output: dict[str, list[dict[str, Any]]]
+
+    @field_validator("output")
+    @classmethod
+    def _the_study_lists(cls, value: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+        missing = [key for key in STUDY_EICU_OUTPUTS[:2] if key not in value]
+        if missing:
+            raise ValueError(f"no {missing[0]} list")
+        return value
+
+
 def _is_study_eicu(record: Any) -> bool:
     return isinstance(record, dict) and "input" in record and "output" in record and "input_dict" not in record
 
@@ -653,6 +672,7 @@ def read_cases(path: Path) -> list[Case]:
         case_id = record.get("case_id", "?") if isinstance(record, dict) else "?"
         try:
             if _is_study_eicu(record):
+                StudyEicuCase.model_validate(record)  # the study's shape first: a bad record names its field
                 try:
                     record = from_study_eicu(record)
                 except (AttributeError, TypeError, KeyError) as err:

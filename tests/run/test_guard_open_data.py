@@ -33,6 +33,8 @@ def test_a_build_of_the_bundled_demo_is_open_data(tmp_path: Path, hosted) -> Non
     decision = _decide(tmp_path / "inference.jsonl", hosted)
     assert decision["decision"] == "allowed" and decision["reason"].startswith("open data: identical to the")
     assert decision["source"] == DEMO_NAME
+    with pytest.raises(MedldrError, match="count as credentialed data"):  # no proof handed in: credentialed
+        data_use_decision(tmp_path / "inference.jsonl", hosted, None, allow_sharing=False)
 
 
 def test_a_manifest_claiming_the_demo_for_other_cases_is_refused(tmp_path: Path, hosted) -> None:

@@ -41,7 +41,7 @@ from medldr.prompts import DEFAULT_STYLE
 from medldr.prompts.preview import preview_messages
 from medldr.run import GenerationParams, RunSettings, plan_run, run_cases
 from medldr.run.prices import load_prices
-from medldr.schema import SCORES, BuildManifest, read_perturbation, validation_problem
+from medldr.schema import SCORES, BuildManifest, option_error, read_perturbation
 from medldr.score.compare import compare_runs
 from medldr.score.files import check_scoring, read_alike, run_inputs, score_files, write_scores
 from medldr.score.robustness_files import robustness_of, write_robustness
@@ -112,12 +112,6 @@ CasesFile = Annotated[Path | None, typer.Option(help="Cases file (JSONL, or MedL
 ResponsesFile = Annotated[Path | None, typer.Option(help="Responses JSONL: case_id, round, text per line.")]
 ScoringLabels = Annotated[str | None, typer.Option(help="paper40, a code file, or topN (default: the build's).")]
 Extraction = Annotated[str, typer.Option(help="robust, or reference (the study's own parser).")]
-
-
-def _option_error(err: ValidationError) -> MedldrError:
-    """A settings model's validation error as the CLI option it came from ('--temperature: ...')."""
-    field, message = validation_problem(err)
-    return MedldrError(f"--{field.split('.')[0].replace('_', '-')}: {message}")
 
 
 def _shares(ratios: str | None) -> tuple[float, ...] | None:
@@ -532,7 +526,7 @@ def run(
             thinking_budget=thinking_budget,
         )
     except ValidationError as err:
-        raise _option_error(err) from None
+        raise option_error(err) from None
     settings = RunSettings(
         cases_file=cases,
         out=out or Path("runs") / model.replace(":", "-").replace("/", "_"),

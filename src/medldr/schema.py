@@ -248,17 +248,34 @@ def _model_ref(value: Any) -> Any:
     return ModelRef.parse(value) if isinstance(value, str) else value
 
 
-class RunIdentity(BaseModel):
-    """What makes a run one experiment: the same identity resumes, another one in the same folder is refused. The
-    label space travels whole (codes, names, revision, origin), so no later stage re-derives it."""
+class _Identity(BaseModel):
+    """What run and judge identities share: the model, split once, and how two identities are compared."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: ModelRef
+
+    _model = field_validator("model", mode="before")(classmethod(lambda cls, value: _model_ref(value)))
+
+    def key(self) -> dict[str, Any]:
+        """The identity as compared and hashed: defaults left out, so an identity of an earlier release (which
+        lacked them) compares equal to the same settings now."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+    def changes(self, other: _Identity) -> list[str]:
+        """The fields that differ from ``other``."""
+        mine, theirs = self.key(), other.key()
+        return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+
+
+class RunIdentity(_Identity):
+    """What makes a run one experiment: the same identity resumes, another one in the same folder is refused. The
+    label space travels whole (codes, names, revision, origin), so no later stage re-derives it."""
 
     cases_sha256: str
     n_cases: int
     task: str
     label_space: LabelSpace
-    model: ModelRef
     rounds: int = Field(ge=1)
     style: str | None = None  # a baseline has no prompt
     template_sha256: str | None = None
@@ -270,44 +287,25 @@ class RunIdentity(BaseModel):
     trained_on: dict[str, str] | None = None  # a baseline's training files
     seed: int | None = None  # a baseline's seed
 
-    _model = field_validator("model", mode="before")(classmethod(lambda cls, value: _model_ref(value)))
-
-    def key(self) -> dict[str, Any]:
-        """The identity as compared and hashed: defaults left out, so an identity of an earlier release (which
-        lacked them) compares equal to the same settings now."""
-        return self.model_dump(mode="json", exclude_defaults=True)
-
-    def changes(self, other: RunIdentity | JudgeIdentity) -> list[str]:
+    def changes(self, other: _Identity) -> list[str]:
         """The fields that differ from ``other`` (a label space recorded as bare codes by an earlier release is
         compared by its codes)."""
-        mine, theirs = self.key(), other.key()
+        changed = super().changes(other)
         legacy = isinstance(other, RunIdentity) and "unrecorded" in (self.label_space.spec, other.label_space.spec)
-        if legacy and self.label_space.same_codes(other.label_space):
-            mine["label_space"] = theirs["label_space"]
-        return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if legacy and "label_space" in changed and self.label_space.same_codes(other.label_space):
+            changed.remove("label_space")
+        return changed
 
 
-class JudgeIdentity(BaseModel):
+class JudgeIdentity(_Identity):
     """What makes an overdiagnosis judge run one experiment (medldr.judging)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: ModelRef
     task: str
     prompt_sha256: str
     sample: int | None
     seed: int
     base_url: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-
-    _model = field_validator("model", mode="before")(classmethod(lambda cls, value: _model_ref(value)))
-
-    def key(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_defaults=True)
-
-    def changes(self, other: RunIdentity | JudgeIdentity) -> list[str]:
-        mine, theirs = self.key(), other.key()
-        return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
 
 
 def identity_id(identity: RunIdentity | JudgeIdentity) -> str:
@@ -511,6 +509,12 @@ def validation_error(err: ValidationError, where: str, whole: str = "record") ->
     stands for the path when the problem is the record as a whole)."""
     field, message = validation_problem(err)
     return MedldrError(f"{where}: {field or whole}: {message}")
+
+
+def option_error(err: ValidationError) -> MedldrError:
+    """A settings model's validation error as the command-line option it came from ('--temperature: ...')."""
+    field, message = validation_problem(err)
+    return MedldrError(f"--{field.split('.')[0].replace('_', '-')}: {message}")
 
 
 def _is_header(line: str) -> bool:

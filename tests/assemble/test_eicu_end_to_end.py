@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import bpe_openai
 
@@ -24,15 +25,21 @@ def _build(tmp_path: Path) -> Path:
     return tmp_path / "cases"
 
 
+def _run(cases: Path, answer: str, model: str, out: Path) -> tuple[Any, list[dict[str, str]]]:
+    """Every validation case asked twice in the study's eICU expert style of a local server answering ``answer``:
+    (the CLI's result, the first request's messages)."""
+    with FakeOpenAI(answer=answer) as server:
+        run = cli_in_process(
+            "run", str(cases / "validation.jsonl"), "--model", model, "--base-url", server.url,
+            "--style", "eicu_expert_designed", "--rounds", "2", "--out", str(out), "--quiet",
+        )  # fmt: skip
+        return run, server.bodies[0]["messages"]
+
+
 def test_build_run_score_report(tmp_path: Path) -> None:
     cases = _build(tmp_path)
     answer = '{"top20": ["J96.00", "A41.9", "E87.6"], "predictions": ["J96.00", "E87.0"]}'
-    with FakeOpenAI(answer=answer) as server:
-        run = cli_in_process(
-            "run", str(cases / "validation.jsonl"), "--model", "vllm:m", "--base-url", server.url,
-            "--style", "eicu_expert_designed", "--rounds", "2", "--out", str(tmp_path / "run"), "--quiet",
-        )  # fmt: skip
-        asked = server.bodies[0]["messages"]
+    run, asked = _run(cases, answer, "vllm:m", tmp_path / "run")
     assert run.returncode == 0, run.stderr
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["identity"]["task"] == "eicu"  # the richest task eICU cases support
@@ -77,12 +84,7 @@ def test_build_run_score_report(tmp_path: Path) -> None:
     rescored = json.loads((tmp_path / "run" / "eicu74.json").read_text())
     assert rescored["mean"] == scores["mean"] and rescored["label_space"] == space  # the build's own eicu74
     # a source's own metric is compared like any other: the study's recalls, paired per case over the cases they count
-    other = '{"top20": ["A41.9", "I10"], "predictions": ["A41.9"]}'
-    with FakeOpenAI(answer=other) as server:
-        second = cli_in_process(
-            "run", str(cases / "validation.jsonl"), "--model", "vllm:m2", "--base-url", server.url,
-            "--style", "eicu_expert_designed", "--rounds", "2", "--out", str(tmp_path / "run2"), "--quiet",
-        )  # fmt: skip
+    second, _ = _run(cases, '{"top20": ["A41.9", "I10"], "predictions": ["A41.9"]}', "vllm:m2", tmp_path / "run2")
     assert second.returncode == 0 and cli_in_process("score", str(tmp_path / "run2"), "--quiet").returncode == 0
     out = tmp_path / "compare.json"
     compared = cli_in_process(

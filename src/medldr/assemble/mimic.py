@@ -34,7 +34,7 @@ from medldr.schema import (
     BuildManifest,
     Case,
     SourceFile,
-    validation_problem,
+    option_error,
 )
 from medldr.sources import Source, discharge_note_sections, drop_findings
 
@@ -379,5 +379,4 @@ def settings(options: dict[str, Any]) -> BuildConfig:
     try:
         return BuildConfig.from_profile(given.pop("profile", None) or "study", **given)
     except ValidationError as err:
-        field, message = validation_problem(err)
-        raise MedldrError(f"--{field.split('.')[0].replace('_', '-')}: {message}") from None
+        raise option_error(err) from None

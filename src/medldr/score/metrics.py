@@ -307,12 +307,12 @@ one with its function; a label or source one beside the code that computes its t
 METRICS: dict[str, Metric] = {name: metric for name, metric in REGISTRY.items() if metric.scope == "case"}
 """The per-case metrics: in this order the keys of scores.json ``mean`` and the columns of ``per_case.csv``."""
 LABEL_AVERAGES = tuple(name for name, metric in REGISTRY.items() if metric.scope == "label")
-SOURCE_METRICS: dict[str, tuple[str, ...]] = {}
-for _name, _metric in REGISTRY.items():
-    if _metric.scope == "source":
-        SOURCE_METRICS.setdefault(_metric.table, ())
-        SOURCE_METRICS[_metric.table] += (_name,)
-"""A source's study metrics by their key under scores.json ``source_metrics``."""
+_SOURCE_TABLES = dict.fromkeys(metric.table for metric in REGISTRY.values() if metric.scope == "source")
+SOURCE_METRICS: dict[str, tuple[str, ...]] = {
+    table: tuple(name for name, metric in REGISTRY.items() if metric.scope == "source" and metric.table == table)
+    for table in _SOURCE_TABLES
+}
+"""A source's study metrics by their key under scores.json ``source_metrics``, in registry order."""
 
 BINARY = tuple(name for name, metric in METRICS.items() if metric.binary)
 
